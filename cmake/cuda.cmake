@@ -1,0 +1,20 @@
+# Decides whether the CUDA backend is built. AUTO: when nvcc and cuDNN are found (CI has both at
+# /usr/local/cuda). ON: required. OFF: CPU only. Sets RMGAIT_WITH_CUDA.
+set(RMGAIT_WITH_CUDA OFF)
+if(NOT ENABLE_CUDA STREQUAL "OFF")
+  if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  include(CheckLanguage)
+  check_language(CUDA)
+  find_package(CUDAToolkit QUIET)
+  find_path(CUDNN_INCLUDE_DIR cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/cuda/include)
+  find_library(CUDNN_LIBRARY cudnn HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/local/cuda/lib64)
+  if(CMAKE_CUDA_COMPILER AND CUDAToolkit_FOUND AND CUDNN_INCLUDE_DIR AND CUDNN_LIBRARY)
+    set(RMGAIT_WITH_CUDA ON)
+  elseif(ENABLE_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "ENABLE_CUDA=ON but nvcc (${CMAKE_CUDA_COMPILER}), the CUDA toolkit or "
+                        "cuDNN (${CUDNN_INCLUDE_DIR}, ${CUDNN_LIBRARY}) was not found")
+  endif()
+endif()
+message(STATUS "rmgait: CUDA toolchain for the CUDA backend: ${RMGAIT_WITH_CUDA}")

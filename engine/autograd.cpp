@@ -1,0 +1,115 @@
+#include "engine/autograd.h"
+
+#include <unordered_map>
+#include <unordered_set>
+
+#include "engine/error.h"
+#include "engine/ops.h"
+
+namespace rmgait {
+
+namespace {
+thread_local bool g_grad_enabled = true;
+
+// Non-leaf gradients may alias each other (identity backward passes them through).
+void accumulate(Tensor& slot, const Tensor& g) { slot = slot.defined() ? add(slot, g) : g; }
+// Leaf gradients are owned by their leaf, so optimizers may modify them in place.
+void accumulate_leaf(const Tensor& leaf, const Tensor& g) {
+  Tensor slot = leaf.grad();
+  leaf.set_grad(slot.defined() ? add(slot, g) : g.clone());
+}
+}  // namespace
+
+bool grad_enabled() { return g_grad_enabled; }
+NoGradGuard::NoGradGuard() : prev_(g_grad_enabled) { g_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { g_grad_enabled = prev_; }
+
+bool needs_grad(const std::vector<Tensor>& inputs) {
+  if (!g_grad_enabled) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+Tensor record(const char* name, Tensor out, std::vector<Tensor> inputs, BackwardFn backward) {
+  if (!needs_grad(inputs)) return out;
+  auto node = std::make_shared<Node>();
+  node->name = name;
+  node->inputs = std::move(inputs);
+  node->backward = std::move(backward);
+  out.impl()->grad_fn = std::move(node);
+  out.impl()->requires_grad = true;
+  return out;
+}
+
+Tensor sum_to(const Tensor& grad, const Shape& shape) {
+  if (grad.shape() == shape) return grad;
+  int64_t lead = grad.dim() - int64_t(shape.size());
+  std::vector<int64_t> dims;
+  for (int64_t i = 0; i < grad.dim(); ++i)
+    if (i < lead || (shape[i - lead] == 1 && grad.size(i) != 1)) dims.push_back(i);
+  Tensor s = dims.empty() ? grad : sum(grad, dims, /*keepdim=*/true);
+  return s.reshape(shape);
+}
+
+void Tensor::backward(const Tensor& grad) const {
+  RM_CHECK(requires_grad(), "backward: tensor ", shape_str(shape()), " does not require grad");
+  Tensor g = grad;
+  if (!g.defined()) {
+    RM_CHECK(numel() == 1, "backward: implicit gradient needs a one-element tensor, got ",
+             shape_str(shape()));
+    g = Tensor::ones(shape(), DType::f32, device());
+  }
+  RM_CHECK(g.shape() == shape(), "backward: gradient ", shape_str(g.shape()),
+           " does not match tensor ", shape_str(shape()));
+  NoGradGuard no_grad;  // gradients of gradients are not recorded
+  if (!impl_->grad_fn) {  // a leaf
+    accumulate_leaf(*this, g);
+    return;
+  }
+  // Topological order by iterative DFS over nodes.
+  std::vector<Node*> order;
+  std::unordered_set<Node*> seen;
+  std::vector<std::pair<Node*, size_t>> stack{{impl_->grad_fn.get(), 0}};
+  seen.insert(impl_->grad_fn.get());
+  while (!stack.empty()) {
+    auto& [node, next] = stack.back();
+    RM_CHECK(node->backward, "backward: the graph through '", node->name,
+             "' was already freed by an earlier backward()");
+    if (next < node->inputs.size()) {
+      const Tensor& in = node->inputs[next++];
+      Node* child = in.defined() ? in.impl()->grad_fn.get() : nullptr;
+      if (child && seen.insert(child).second) stack.push_back({child, 0});
+    } else {
+      order.push_back(node);
+      stack.pop_back();
+    }
+  }
+  std::unordered_map<Node*, Tensor> grads;
+  grads[impl_->grad_fn.get()] = g;
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    Node* node = *it;
+    auto found = grads.find(node);
+    if (found == grads.end()) continue;  // no gradient flows here
+    Tensor gout = found->second;
+    grads.erase(found);
+    std::vector<Tensor> gin = node->backward(gout);
+    RM_CHECK(gin.size() == node->inputs.size(), "backward of '", node->name, "' returned ",
+             gin.size(), " gradients for ", node->inputs.size(), " inputs");
+    for (size_t i = 0; i < gin.size(); ++i) {
+      const Tensor& in = node->inputs[i];
+      if (!in.defined() || !in.requires_grad() || !gin[i].defined()) continue;
+      RM_CHECK(gin[i].shape() == in.shape(), "backward of '", node->name, "': gradient ",
+               shape_str(gin[i].shape()), " for input ", i, " of shape ", shape_str(in.shape()));
+      if (Node* child = in.impl()->grad_fn.get()) {
+        accumulate(grads[child], gin[i]);
+      } else {
+        accumulate_leaf(in, gin[i]);
+      }
+    }
+    node->backward = nullptr;  // free saved tensors and the graph behind this node
+    node->inputs.clear();
+  }
+}
+
+}  // namespace rmgait

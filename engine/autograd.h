@@ -1,0 +1,48 @@
+#pragma once
+// Reverse-mode autograd, micrograd-sized: every differentiable op records a Node holding its
+// inputs and a backward closure; Tensor::backward() runs the nodes in reverse topological order
+// and accumulates gradients, then frees the graph.
+//
+// Rule for op authors: the closure must not capture the op's own output tensor (that would be a
+// reference cycle); capture `out.detach()` instead.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace rmgait {
+
+// Given d(loss)/d(output), returns d(loss)/d(input i) for each recorded input (an undefined
+// Tensor where the input needs no gradient).
+using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_out)>;
+
+struct Node {
+  const char* name;
+  std::vector<Tensor> inputs;
+  BackwardFn backward;
+};
+
+bool grad_enabled();
+
+// Disables graph recording in its scope (evaluation allocates no graph).
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
+// True when recording is on and any input requires a gradient.
+bool needs_grad(const std::vector<Tensor>& inputs);
+// Attaches a node to `out` when needs_grad(inputs); returns out.
+Tensor record(const char* name, Tensor out, std::vector<Tensor> inputs, BackwardFn backward);
+
+// Sums a gradient of a broadcast result back to `shape` (the input's shape).
+Tensor sum_to(const Tensor& grad, const Shape& shape);
+
+}  // namespace rmgait

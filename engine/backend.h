@@ -1,0 +1,100 @@
+#pragma once
+// The backend interface: everything an op needs from a device. The CPU backend (oneDNN + OpenMP)
+// and the CUDA backend (cuDNN + cuBLAS + small kernels) each implement it, one op per file.
+// Outputs are allocated by the caller (contiguous unless said otherwise); kernels overwrite them.
+#include <array>
+#include <cstdint>
+
+#include "engine/math/elementwise.h"
+#include "engine/tensor.h"
+
+namespace rmgait {
+
+// 3D convolution, no dilation, no groups. Weights [Co, Ci, kt, kh, kw].
+struct Conv3dParams {
+  std::array<int64_t, 3> stride{1, 1, 1};
+  std::array<int64_t, 3> padding{0, 0, 0};
+};
+
+// 3D max pooling. Padding counts as -inf.
+struct Pool3dParams {
+  std::array<int64_t, 3> kernel{1, 1, 1};
+  std::array<int64_t, 3> stride{1, 1, 1};
+  std::array<int64_t, 3> padding{0, 0, 0};
+};
+
+enum class ReduceOp : int { sum, max, min };
+enum class RandomKind : int { uniform, normal, bernoulli };
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+
+  // memory: dst and src have the same shape; either may be strided. cast converts dtypes.
+  virtual void copy(const Tensor& src, const Tensor& dst) = 0;
+  virtual void fill(const Tensor& dst, double value) = 0;  // dst contiguous
+
+  // elementwise (f32). unary: x, y contiguous, same shape.
+  virtual void unary(UnaryOp op, const Tensor& x, const Tensor& y, float a, float b) = 0;
+  virtual void unary_backward(UnaryOp op, const Tensor& gy, const Tensor& x, const Tensor& y,
+                              const Tensor& gx, float a, float b) = 0;
+  // a, b: views already expanded to out's shape (stride 0 on broadcast dims); out contiguous.
+  virtual void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  // cond (u8 or f32, non-zero = true), a, b expanded to out's shape.
+  virtual void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+
+  // x: contiguous [rows, len] -> out [rows]; for max/min, index (i64 [rows], may be undefined)
+  // receives the first position of the extreme.
+  virtual void reduce_rows(ReduceOp op, const Tensor& x, const Tensor& out,
+                           const Tensor& index) = 0;
+  // gx [rows, len] = 0 except gx[r, index[r]] = gy[r].
+  virtual void scatter_rows(const Tensor& gy, const Tensor& index, const Tensor& gx) = 0;
+  // softmax (or log_softmax) over the rows of a contiguous [rows, len] tensor, and backward.
+  virtual void softmax_rows(const Tensor& x, const Tensor& y, bool log) = 0;
+  virtual void softmax_rows_backward(const Tensor& gy, const Tensor& y, const Tensor& gx,
+                                     bool log) = 0;
+
+  // c[b] = op(a[b]) x op(b[b]): a [Ba, M, K] (or [Ba, K, M] when ta), b [Bb, K, N] (or [Bb, N, K]
+  // when tb), c [B, M, N] contiguous; Ba and Bb are B or 1 (broadcast). a and b contiguous.
+  virtual void matmul(const Tensor& a, const Tensor& b, const Tensor& c, bool ta, bool tb) = 0;
+
+  // x [N, Ci, T, H, W], w [Co, Ci, kt, kh, kw], bias [Co] or undefined, y [N, Co, T', H', W'].
+  virtual void conv3d_forward(const Tensor& x, const Tensor& w, const Tensor& bias,
+                              const Tensor& y, const Conv3dParams& p) = 0;
+  virtual void conv3d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx,
+                                    const Conv3dParams& p) = 0;
+  // gbias may be undefined.
+  virtual void conv3d_backward_weights(const Tensor& x, const Tensor& gy, const Tensor& gw,
+                                       const Tensor& gbias, const Conv3dParams& p) = 0;
+
+  // Batch norm over x [N, C, *]: statistics per channel over N and the trailing dims.
+  // Training: mean, var [C] receive the batch mean and the biased variance.
+  virtual void batch_norm_forward_train(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                        const Tensor& y, const Tensor& mean, const Tensor& var,
+                                        float eps) = 0;
+  virtual void batch_norm_forward_eval(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                       const Tensor& mean, const Tensor& var, const Tensor& y,
+                                       float eps) = 0;
+  virtual void batch_norm_backward(const Tensor& gy, const Tensor& x, const Tensor& weight,
+                                   const Tensor& mean, const Tensor& var, const Tensor& gx,
+                                   const Tensor& gweight, const Tensor& gbias, float eps) = 0;
+
+  // x [N, C, T, H, W] -> y. Returns backend-specific saved state for backward (may be empty).
+  virtual Tensor max_pool3d_forward(const Tensor& x, const Tensor& y, const Pool3dParams& p,
+                                    bool training) = 0;
+  virtual void max_pool3d_backward(const Tensor& gy, const Tensor& x, const Tensor& y,
+                                   const Tensor& state, const Tensor& gx,
+                                   const Pool3dParams& p) = 0;
+
+  // Counter-based random numbers (Philox 4x32-10): element i of out depends only on
+  // (seed, offset + i). uniform in [a, b); normal(mean a, std b); bernoulli: 1 with prob. a.
+  virtual void random(RandomKind kind, uint64_t seed, uint64_t offset, float a, float b,
+                      const Tensor& out) = 0;
+};
+
+Backend& backend(Device device);
+void register_backend(Device device, Backend* b);
+bool device_available(Device device);
+
+}  // namespace rmgait

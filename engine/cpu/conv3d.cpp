@@ -1,0 +1,189 @@
+// conv3d on oneDNN: format_tag::any lets oneDNN pick blocked layouts; inputs are reordered in,
+// outputs reordered back to NCDHW. Primitive descriptors, primitives and reordered weights are
+// cached per shape (weights keyed by storage id and version, so eval reuses them).
+#include "engine/cpu/cpu_backend.h"
+#include "engine/cpu/dnnl_context.h"
+
+namespace rmgait::cpu {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+
+namespace {
+
+struct ConvGeometry {
+  memory::dims strides, pad_l, pad_r;
+};
+
+ConvGeometry geometry(const Shape& x, const Shape& w, const Shape& y, const Conv3dParams& p) {
+  ConvGeometry g;
+  for (int i = 0; i < 3; ++i) {
+    g.strides.push_back(p.stride[i]);
+    g.pad_l.push_back(p.padding[i]);
+    // exact right padding so that oneDNN's size rule gives y
+    g.pad_r.push_back((y[2 + i] - 1) * p.stride[i] + w[2 + i] - x[2 + i] - p.padding[i]);
+  }
+  return g;
+}
+
+std::string conv_key(const Shape& x, const Shape& w, const Shape& y, bool bias,
+                     const Conv3dParams& p) {
+  return shape_str(x) + shape_str(w) + shape_str(y) + (bias ? "b" : "") +
+         std::to_string(p.stride[0]) + "," + std::to_string(p.stride[1]) + "," +
+         std::to_string(p.stride[2]) + "/" + std::to_string(p.padding[0]) + "," +
+         std::to_string(p.padding[1]) + "," + std::to_string(p.padding[2]);
+}
+
+memory::desc any_desc(const Shape& s) {
+  return memory::desc(to_dims(s), memory::data_type::f32, tag::any);
+}
+
+struct Fwd {
+  dnnl::convolution_forward::primitive_desc pd;
+  dnnl::convolution_forward prim;
+  std::unique_ptr<std::mutex> mu = std::make_unique<std::mutex>();  // guards the weight cache
+  Tensor w_reordered;    // weights in pd.weights_desc()
+  uint64_t w_id = 0, w_version = 0;
+  int64_t w_offset = -1;
+};
+
+PrimitiveCache<Fwd>& fwd_cache() {
+  static PrimitiveCache<Fwd> c;
+  return c;
+}
+
+Fwd& forward_entry(const Shape& x, const Shape& w, const Shape& y, bool bias,
+                   const Conv3dParams& p) {
+  return fwd_cache().get(conv_key(x, w, y, bias, p), [&] {
+    ConvGeometry g = geometry(x, w, y, p);
+    dnnl::convolution_forward::desc d(
+        dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, any_desc(x),
+        any_desc(w), bias ? memory::desc({w[0]}, memory::data_type::f32, tag::a) : memory::desc(),
+        any_desc(y), g.strides, g.pad_l, g.pad_r);
+    Fwd e;
+    e.pd = dnnl::convolution_forward::primitive_desc(d, dnnl_engine());
+    e.prim = dnnl::convolution_forward(e.pd);
+    return e;
+  });
+}
+
+// Runs `compute(out_mem)` then moves the result into the plain tensor `out`.
+template <class F>
+void into_plain(const memory::desc& chosen, const Tensor& out, F compute) {
+  memory plain = wrap(plain_desc(out.shape()), out);
+  if (chosen == plain.get_desc()) {
+    compute(plain);
+    return;
+  }
+  Tensor scratch = Tensor::empty({int64_t((chosen.get_size() + 3) / 4)}, DType::f32);
+  memory tmp(chosen, dnnl_engine(), scratch.raw_data());
+  compute(tmp);
+  reorder_into(tmp, plain);
+}
+
+std::string shapes3(const Tensor& a, const Tensor& b, const Tensor& c) {
+  return shape_str(a.shape()) + " " + shape_str(b.shape()) + " -> " + shape_str(c.shape());
+}
+
+}  // namespace
+
+void CpuBackend::conv3d_forward(const Tensor& x, const Tensor& w, const Tensor& bias,
+                                const Tensor& y, const Conv3dParams& p) {
+  DNNL_CHECK("conv3d_forward", shapes3(x, w, y), {
+    Fwd& e = forward_entry(x.shape(), w.shape(), y.shape(), bias.defined(), p);
+    std::lock_guard<std::mutex> lock(*e.mu);
+    Tensor xs;
+    memory xm = to_layout(wrap(plain_desc(x.shape()), x), e.pd.src_desc(), xs);
+    memory wm = wrap(plain_desc(w.shape()), w);
+    if (e.pd.weights_desc() != wm.get_desc()) {
+      const Storage& st = *w.storage();
+      if (!e.w_reordered.defined() || e.w_id != st.id() || e.w_version != st.version() ||
+          e.w_offset != w.offset()) {
+        e.w_reordered = Tensor::empty({int64_t((e.pd.weights_desc().get_size() + 3) / 4)});
+        reorder_into(wm, wrap(e.pd.weights_desc(), e.w_reordered));
+        e.w_id = st.id(), e.w_version = st.version(), e.w_offset = w.offset();
+      }
+      wm = wrap(e.pd.weights_desc(), e.w_reordered);
+    }
+    into_plain(e.pd.dst_desc(), y, [&](memory& ym) {
+      std::unordered_map<int, memory> args{
+          {DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, ym}};
+      if (bias.defined()) args[DNNL_ARG_BIAS] = wrap(plain_desc(bias.shape()), bias);
+      e.prim.execute(dnnl_stream(), args);
+    });
+    dnnl_stream().wait();
+  });
+}
+
+namespace {
+struct BwdData {
+  dnnl::convolution_backward_data::primitive_desc pd;
+  dnnl::convolution_backward_data prim;
+};
+struct BwdWeights {
+  dnnl::convolution_backward_weights::primitive_desc pd;
+  dnnl::convolution_backward_weights prim;
+};
+}  // namespace
+
+void CpuBackend::conv3d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx,
+                                      const Conv3dParams& p) {
+  static PrimitiveCache<BwdData> cache;
+  DNNL_CHECK("conv3d_backward_data", shapes3(gy, w, gx), {
+    const Shape &xs = gx.shape(), &ws = w.shape(), &ys = gy.shape();
+    Fwd& f = forward_entry(xs, ws, ys, false, p);
+    BwdData& e = cache.get(conv_key(xs, ws, ys, false, p), [&] {
+      ConvGeometry g = geometry(xs, ws, ys, p);
+      dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, any_desc(xs),
+                                              any_desc(ws), any_desc(ys), g.strides, g.pad_l,
+                                              g.pad_r);
+      BwdData b;
+      b.pd = dnnl::convolution_backward_data::primitive_desc(d, dnnl_engine(), f.pd);
+      b.prim = dnnl::convolution_backward_data(b.pd);
+      return b;
+    });
+    Tensor s1, s2;
+    memory gym = to_layout(wrap(plain_desc(ys), gy), e.pd.diff_dst_desc(), s1);
+    memory wm = to_layout(wrap(plain_desc(ws), w), e.pd.weights_desc(), s2);
+    into_plain(e.pd.diff_src_desc(), gx, [&](memory& gxm) {
+      e.prim.execute(dnnl_stream(), {{DNNL_ARG_DIFF_DST, gym},
+                                     {DNNL_ARG_WEIGHTS, wm},
+                                     {DNNL_ARG_DIFF_SRC, gxm}});
+    });
+    dnnl_stream().wait();
+  });
+}
+
+void CpuBackend::conv3d_backward_weights(const Tensor& x, const Tensor& gy, const Tensor& gw,
+                                         const Tensor& gbias, const Conv3dParams& p) {
+  static PrimitiveCache<BwdWeights> cache;
+  DNNL_CHECK("conv3d_backward_weights", shapes3(x, gy, gw), {
+    const Shape &xs = x.shape(), &ws = gw.shape(), &ys = gy.shape();
+    bool bias = gbias.defined();
+    Fwd& f = forward_entry(xs, ws, ys, bias, p);
+    BwdWeights& e = cache.get(conv_key(xs, ws, ys, bias, p), [&] {
+      ConvGeometry g = geometry(xs, ws, ys, p);
+      memory::desc bmd = bias ? memory::desc({ws[0]}, memory::data_type::f32, tag::a)
+                              : memory::desc();
+      dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct,
+                                                 any_desc(xs), any_desc(ws), bmd, any_desc(ys),
+                                                 g.strides, g.pad_l, g.pad_r);
+      BwdWeights b;
+      b.pd = dnnl::convolution_backward_weights::primitive_desc(d, dnnl_engine(), f.pd);
+      b.prim = dnnl::convolution_backward_weights(b.pd);
+      return b;
+    });
+    Tensor s1, s2;
+    memory xm = to_layout(wrap(plain_desc(xs), x), e.pd.src_desc(), s1);
+    memory gym = to_layout(wrap(plain_desc(ys), gy), e.pd.diff_dst_desc(), s2);
+    into_plain(e.pd.diff_weights_desc(), gw, [&](memory& gwm) {
+      std::unordered_map<int, memory> args{
+          {DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_DST, gym}, {DNNL_ARG_DIFF_WEIGHTS, gwm}};
+      if (bias) args[DNNL_ARG_DIFF_BIAS] = wrap(plain_desc(gbias.shape()), gbias);
+      e.prim.execute(dnnl_stream(), args);
+    });
+    dnnl_stream().wait();
+  });
+}
+
+}  // namespace rmgait::cpu

@@ -1,0 +1,41 @@
+// copy (strided, with dtype conversion) and fill.
+#include <algorithm>
+
+#include "engine/cpu/cpu_backend.h"
+#include "engine/cpu/dispatch.h"
+#include "engine/cpu/strided.h"
+#include "engine/error.h"
+
+namespace rmgait::cpu {
+
+void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
+  RM_CHECK(src.shape() == dst.shape(), "copy: source ", shape_str(src.shape()),
+           " and destination ", shape_str(dst.shape()), " differ");
+  RM_CHECK(src.device() == Device::cpu && dst.device() == Device::cpu,
+           "copy: the CPU backend copies between CPU tensors only");
+  dispatch(src.dtype(), [&](auto s) {
+    dispatch(dst.dtype(), [&](auto d) {
+      using S = decltype(s);
+      using D = decltype(d);
+      const S* sp = static_cast<const S*>(src.storage()->data());
+      D* dp = static_cast<D*>(dst.storage()->data());
+      for_each_row<2>(src.shape(), {&src.strides(), &dst.strides()}, {src.offset(), dst.offset()},
+                      [&](int64_t, auto offs, int64_t len, auto inner) {
+                        const S* a = sp + offs[0];
+                        D* b = dp + offs[1];
+                        for (int64_t i = 0; i < len; ++i) b[i * inner[1]] = D(a[i * inner[0]]);
+                      });
+    });
+  });
+}
+
+void CpuBackend::fill(const Tensor& dst, double value) {
+  RM_CHECK(dst.is_contiguous(), "fill: destination must be contiguous");
+  dispatch(dst.dtype(), [&](auto z) {
+    using T = decltype(z);
+    T* p = dst.data<T>();
+    std::fill(p, p + dst.numel(), T(value));
+  });
+}
+
+}  // namespace rmgait::cpu

@@ -1,0 +1,22 @@
+// Counter-based random fill: element i = f(seed, offset + i), thread-count independent.
+#include "engine/cpu/cpu_backend.h"
+#include "engine/math/philox.h"
+
+namespace rmgait::cpu {
+
+void CpuBackend::random(RandomKind kind, uint64_t seed, uint64_t offset, float a, float b,
+                        const Tensor& out) {
+  float* p = out.data<float>();
+  const int64_t n = out.numel();
+#pragma omp parallel for schedule(static) if (n > 4096)
+  for (int64_t i = 0; i < n; ++i) {
+    uint64_t idx = offset + uint64_t(i);
+    switch (kind) {
+      case RandomKind::uniform: p[i] = a + (b - a) * philox::uniform(seed, idx); break;
+      case RandomKind::normal: p[i] = a + b * philox::normal(seed, idx); break;
+      case RandomKind::bernoulli: p[i] = philox::bernoulli(seed, idx, a); break;
+    }
+  }
+}
+
+}  // namespace rmgait::cpu

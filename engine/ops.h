@@ -1,0 +1,83 @@
+#pragma once
+// The differentiable ops of the engine. Each records its backward with autograd when an input
+// requires a gradient and grad mode is on. Shapes use NCDHW for 3-D data: x [N, C, T, H, W].
+#include <vector>
+
+#include "engine/backend.h"
+#include "engine/tensor.h"
+
+namespace rmgait {
+
+// ---- elementwise (f32, NumPy broadcasting) ----
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor pow(const Tensor& a, const Tensor& b);  // d/db = a^b ln a (0 where a <= 0)
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+Tensor add(const Tensor& a, float s);
+Tensor mul(const Tensor& a, float s);
+Tensor sub(float s, const Tensor& a);  // s - a
+Tensor div(float s, const Tensor& a);  // s / a
+Tensor pow(const Tensor& a, float exponent);
+Tensor neg(const Tensor& x);
+Tensor abs(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor clamp(const Tensor& x, float lo, float hi);
+Tensor relu(const Tensor& x);
+Tensor leaky_relu(const Tensor& x, float negative_slope = 0.01f);
+// Comparisons give f32 0/1 masks, outside the graph.
+Tensor compare(BinaryOp op, const Tensor& a, const Tensor& b);
+// out = cond ? a : b (cond: u8 or f32, non-zero = true; broadcasting). Differentiable in a, b.
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+
+inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+inline Tensor operator+(const Tensor& a, float s) { return add(a, s); }
+inline Tensor operator-(const Tensor& a, float s) { return add(a, -s); }
+inline Tensor operator*(const Tensor& a, float s) { return mul(a, s); }
+inline Tensor operator/(const Tensor& a, float s) { return mul(a, 1.f / s); }
+inline Tensor operator*(float s, const Tensor& a) { return mul(a, s); }
+inline Tensor operator-(const Tensor& a) { return neg(a); }
+
+// ---- reductions ----
+Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
+Tensor sum(const Tensor& x);  // total, shape []
+Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
+Tensor mean(const Tensor& x);
+// max/min over dims; the gradient goes to the first extreme element of each reduced slice.
+Tensor max(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
+Tensor max(const Tensor& x);
+Tensor min(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
+Tensor min(const Tensor& x);
+Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);  // i64
+Tensor argmin(const Tensor& x, int64_t dim, bool keepdim = false);  // i64
+Tensor softmax(const Tensor& x, int64_t dim);
+Tensor log_softmax(const Tensor& x, int64_t dim);
+
+// ---- shape ----
+Tensor cat(const std::vector<Tensor>& xs, int64_t dim);
+Tensor stack(const std::vector<Tensor>& xs, int64_t dim);
+std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t dim);
+std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim);  // equal sizes
+
+// ---- dense ----
+// [..., M, K] x [..., K, N] -> [..., M, N]; batch dims broadcast; ta/tb transpose the last two.
+Tensor matmul(const Tensor& a, const Tensor& b, bool ta = false, bool tb = false);
+// x [N, Ci, T, H, W], w [Co, Ci, kt, kh, kw], bias [Co] or undefined.
+Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(),
+              const Conv3dParams& p = {});
+Tensor max_pool3d(const Tensor& x, const Pool3dParams& p);
+// x [N, C, *] (2-D to 5-D). Training: normalises with the batch statistics and updates the
+// running statistics in place PyTorch's way (running = (1 - m) running + m stat, unbiased
+// variance). Eval: normalises with the running statistics. weight/bias may be undefined.
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                  const Tensor& running_mean, const Tensor& running_var, bool training,
+                  float momentum = 0.1f, float eps = 1e-5f);
+
+}  // namespace rmgait

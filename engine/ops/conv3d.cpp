@@ -1,0 +1,51 @@
+// conv3d: shape checks, then the backend's forward / backward-data / backward-weights.
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "engine/ops.h"
+
+namespace rmgait {
+
+Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv3dParams& p) {
+  check_dtype(x, DType::f32, "conv3d", "input");
+  check_dtype(w, DType::f32, "conv3d", "weight");
+  check_same_device(x, w, "conv3d");
+  RM_CHECK(x.dim() == 5 && w.dim() == 5, "conv3d: input ", shape_str(x.shape()), " and weight ",
+           shape_str(w.shape()), " must be 5-d: [N, C, T, H, W] and [Co, Ci, kt, kh, kw]");
+  RM_CHECK(x.size(1) == w.size(1), "conv3d: input ", shape_str(x.shape()), " has ", x.size(1),
+           " channels, weight ", shape_str(w.shape()), " expects ", w.size(1));
+  if (bias.defined()) {
+    check_dtype(bias, DType::f32, "conv3d", "bias");
+    RM_CHECK(bias.dim() == 1 && bias.size(0) == w.size(0), "conv3d: bias ",
+             shape_str(bias.shape()), " does not match ", w.size(0), " output channels");
+  }
+  Shape ys = {x.size(0), w.size(0), 0, 0, 0};
+  for (int i = 0; i < 3; ++i) {
+    RM_CHECK(p.stride[i] > 0 && p.padding[i] >= 0, "conv3d: bad stride/padding");
+    int64_t span = x.size(2 + i) + 2 * p.padding[i] - w.size(2 + i);
+    RM_CHECK(span >= 0, "conv3d: kernel ", shape_str(w.shape()), " larger than padded input ",
+             shape_str(x.shape()));
+    ys[2 + i] = span / p.stride[i] + 1;
+  }
+  Tensor xc = x.contiguous().detach(), wc = w.contiguous().detach();
+  Tensor y = Tensor::empty(ys, DType::f32, x.device());
+  backend(x.device()).conv3d_forward(xc, wc, bias.defined() ? bias.contiguous().detach() : bias,
+                                     y, p);
+  bool rx = x.requires_grad(), rw = w.requires_grad();
+  bool rb = bias.defined() && bias.requires_grad();
+  return record("conv3d", y, {x, w, bias}, [=](const Tensor& g) {
+    Backend& be = backend(g.device());
+    Tensor gc = g.contiguous(), gx, gw, gb;
+    if (rx) {
+      gx = Tensor::empty(xc.shape(), DType::f32, g.device());
+      be.conv3d_backward_data(gc, wc, gx, p);
+    }
+    if (rw || rb) {
+      gw = Tensor::empty(wc.shape(), DType::f32, g.device());
+      if (rb) gb = Tensor::empty({wc.size(0)}, DType::f32, g.device());
+      be.conv3d_backward_weights(xc, gc, gw, gb, p);
+    }
+    return std::vector<Tensor>{gx, rw ? gw : Tensor(), gb};
+  });
+}
+
+}  // namespace rmgait

@@ -1,0 +1,148 @@
+// Elementwise ops with broadcasting and their backward rules.
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "engine/ops.h"
+
+namespace rmgait {
+
+namespace {
+
+Tensor unary_op(const char* name, UnaryOp op, const Tensor& x, float a = 0.f, float b = 0.f) {
+  check_dtype(x, DType::f32, name);
+  Tensor xc = x.contiguous().detach();
+  Tensor y = Tensor::empty(x.shape(), DType::f32, x.device());
+  backend(x.device()).unary(op, xc, y, a, b);
+  Tensor yd = y.detach();
+  return record(name, y, {x}, [op, xc, yd, a, b](const Tensor& g) {
+    Tensor gx = Tensor::empty(xc.shape(), DType::f32, xc.device());
+    backend(xc.device()).unary_backward(op, g.contiguous(), xc, yd, gx, a, b);
+    return std::vector<Tensor>{gx};
+  });
+}
+
+const char* binary_name(BinaryOp op) {
+  static const char* names[] = {"add", "sub", "mul", "div", "pow", "maximum",
+                                "minimum", "eq", "gt", "ge", "lt", "le"};
+  return names[int(op)];
+}
+
+// Forward only: out = op(a, b) with broadcasting.
+Tensor binary_raw(BinaryOp op, const Tensor& a, const Tensor& b) {
+  const char* name = binary_name(op);
+  check_dtype(a, DType::f32, name, "first operand");
+  check_dtype(b, DType::f32, name, "second operand");
+  check_same_device(a, b, name);
+  Shape s = broadcast_shapes(a.shape(), b.shape(), name);
+  Tensor out = Tensor::empty(s, DType::f32, a.device());
+  backend(a.device()).binary(op, a.detach().expand(s), b.detach().expand(s), out);
+  return out;
+}
+
+// Records a binary op whose input gradients are computed by `grads(g, a, b, y)`.
+template <class F>
+Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b, F grads) {
+  Tensor y = binary_raw(op, a, b);
+  Tensor ad = a.detach(), bd = b.detach(), yd = y.detach();
+  bool ra = a.requires_grad(), rb = b.requires_grad();
+  return record(binary_name(op), y, {a, b}, [=](const Tensor& g) {
+    auto [ga, gb] = grads(g, ad, bd, yd, ra, rb);
+    return std::vector<Tensor>{ra ? sum_to(ga, ad.shape()) : Tensor(),
+                               rb ? sum_to(gb, bd.shape()) : Tensor()};
+  });
+}
+
+using Pair = std::pair<Tensor, Tensor>;
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  return binary_op(BinaryOp::add, a, b, [](auto& g, auto&, auto&, auto&, bool, bool) {
+    return Pair{g, g};
+  });
+}
+
+Tensor sub(const Tensor& a, const Tensor& b) {
+  return binary_op(BinaryOp::sub, a, b, [](auto& g, auto&, auto&, auto&, bool, bool rb) {
+    return Pair{g, rb ? neg(g) : Tensor()};
+  });
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  return binary_op(BinaryOp::mul, a, b, [](auto& g, auto& a, auto& b, auto&, bool ra, bool rb) {
+    return Pair{ra ? mul(g, b) : Tensor(), rb ? mul(g, a) : Tensor()};
+  });
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  return binary_op(BinaryOp::div, a, b, [](auto& g, auto&, auto& b, auto& y, bool ra, bool rb) {
+    return Pair{ra ? div(g, b) : Tensor(), rb ? neg(div(mul(g, y), b)) : Tensor()};
+  });
+}
+
+Tensor pow(const Tensor& a, const Tensor& b) {
+  return binary_op(BinaryOp::pow, a, b, [](auto& g, auto& a, auto& b, auto& y, bool ra, bool rb) {
+    Tensor ga, gb;
+    if (ra) ga = mul(g, mul(b, binary_raw(BinaryOp::pow, a, add(b, -1.f))));
+    if (rb) {
+      Tensor positive = compare(BinaryOp::gt, a, Tensor::zeros({}, DType::f32, a.device()));
+      Tensor safe_a = where(positive, a, Tensor::ones({}, DType::f32, a.device()));
+      gb = mul(g, mul(mul(y, log(safe_a)), positive));
+    }
+    return Pair{ga, gb};
+  });
+}
+
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  return binary_op(BinaryOp::maximum, a, b, [](auto& g, auto& a, auto& b, auto&, bool, bool) {
+    Tensor take_a = compare(BinaryOp::ge, a, b);
+    return Pair{mul(g, take_a), mul(g, sub(1.f, take_a))};
+  });
+}
+
+Tensor minimum(const Tensor& a, const Tensor& b) {
+  return binary_op(BinaryOp::minimum, a, b, [](auto& g, auto& a, auto& b, auto&, bool, bool) {
+    Tensor take_a = compare(BinaryOp::le, a, b);
+    return Pair{mul(g, take_a), mul(g, sub(1.f, take_a))};
+  });
+}
+
+Tensor compare(BinaryOp op, const Tensor& a, const Tensor& b) { return binary_raw(op, a, b); }
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  RM_CHECK(cond.defined() && (cond.dtype() == DType::u8 || cond.dtype() == DType::f32),
+           "where: condition must be u8 or f32");
+  check_dtype(a, DType::f32, "where", "first operand");
+  check_dtype(b, DType::f32, "where", "second operand");
+  check_same_device(a, b, "where");
+  check_same_device(cond, a, "where");
+  Shape s = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
+  Tensor out = Tensor::empty(s, DType::f32, a.device());
+  Tensor c = cond.detach().expand(s);
+  backend(a.device()).where(c, a.detach().expand(s), b.detach().expand(s), out);
+  Shape sa = a.shape(), sb = b.shape();
+  return record("where", out, {a, b}, [c, sa, sb](const Tensor& g) {
+    Tensor zero = Tensor::zeros({}, DType::f32, g.device());
+    return std::vector<Tensor>{sum_to(where(c, g, zero), sa), sum_to(where(c, zero, g), sb)};
+  });
+}
+
+Tensor add(const Tensor& a, float s) { return unary_op("add_scalar", UnaryOp::add_scalar, a, s); }
+Tensor mul(const Tensor& a, float s) { return unary_op("mul_scalar", UnaryOp::mul_scalar, a, s); }
+Tensor sub(float s, const Tensor& a) { return unary_op("rsub_scalar", UnaryOp::rsub_scalar, a, s); }
+Tensor div(float s, const Tensor& a) { return unary_op("rdiv_scalar", UnaryOp::rdiv_scalar, a, s); }
+Tensor pow(const Tensor& a, float e) { return unary_op("pow_scalar", UnaryOp::pow_scalar, a, e); }
+Tensor neg(const Tensor& x) { return unary_op("neg", UnaryOp::neg, x); }
+Tensor abs(const Tensor& x) { return unary_op("abs", UnaryOp::abs, x); }
+Tensor exp(const Tensor& x) { return unary_op("exp", UnaryOp::exp, x); }
+Tensor log(const Tensor& x) { return unary_op("log", UnaryOp::log, x); }
+Tensor sqrt(const Tensor& x) { return unary_op("sqrt", UnaryOp::sqrt, x); }
+Tensor relu(const Tensor& x) { return unary_op("relu", UnaryOp::relu, x); }
+Tensor leaky_relu(const Tensor& x, float slope) {
+  return unary_op("leaky_relu", UnaryOp::leaky_relu, x, slope);
+}
+Tensor clamp(const Tensor& x, float lo, float hi) {
+  RM_CHECK(lo <= hi, "clamp: lower bound ", lo, " above upper bound ", hi);
+  return unary_op("clamp", UnaryOp::clamp, x, lo, hi);
+}
+
+}  // namespace rmgait

@@ -1,0 +1,34 @@
+// max_pool3d: floor-mode output size, padding counts as -inf.
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "engine/ops.h"
+
+namespace rmgait {
+
+Tensor max_pool3d(const Tensor& x, const Pool3dParams& p) {
+  check_dtype(x, DType::f32, "max_pool3d");
+  RM_CHECK(x.dim() == 5, "max_pool3d: input ", shape_str(x.shape()),
+           " must be 5-d [N, C, T, H, W]");
+  Shape ys = {x.size(0), x.size(1), 0, 0, 0};
+  for (int i = 0; i < 3; ++i) {
+    RM_CHECK(p.kernel[i] > 0 && p.stride[i] > 0 && p.padding[i] >= 0 &&
+                 2 * p.padding[i] <= p.kernel[i],
+             "max_pool3d: bad kernel/stride/padding in dim ", i,
+             " (padding must be at most half the kernel)");
+    int64_t span = x.size(2 + i) + 2 * p.padding[i] - p.kernel[i];
+    RM_CHECK(span >= 0, "max_pool3d: kernel larger than padded input ", shape_str(x.shape()));
+    ys[2 + i] = span / p.stride[i] + 1;
+  }
+  Tensor xc = x.contiguous().detach();
+  Tensor y = Tensor::empty(ys, DType::f32, x.device());
+  bool training = needs_grad({x});
+  Tensor state = backend(x.device()).max_pool3d_forward(xc, y, p, training);
+  Tensor yd = y.detach();
+  return record("max_pool3d", y, {x}, [xc, yd, state, p](const Tensor& g) {
+    Tensor gx = Tensor::empty(xc.shape(), DType::f32, g.device());
+    backend(g.device()).max_pool3d_backward(g.contiguous(), xc, yd, state, gx, p);
+    return std::vector<Tensor>{gx};
+  });
+}
+
+}  // namespace rmgait
