@@ -67,28 +67,30 @@ void Tensor::backward(const Tensor& grad) const {
     accumulate_leaf(*this, g);
     return;
   }
-  // Topological order by iterative DFS over nodes.
-  std::vector<Node*> order;
+  // Topological order by iterative DFS. `order` owns the nodes: freeing a node's inputs below
+  // may drop the last other reference to a node not yet run.
+  std::vector<std::shared_ptr<Node>> order;
   std::unordered_set<Node*> seen;
-  std::vector<std::pair<Node*, size_t>> stack{{impl_->grad_fn.get(), 0}};
+  std::vector<std::pair<std::shared_ptr<Node>, size_t>> stack{{impl_->grad_fn, 0}};
   seen.insert(impl_->grad_fn.get());
   while (!stack.empty()) {
-    auto& [node, next] = stack.back();
+    Node* node = stack.back().first.get();
+    size_t& next = stack.back().second;
     RM_CHECK(node->backward, "backward: the graph through '", node->name,
              "' was already freed by an earlier backward()");
     if (next < node->inputs.size()) {
       const Tensor& in = node->inputs[next++];
-      Node* child = in.defined() ? in.impl()->grad_fn.get() : nullptr;
-      if (child && seen.insert(child).second) stack.push_back({child, 0});
+      const std::shared_ptr<Node>& child = in.defined() ? in.impl()->grad_fn : nullptr;
+      if (child && seen.insert(child.get()).second) stack.push_back({child, 0});
     } else {
-      order.push_back(node);
+      order.push_back(std::move(stack.back().first));
       stack.pop_back();
     }
   }
   std::unordered_map<Node*, Tensor> grads;
   grads[impl_->grad_fn.get()] = g;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    Node* node = *it;
+    Node* node = it->get();
     auto found = grads.find(node);
     if (found == grads.end()) continue;  // no gradient flows here
     Tensor gout = found->second;

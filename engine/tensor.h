@@ -56,7 +56,8 @@ class Tensor {
   TensorImpl* impl() const { return impl_.get(); }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
 
-  // Pointer to the first element; checks that T matches the dtype.
+  // Pointer to the first element; checks that T matches the dtype. Code that writes through it
+  // into an existing tensor must call storage()->bump_version() (caches of reordered weights).
   template <class T>
   T* data() const;
   void* raw_data() const;

@@ -1,1 +1,70 @@
-#include <doctest/doctest.h>
+// Autograd mechanics: fan-out accumulation, no-grad guard, graph freeing, leaves.
+#include "tests/test_util.h"
+
+using namespace rmgait;
+using namespace rmgait::test;
+
+TEST_CASE("fan-out accumulates gradients from every use") {
+  Tensor x = leaf(Tensor::from_vector({1, 2, 3}, {3}));
+  Tensor y = sum(add(mul(x, x), mul(x, 3.f)));  // d/dx = 2x + 3
+  y.backward();
+  CHECK(x.grad().to_vector() == std::vector<float>{5, 7, 9});
+  // a second graph accumulates into the same leaf gradient
+  sum(x).backward();
+  CHECK(x.grad().to_vector() == std::vector<float>{6, 8, 10});
+  x.zero_grad();
+  CHECK(!x.grad().defined());
+}
+
+TEST_CASE("diamond graph: a shared intermediate receives both branches") {
+  Tensor x = leaf(Tensor::from_vector({2}, {1}));
+  Tensor h = exp(x);                 // shared
+  Tensor y = add(mul(h, h), h);      // dy/dh = 2h + 1, dy/dx = (2h + 1) h
+  y.backward(Tensor::ones({1}));
+  double h0 = std::exp(2.0);
+  CHECK(x.grad().item() == doctest::Approx((2 * h0 + 1) * h0).epsilon(1e-6));
+}
+
+TEST_CASE("NoGradGuard records nothing") {
+  Tensor x = leaf(uniform({3}, 1));
+  Tensor y;
+  {
+    NoGradGuard ng;
+    y = mul(x, 2.f);
+  }
+  CHECK(!y.requires_grad());
+  CHECK(y.impl()->grad_fn == nullptr);
+  CHECK(grad_enabled());
+  CHECK_THROWS_AS(y.backward(Tensor::ones({3})), Error);
+}
+
+TEST_CASE("the graph is freed after backward; a second backward is a clear error") {
+  Tensor x = leaf(uniform({3}, 2));
+  Tensor y = sum(mul(x, x));
+  y.backward();
+  CHECK(y.impl()->grad_fn->inputs.empty());
+  CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("already freed"), Error);
+}
+
+TEST_CASE("the graph does not keep tensors alive beyond their uses") {
+  std::weak_ptr<Storage> weak;
+  {
+    Tensor x = leaf(uniform({1000}, 3));
+    Tensor y = exp(x);
+    weak = y.storage();
+    Tensor z = sum(y);
+    z.backward();
+  }
+  CHECK(weak.expired());  // no reference cycle through the backward closures
+}
+
+TEST_CASE("detach cuts the graph; views of leaves pass gradients back") {
+  Tensor x = leaf(Tensor::from_vector({1, 2, 3, 4}, {2, 2}));
+  Tensor d = x.detach();
+  CHECK(!d.requires_grad());
+  CHECK(d.storage() == x.storage());
+  Tensor y = sum(mul(x.transpose(0, 1).narrow(0, 1, 1), 2.f));  // picks x[0,1], x[1,1]
+  y.backward();
+  CHECK(x.grad().to_vector() == std::vector<float>{0, 2, 0, 2});
+  CHECK_THROWS_AS(Tensor::arange(3, DType::i64).set_requires_grad(true), Error);
+}

@@ -1,1 +1,79 @@
-#include <doctest/doctest.h>
+// .npy round trips and corrupt files.
+#include <cstdio>
+#include <fstream>
+
+#include "engine/npy.h"
+#include "tests/test_util.h"
+
+using namespace rmgait;
+using namespace rmgait::test;
+
+namespace {
+std::string tmp_path(const std::string& name) { return "/tmp/rmgait_test_" + name; }
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+std::string npy_header(const std::string& dict, int major = 1) {
+  std::string h = dict;
+  size_t pre = major == 1 ? 10 : 12;
+  h.append((64 - (pre + h.size() + 1) % 64) % 64, ' ');
+  h += '\n';
+  std::string out = "\x93NUMPY";
+  out += char(major);
+  out += char(0);
+  if (major == 1) {
+    out += char(h.size() & 0xff);
+    out += char(h.size() >> 8);
+  } else {
+    for (int i = 0; i < 4; ++i) out += char((h.size() >> (8 * i)) & 0xff);
+  }
+  return out + h;
+}
+}  // namespace
+
+TEST_CASE("npy round trip for every dtype and rank") {
+  Tensor f = uniform({2, 3, 4}, 1);
+  save_npy(tmp_path("f.npy"), f);
+  Tensor g = load_npy(tmp_path("f.npy"));
+  CHECK(g.shape() == f.shape());
+  CHECK(g.to_vector() == f.to_vector());
+  for (DType dt : {DType::u8, DType::i32, DType::i64}) {
+    Tensor t = Tensor::arange(10, dt).reshape({10});
+    save_npy(tmp_path("i.npy"), t);
+    Tensor r = load_npy(tmp_path("i.npy"));
+    CHECK(r.dtype() == dt);
+    CHECK(r.to(DType::f32).to_vector() == t.to(DType::f32).to_vector());
+  }
+  save_npy(tmp_path("s.npy"), Tensor::scalar(7.f));
+  CHECK(load_npy(tmp_path("s.npy")).dim() == 0);
+  CHECK(load_npy(tmp_path("s.npy")).item() == 7.f);
+}
+
+TEST_CASE("npy version 2.0 headers are read") {
+  std::string data(4 * 3, '\0');
+  float v[3] = {1.5f, -2.f, 3.f};
+  std::memcpy(data.data(), v, 12);
+  write_bytes(tmp_path("v2.npy"),
+              npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", 2) + data);
+  CHECK(load_npy(tmp_path("v2.npy")).to_vector() == std::vector<float>{1.5f, -2.f, 3.f});
+}
+
+TEST_CASE("corrupt and unsupported npy files give errors naming the file and the problem") {
+  std::string p = tmp_path("bad.npy");
+  write_bytes(p, "not an npy file at all");
+  CHECK_THROWS_WITH_AS(load_npy(p), doctest::Contains("bad magic"), Error);
+  write_bytes(p, npy_header("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }") +
+                     std::string(8, '\0'));
+  CHECK_THROWS_WITH_AS(load_npy(p), doctest::Contains("unsupported .npy dtype '>f4'"), Error);
+  write_bytes(p, npy_header("{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }") +
+                     std::string(16, '\0'));
+  CHECK_THROWS_WITH_AS(load_npy(p), doctest::Contains("'<f8'"), Error);
+  write_bytes(p, npy_header("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }") +
+                     std::string(16, '\0'));
+  CHECK_THROWS_WITH_AS(load_npy(p), doctest::Contains("Fortran"), Error);
+  write_bytes(p, npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': (4, 4), }") +
+                     std::string(10, '\0'));
+  CHECK_THROWS_WITH_AS(load_npy(p), doctest::Contains("truncated .npy data"), Error);
+  CHECK_THROWS_WITH_AS(load_npy(p), doctest::Contains(p.c_str()), Error);
+  CHECK_THROWS_WITH_AS(load_npy(tmp_path("missing.npy")), doctest::Contains("cannot open"), Error);
+}

@@ -1,1 +1,298 @@
-#include <doctest/doctest.h>
+// Every op against a naive loop in double, forward and backward, on awkward shapes.
+#include <cmath>
+
+#include "tests/test_util.h"
+
+using namespace rmgait;
+using namespace rmgait::test;
+
+namespace {
+
+// Upstream gradient G for out, then the gradients of sum(out * G).
+std::vector<Tensor> grads_of(const Tensor& out, const std::vector<Tensor>& inputs, const Tensor& g) {
+  out.backward(g);
+  std::vector<Tensor> gs;
+  for (const Tensor& x : inputs) gs.push_back(x.grad());
+  return gs;
+}
+
+struct Conv5 {
+  Shape x, w, y;
+  Conv3dParams p;
+};
+
+int64_t at5(const Shape& s, int64_t a, int64_t b, int64_t c, int64_t d, int64_t e) {
+  return (((a * s[1] + b) * s[2] + c) * s[3] + d) * s[4] + e;
+}
+
+// Visits every (output, input, weight) index triple of a conv3d.
+template <class F>
+void conv_loops(const Conv5& c, F f) {
+  const Shape &xs = c.x, &ws = c.w, &ys = c.y;
+  for (int64_t n = 0; n < ys[0]; ++n)
+    for (int64_t co = 0; co < ys[1]; ++co)
+      for (int64_t t = 0; t < ys[2]; ++t)
+        for (int64_t h = 0; h < ys[3]; ++h)
+          for (int64_t w = 0; w < ys[4]; ++w)
+            for (int64_t ci = 0; ci < ws[1]; ++ci)
+              for (int64_t kt = 0; kt < ws[2]; ++kt)
+                for (int64_t kh = 0; kh < ws[3]; ++kh)
+                  for (int64_t kw = 0; kw < ws[4]; ++kw) {
+                    int64_t it = t * c.p.stride[0] - c.p.padding[0] + kt;
+                    int64_t ih = h * c.p.stride[1] - c.p.padding[1] + kh;
+                    int64_t iw = w * c.p.stride[2] - c.p.padding[2] + kw;
+                    if (it < 0 || ih < 0 || iw < 0 || it >= xs[2] || ih >= xs[3] || iw >= xs[4])
+                      continue;
+                    f(at5(ys, n, co, t, h, w), at5(xs, n, ci, it, ih, iw),
+                      at5(ws, co, ci, kt, kh, kw));
+                  }
+}
+
+}  // namespace
+
+TEST_CASE("conv3d matches naive loops: forward, backward-data, backward-weights, bias") {
+  struct Case {
+    Shape x, w;
+    Conv3dParams p;
+  } cases[] = {
+      {{2, 3, 5, 7, 6}, {4, 3, 3, 3, 3}, {{1, 1, 1}, {1, 1, 1}}},
+      {{1, 2, 7, 9, 5}, {3, 2, 3, 1, 1}, {{3, 1, 1}, {0, 0, 0}}},   // LTA-like
+      {{2, 1, 4, 8, 7}, {5, 1, 2, 3, 3}, {{1, 2, 2}, {0, 1, 1}}},   // stride 2, odd sizes
+      {{1, 16, 3, 5, 4}, {17, 16, 3, 3, 3}, {{1, 1, 1}, {1, 1, 1}}},  // blocked layouts
+  };
+  int k = 0;
+  for (const Case& cs : cases) {
+    CAPTURE(k++);
+    Tensor x = leaf(uniform(cs.x, 1)), w = leaf(uniform(cs.w, 2)), b = leaf(uniform({cs.w[0]}, 3));
+    Tensor y = conv3d(x, w, b, cs.p);
+    Conv5 c{cs.x, cs.w, y.shape(), cs.p};
+    std::vector<float> xv = x.to_vector(), wv = w.to_vector(), bv = b.to_vector();
+    Tensor g = uniform(y.shape(), 4);
+    std::vector<float> gv = g.to_vector();
+    std::vector<double> yr(y.numel()), gxr(x.numel(), 0), gwr(w.numel(), 0), gbr(bv.size(), 0);
+    for (int64_t i = 0; i < y.numel(); ++i) {
+      int64_t co = (i / (c.y[2] * c.y[3] * c.y[4])) % c.y[1];
+      yr[i] = bv[co];
+      gbr[co] += gv[i];
+    }
+    conv_loops(c, [&](int64_t yi, int64_t xi, int64_t wi) {
+      yr[yi] += double(xv[xi]) * wv[wi];
+      gxr[xi] += double(gv[yi]) * wv[wi];
+      gwr[wi] += double(gv[yi]) * xv[xi];
+    });
+    check_close(y, yr, 1e-4, 1e-4, "conv3d forward");
+    auto gs = grads_of(y, {x, w, b}, g);
+    check_close(gs[0], gxr, 1e-4, 1e-4, "conv3d backward data");
+    check_close(gs[1], gwr, 1e-4, 1e-4, "conv3d backward weights");
+    check_close(gs[2], gbr, 1e-4, 1e-4, "conv3d backward bias");
+  }
+}
+
+TEST_CASE("conv3d without bias, repeated calls reuse cached reordered weights correctly") {
+  Tensor x = uniform({1, 16, 3, 6, 5}, 5), w = uniform({32, 16, 3, 3, 3}, 6);
+  Conv3dParams p{{1, 1, 1}, {1, 1, 1}};
+  Tensor y1 = conv3d(x, w, Tensor(), p);
+  w.copy_(mul(w, 2.f));  // in-place update bumps the version: the cache must refresh
+  Tensor y2 = conv3d(x, w, Tensor(), p);
+  check_close(y2, to_double(mul(y1, 2.f)), 1e-5, 1e-5, "conv3d after weight update");
+}
+
+TEST_CASE("leaky_relu and relu match the naive rule, forward and backward") {
+  Tensor x = leaf(uniform({3, 5, 7}, 7));
+  for (float slope : {0.01f, 0.2f}) {
+    x.zero_grad();
+    Tensor g = uniform(x.shape(), 8);
+    Tensor y = leaky_relu(x, slope);
+    std::vector<float> xv = x.to_vector(), gv = g.to_vector();
+    std::vector<double> yr, gr;
+    for (size_t i = 0; i < xv.size(); ++i) {
+      yr.push_back(xv[i] > 0 ? xv[i] : double(slope) * xv[i]);
+      gr.push_back(xv[i] > 0 ? gv[i] : double(slope) * gv[i]);
+    }
+    check_close(y, yr, 1e-6, 1e-7, "leaky_relu forward");
+    check_close(grads_of(y, {x}, g)[0], gr, 1e-6, 1e-7, "leaky_relu backward");
+  }
+  x.zero_grad();
+  Tensor y = relu(x), g = uniform(x.shape(), 9);
+  std::vector<float> xv = x.to_vector(), gv = g.to_vector();
+  std::vector<double> yr, gr;
+  for (size_t i = 0; i < xv.size(); ++i) {
+    yr.push_back(std::max(0.f, xv[i]));
+    gr.push_back(xv[i] > 0 ? gv[i] : 0.0);
+  }
+  check_close(y, yr, 0, 0, "relu forward");
+  check_close(grads_of(y, {x}, g)[0], gr, 0, 0, "relu backward");
+}
+
+TEST_CASE("batch_norm train and eval match naive statistics for 2-d to 5-d inputs") {
+  for (Shape s : {Shape{6, 3}, Shape{4, 3, 5}, Shape{2, 3, 4, 5}, Shape{2, 3, 3, 4, 5}}) {
+    CAPTURE(shape_str(s));
+    const int64_t n = s[0], c = s[1], inner = numel_of(s) / (n * c), cnt = n * inner;
+    Tensor x = leaf(uniform(s, 11, -2.f, 3.f)), w = leaf(uniform({c}, 12, 0.5f, 1.5f)),
+           b = leaf(uniform({c}, 13));
+    Tensor rm = uniform({c}, 14), rv = uniform({c}, 15, 0.5f, 2.f);
+    std::vector<float> rm0 = rm.to_vector(), rv0 = rv.to_vector();
+    Tensor y = batch_norm(x, w, b, rm, rv, true, 0.1f, 1e-5f);
+    std::vector<float> xv = x.to_vector(), wv = w.to_vector(), bv = b.to_vector();
+    Tensor g = uniform(s, 16);
+    std::vector<float> gv = g.to_vector();
+    auto idx = [&](int64_t i, int64_t ch, int64_t j) { return (i * c + ch) * inner + j; };
+    std::vector<double> yr(xv.size()), gxr(xv.size()), gwr(c), gbr(c), rmr(c), rvr(c);
+    for (int64_t ch = 0; ch < c; ++ch) {
+      double mu = 0, var = 0;
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < inner; ++j) mu += xv[idx(i, ch, j)];
+      mu /= cnt;
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < inner; ++j) var += std::pow(xv[idx(i, ch, j)] - mu, 2);
+      var /= cnt;
+      double inv = 1 / std::sqrt(var + 1e-5), sg = 0, sgx = 0;
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < inner; ++j) {
+          double xh = (xv[idx(i, ch, j)] - mu) * inv;
+          yr[idx(i, ch, j)] = xh * wv[ch] + bv[ch];
+          sg += gv[idx(i, ch, j)];
+          sgx += gv[idx(i, ch, j)] * xh;
+        }
+      gwr[ch] = sgx;
+      gbr[ch] = sg;
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < inner; ++j) {
+          double xh = (xv[idx(i, ch, j)] - mu) * inv;
+          gxr[idx(i, ch, j)] = wv[ch] * inv * (gv[idx(i, ch, j)] - sg / cnt - xh * sgx / cnt);
+        }
+      rmr[ch] = 0.9 * rm0[ch] + 0.1 * mu;
+      rvr[ch] = 0.9 * rv0[ch] + 0.1 * var * cnt / (cnt - 1);  // unbiased, PyTorch's way
+    }
+    check_close(y, yr, 1e-4, 1e-4, "batch_norm train forward");
+    check_close(rm, rmr, 1e-5, 1e-6, "running_mean");
+    check_close(rv, rvr, 1e-5, 1e-6, "running_var");
+    auto gs = grads_of(y, {x, w, b}, g);
+    check_close(gs[0], gxr, 1e-3, 1e-4, "batch_norm backward x");
+    check_close(gs[1], gwr, 1e-4, 1e-4, "batch_norm backward weight");
+    check_close(gs[2], gbr, 1e-4, 1e-4, "batch_norm backward bias");
+
+    // eval mode: running statistics, gradients through the affine map
+    x.zero_grad(), w.zero_grad(), b.zero_grad();
+    Tensor ye = batch_norm(x, w, b, rm, rv, false);
+    std::vector<float> rmv = rm.to_vector(), rvv = rv.to_vector();
+    std::vector<double> yer(xv.size()), gxe(xv.size()), gwe(c, 0);
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t ch = 0; ch < c; ++ch)
+        for (int64_t j = 0; j < inner; ++j) {
+          double inv = 1 / std::sqrt(double(rvv[ch]) + 1e-5);
+          double xh = (xv[idx(i, ch, j)] - rmv[ch]) * inv;
+          yer[idx(i, ch, j)] = xh * wv[ch] + bv[ch];
+          gxe[idx(i, ch, j)] = gv[idx(i, ch, j)] * wv[ch] * inv;
+          gwe[ch] += gv[idx(i, ch, j)] * xh;
+        }
+    check_close(ye, yer, 1e-4, 1e-4, "batch_norm eval forward");
+    auto ge = grads_of(ye, {x, w, b}, g);
+    check_close(ge[0], gxe, 1e-4, 1e-4, "batch_norm eval backward x");
+    check_close(ge[1], gwe, 1e-4, 1e-4, "batch_norm eval backward weight");
+    check_close(ge[2], gbr, 1e-4, 1e-4, "batch_norm eval backward bias");
+  }
+}
+
+TEST_CASE("max_pool3d matches naive loops with stride and padding") {
+  struct Case {
+    Shape x;
+    Pool3dParams p;
+  } cases[] = {
+      {{2, 3, 4, 8, 6}, {{1, 2, 2}, {1, 2, 2}, {0, 0, 0}}},  // the model's MaxPool0
+      {{1, 2, 5, 7, 9}, {{3, 3, 3}, {2, 2, 2}, {1, 1, 1}}},
+      {{1, 1, 6, 5, 5}, {{2, 3, 2}, {2, 1, 3}, {0, 1, 1}}},
+  };
+  for (const Case& cs : cases) {
+    Tensor x = leaf(distinct(cs.x, 21));
+    Tensor y = max_pool3d(x, cs.p);
+    const Shape& ys = y.shape();
+    std::vector<float> xv = x.to_vector();
+    Tensor g = uniform(ys, 22);
+    std::vector<float> gv = g.to_vector();
+    std::vector<double> yr(y.numel()), gxr(x.numel(), 0);
+    for (int64_t n = 0; n < ys[0]; ++n)
+      for (int64_t c = 0; c < ys[1]; ++c)
+        for (int64_t t = 0; t < ys[2]; ++t)
+          for (int64_t h = 0; h < ys[3]; ++h)
+            for (int64_t w = 0; w < ys[4]; ++w) {
+              double best = -INFINITY;
+              int64_t arg = -1;
+              for (int64_t kt = 0; kt < cs.p.kernel[0]; ++kt)
+                for (int64_t kh = 0; kh < cs.p.kernel[1]; ++kh)
+                  for (int64_t kw = 0; kw < cs.p.kernel[2]; ++kw) {
+                    int64_t it = t * cs.p.stride[0] - cs.p.padding[0] + kt;
+                    int64_t ih = h * cs.p.stride[1] - cs.p.padding[1] + kh;
+                    int64_t iw = w * cs.p.stride[2] - cs.p.padding[2] + kw;
+                    if (it < 0 || ih < 0 || iw < 0 || it >= cs.x[2] || ih >= cs.x[3] ||
+                        iw >= cs.x[4])
+                      continue;
+                    int64_t xi = at5(cs.x, n, c, it, ih, iw);
+                    if (xv[xi] > best) best = xv[xi], arg = xi;
+                  }
+              int64_t yi = at5(ys, n, c, t, h, w);
+              yr[yi] = best;
+              gxr[arg] += gv[yi];
+            }
+    check_close(y, yr, 0, 0, "max_pool3d forward");
+    check_close(grads_of(y, {x}, g)[0], gxr, 1e-6, 1e-6, "max_pool3d backward");
+  }
+}
+
+TEST_CASE("matmul: batched, transposed, broadcast batch, against naive loops") {
+  struct Case {
+    Shape a, b;
+    bool ta, tb;
+  } cases[] = {
+      {{5, 7}, {7, 3}, false, false},
+      {{4, 5, 7}, {4, 7, 3}, false, false},        // SeparateFCs: [P, N, C] x [P, C, C']
+      {{2, 3, 7, 5}, {1, 3, 7, 6}, true, false},   // broadcast batch + transpose a
+      {{3, 5, 7}, {6, 7}, false, true},            // broadcast 2-d b, transposed
+      {{1, 5, 7}, {4, 3, 7}, false, true},
+  };
+  for (const Case& cs : cases) {
+    Tensor a = leaf(uniform(cs.a, 31)), b = leaf(uniform(cs.b, 32));
+    Tensor c = matmul(a, b, cs.ta, cs.tb);
+    int64_t m = cs.ta ? cs.a.back() : cs.a[cs.a.size() - 2];
+    int64_t k = cs.ta ? cs.a[cs.a.size() - 2] : cs.a.back();
+    int64_t n = cs.tb ? cs.b[cs.b.size() - 2] : cs.b.back();
+    Shape batch(c.shape().begin(), c.shape().end() - 2);
+    int64_t nb = numel_of(batch);
+    REQUIRE(c.size(-2) == m);
+    REQUIRE(c.size(-1) == n);
+    // expanded copies of a and b, indexed per batch
+    Shape fa = batch, fb = batch;
+    fa.insert(fa.end(), cs.a.end() - 2, cs.a.end());
+    fb.insert(fb.end(), cs.b.end() - 2, cs.b.end());
+    std::vector<float> av = a.detach().expand(fa).contiguous().to_vector();
+    std::vector<float> bv = b.detach().expand(fb).contiguous().to_vector();
+    auto A = [&](int64_t q, int64_t i, int64_t j) {  // op(a)[q][i][j]
+      return cs.ta ? av[(q * k + j) * m + i] : av[(q * m + i) * k + j];
+    };
+    auto B = [&](int64_t q, int64_t i, int64_t j) {
+      return cs.tb ? bv[(q * n + j) * k + i] : bv[(q * k + i) * n + j];
+    };
+    Tensor g = uniform(c.shape(), 33);
+    std::vector<float> gv = g.to_vector();
+    std::vector<double> cr(c.numel(), 0), gar(av.size(), 0), gbr(bv.size(), 0);
+    for (int64_t q = 0; q < nb; ++q)
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j)
+          for (int64_t l = 0; l < k; ++l) {
+            double gij = gv[(q * m + i) * n + j];
+            cr[(q * m + i) * n + j] += double(A(q, i, l)) * B(q, l, j);
+            gar[cs.ta ? (q * k + l) * m + i : (q * m + i) * k + l] += gij * B(q, l, j);
+            gbr[cs.tb ? (q * n + j) * k + l : (q * k + l) * n + j] += gij * A(q, i, l);
+          }
+    check_close(c, cr, 1e-5, 1e-5, "matmul forward");
+    auto gs = grads_of(c, {a, b}, g);
+    // reduce the expanded gradients back over broadcast batch dims
+    auto reduce = [&](const std::vector<double>& full, const Shape& fs, const Shape& s) {
+      NoGradGuard ng;
+      std::vector<float> f(full.begin(), full.end());
+      return to_double(sum_to(Tensor::from_vector(f, fs), s));
+    };
+    check_close(gs[0], reduce(gar, fa, cs.a), 1e-4, 1e-5, "matmul grad a");
+    check_close(gs[1], reduce(gbr, fb, cs.b), 1e-4, 1e-5, "matmul grad b");
+  }
+}

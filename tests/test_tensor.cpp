@@ -1,1 +1,77 @@
-#include <doctest/doctest.h>
+// Tensor basics: factories, views sharing storage, contiguity, conversions, printing.
+#include <sstream>
+
+#include "tests/test_util.h"
+
+using namespace rmgait;
+using namespace rmgait::test;
+
+TEST_CASE("factories and element access") {
+  CHECK(Tensor::zeros({2, 3}).to_vector() == std::vector<float>(6, 0.f));
+  CHECK(Tensor::ones({4}).to_vector() == std::vector<float>(4, 1.f));
+  CHECK(Tensor::full({2}, 2.5).to_vector() == std::vector<float>{2.5f, 2.5f});
+  CHECK(Tensor::arange(4).to_vector() == std::vector<float>{0, 1, 2, 3});
+  Tensor i = Tensor::arange(5, DType::i64);
+  CHECK(i.dtype() == DType::i64);
+  CHECK(i.data<int64_t>()[4] == 4);
+  CHECK(Tensor::scalar(3.f).item() == 3.f);
+  CHECK(Tensor::scalar(3.f).dim() == 0);
+  Tensor t = Tensor::empty({3, 5});
+  CHECK(reinterpret_cast<uintptr_t>(t.raw_data()) % 64 == 0);  // 64-byte aligned
+}
+
+TEST_CASE("views share storage and contiguous() copies only when needed") {
+  Tensor t = Tensor::arange(24).reshape({2, 3, 4});
+  Tensor p = t.permute({2, 0, 1});
+  CHECK(p.storage() == t.storage());
+  CHECK(!p.is_contiguous());
+  CHECK(p.shape() == Shape{4, 2, 3});
+  Tensor pc = p.contiguous();
+  CHECK(pc.storage() != t.storage());
+  CHECK(pc.to_vector()[1] == 4.f);  // p[0, 0, 1] = t[0, 1, 0]
+  CHECK(pc.to_vector()[2] == 8.f);   // p[0, 0, 2] = t[0, 2, 0]
+  Tensor n = t.narrow(2, 1, 2);
+  CHECK(n.storage() == t.storage());
+  CHECK(n.to_vector() == std::vector<float>{1, 2, 5, 6, 9, 10, 13, 14, 17, 18, 21, 22});
+  n.fill_(-1);  // writes through the view
+  CHECK(t.to_vector()[1] == -1.f);
+  CHECK(t.to_vector()[3] == 3.f);
+  Tensor u = t.unsqueeze(0);
+  CHECK(u.shape() == Shape{1, 2, 3, 4});
+  CHECK(u.squeeze(0).shape() == t.shape());
+  Tensor e = Tensor::arange(3).reshape({3, 1}).expand({3, 4});
+  CHECK(e.strides()[1] == 0);
+  CHECK(e.contiguous().to_vector() == std::vector<float>{0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2});
+  CHECK(t.view({6, -1}).shape() == Shape{6, 4});
+  CHECK(t.flatten(1).shape() == Shape{2, 12});
+  CHECK(t.select(1, 2).shape() == Shape{2, 4});
+  CHECK(t.transpose(0, 2).reshape({24}).to_vector()[1] == 12.f);
+}
+
+TEST_CASE("dtype conversion and copies") {
+  Tensor f = Tensor::from_vector({0.f, 1.7f, 255.f}, {3});
+  Tensor u = f.to(DType::u8);
+  CHECK(u.dtype() == DType::u8);
+  CHECK(u.data<uint8_t>()[1] == 1);
+  CHECK(u.to(DType::f32).to_vector() == std::vector<float>{0, 1, 255});
+  Tensor c = f.clone();
+  c.fill_(0);
+  CHECK(f.to_vector()[2] == 255.f);
+  Tensor dst = Tensor::zeros({2, 3});
+  dst.copy_(Tensor::from_vector({1, 2, 3}, {3}));  // broadcasting copy
+  CHECK(dst.to_vector() == std::vector<float>{1, 2, 3, 1, 2, 3});
+  CHECK(f.to(Device::cpu).storage() == f.storage());
+}
+
+TEST_CASE("printing names dtype, device, shape and values") {
+  std::ostringstream os;
+  os << Tensor::arange(6).reshape({2, 3});
+  CHECK(os.str().find("Tensor(f32, cpu, [2, 3])") == 0);
+  CHECK(os.str().find("3 4 5") != std::string::npos);
+}
+
+TEST_CASE("to(cuda) without a CUDA backend is a clear error") {
+  if (device_available(Device::cuda)) return;
+  CHECK_THROWS_WITH_AS(Tensor::zeros({2}).to(Device::cuda),
+                       doctest::Contains("no allocator for device cuda"), Error);
+}

@@ -87,7 +87,10 @@ void CpuBackend::batch_norm_backward(const Tensor& gy, const Tensor& x, const Te
       return e;
     });
     memory::desc md = plain_desc(x.shape());
+    // oneDNN 2.6 asks for the shift as an input although the gradients do not depend on it.
+    Tensor unused_shift = Tensor::zeros(weight.shape());
     b.prim.execute(dnnl_stream(), {{DNNL_ARG_SRC, wrap(md, x)},
+                                   {DNNL_ARG_SHIFT, vec(unused_shift)},
                                    {DNNL_ARG_DIFF_DST, wrap(md, gy)},
                                    {DNNL_ARG_MEAN, vec(mean)},
                                    {DNNL_ARG_VARIANCE, vec(var)},

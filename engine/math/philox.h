@@ -2,6 +2,7 @@
 // Philox 4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11), the
 // counter-based generator also used by cuRAND and PyTorch. Element i of a random tensor is a pure
 // function of (seed, offset + i), so CPU, GPU and any thread count give the same numbers.
+#include <math.h>
 #include <stdint.h>
 
 #include "engine/math/hd.h"

@@ -1,0 +1,133 @@
+#pragma once
+// Helpers shared by the engine tests: seeded inputs, closeness checks and the finite-difference
+// gradient checker (central differences, tolerance scaled by magnitude, Caffe-style).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <algorithm>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "engine/ops.h"
+#include "engine/random.h"
+
+namespace rmgait::test {
+
+inline Tensor uniform(const Shape& s, uint64_t seed, float lo = -1.f, float hi = 1.f) {
+  Generator g(seed);
+  return rand(s, g, lo, hi);
+}
+
+// Values in [-hi, -gap] U [gap, hi]: away from the kink of relu-like ops.
+inline Tensor away_from_zero(const Shape& s, uint64_t seed, float gap = 0.1f, float hi = 1.f) {
+  std::vector<float> v = uniform(s, seed, -1.f, 1.f).to_vector();
+  for (float& x : v) x = (x < 0 ? -1.f : 1.f) * (gap + std::fabs(x) * (hi - gap));
+  return Tensor::from_vector(v, s);
+}
+
+// Distinct values spaced `step` apart in a seeded random order: no ties for max/min.
+inline Tensor distinct(const Shape& s, uint64_t seed, float step = 0.05f) {
+  int64_t n = numel_of(s);
+  std::vector<float> key = uniform({n}, seed).to_vector();
+  std::vector<int64_t> order(n);
+  for (int64_t i = 0; i < n; ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return key[a] < key[b]; });
+  std::vector<float> v(n);
+  for (int64_t r = 0; r < n; ++r) v[order[r]] = (float(r) - float(n) / 2) * step;
+  return Tensor::from_vector(v, s);
+}
+
+inline void check_close(const std::vector<float>& got, const std::vector<double>& want,
+                        double rtol, double atol, const std::string& what) {
+  REQUIRE_MESSAGE(got.size() == want.size(), what << ": size " << got.size() << " vs "
+                                                  << want.size());
+  double worst = 0;
+  size_t at = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    double err = std::fabs(double(got[i]) - want[i]) - (atol + rtol * std::fabs(want[i]));
+    if (err > worst || std::isnan(got[i])) worst = std::isnan(got[i]) ? 1e30 : err, at = i;
+  }
+  CHECK_MESSAGE(worst <= 0, what << ": element " << at << " got " << got[at] << " want "
+                                 << want[at]);
+}
+
+inline void check_close(const Tensor& got, const std::vector<double>& want, double rtol,
+                        double atol, const std::string& what) {
+  check_close(got.to_vector(), want, rtol, atol, what);
+}
+
+inline std::vector<double> to_double(const Tensor& t) {
+  std::vector<float> v = t.to_vector();
+  return std::vector<double>(v.begin(), v.end());
+}
+
+using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
+
+struct GradcheckOptions {
+  double eps = 1e-2;
+  double tol = 1e-2;     // |analytic - numeric| <= tol * max(1, |analytic|, |numeric|)
+  int64_t max_points = 64;  // per input, spread evenly over the elements
+};
+
+// Checks the gradients of loss = sum(f(inputs) * R), R a fixed random tensor, for every input
+// that requires grad. f must be deterministic (random ops re-seed inside f).
+inline void gradcheck(const Fn& f, std::vector<Tensor> inputs, const std::string& what,
+                      GradcheckOptions opt = {}) {
+  Tensor out0;
+  {
+    NoGradGuard ng;
+    out0 = f(inputs);
+  }
+  std::vector<float> r = uniform(out0.shape(), 987654321, -1.f, 1.f).to_vector();
+  auto loss_of = [&](const Tensor& out) {
+    std::vector<float> o = out.to_vector();
+    double s = 0;
+    for (size_t i = 0; i < o.size(); ++i) s += double(o[i]) * r[i];
+    return s;
+  };
+  for (Tensor& t : inputs) t.zero_grad();
+  Tensor out = f(inputs);
+  REQUIRE_MESSAGE(out.requires_grad(), what << ": output does not require grad");
+  out.backward(Tensor::from_vector(r, out.shape()));
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    Tensor x = inputs[k];
+    if (!x.requires_grad()) continue;
+    REQUIRE_MESSAGE(x.grad().defined(), what << ": input " << k << " got no gradient");
+    std::vector<float> analytic = x.grad().to_vector();
+    int64_t n = x.numel(), stride = std::max<int64_t>(1, n / opt.max_points);
+    float* p = x.data<float>();
+    for (int64_t i = 0; i < n; i += stride) {
+      float saved = p[i];
+      double lp, lm;
+      {
+        NoGradGuard ng;
+        p[i] = saved + float(opt.eps);
+        x.storage()->bump_version();
+        lp = loss_of(f(inputs));
+        p[i] = saved - float(opt.eps);
+        x.storage()->bump_version();
+        lm = loss_of(f(inputs));
+        p[i] = saved;
+      }
+      x.storage()->bump_version();  // raw writes must tell weight caches
+      double numeric = (lp - lm) / (2 * opt.eps);
+      double a = analytic[i];
+      double scale = std::max({1.0, std::fabs(a), std::fabs(numeric)});
+      CHECK_MESSAGE(std::fabs(a - numeric) <= opt.tol * scale,
+                    what << ": input " << k << " element " << i << " analytic " << a
+                         << " numeric " << numeric);
+    }
+  }
+}
+
+inline Tensor leaf(const Tensor& t) {
+  Tensor c = t.detach().contiguous().clone();
+  c.set_requires_grad(true);
+  return c;
+}
+
+}  // namespace rmgait::test
