@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs rmgait's build dependencies from Debian 12 (skips apt when they are all present).
+set -euo pipefail
+pkgs=(build-essential cmake libdnnl-dev libeigen3-dev doctest-dev libstb-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup-deps: installing ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
