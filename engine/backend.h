@@ -50,6 +50,10 @@ class Backend {
                            const Tensor& index) = 0;
   // gx [rows, len] = 0 except gx[r, index[r]] = gy[r].
   virtual void scatter_rows(const Tensor& gy, const Tensor& index, const Tensor& gx) = 0;
+  // out [rows, m] = x [rows, len] at columns index (i64 [m]); and its adjoint, which adds
+  // g [rows, m] into gx [rows, len] (gx zeroed first).
+  virtual void gather_columns(const Tensor& x, const Tensor& index, const Tensor& out) = 0;
+  virtual void scatter_add_columns(const Tensor& g, const Tensor& index, const Tensor& gx) = 0;
   // softmax (or log_softmax) over the rows of a contiguous [rows, len] tensor, and backward.
   virtual void softmax_rows(const Tensor& x, const Tensor& y, bool log) = 0;
   virtual void softmax_rows_backward(const Tensor& gy, const Tensor& y, const Tensor& gx,

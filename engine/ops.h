@@ -66,6 +66,10 @@ Tensor stack(const std::vector<Tensor>& xs, int64_t dim);
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t dim);
 std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim);  // equal sizes
 
+// Picks entries along `dim` by an i64 index [M]: out.size(dim) = M. Backward adds into the picked
+// positions (repeated indices accumulate).
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
+
 // ---- dense ----
 // [..., M, K] x [..., K, N] -> [..., M, N]; batch dims broadcast; ta/tb transpose the last two.
 Tensor matmul(const Tensor& a, const Tensor& b, bool ta = false, bool tb = false);

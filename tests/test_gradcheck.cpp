@@ -132,3 +132,11 @@ TEST_CASE("gradcheck: a small conv -> BN -> LeakyReLU -> pool -> matmul network"
   // Kinks (lrelu at 0, ties in max) are measure-zero for these seeded inputs; eps is small.
   gradcheck(net, {x, w1, bw, bb, fc}, "network", {2e-3, 3e-2, 48});
 }
+
+TEST_CASE("gradcheck: index_select with repeated indices") {
+  Tensor idx = Tensor::empty({5}, DType::i64);
+  int64_t v[5] = {1, 3, 1, 0, 2};
+  std::copy(v, v + 5, idx.data<int64_t>());
+  gradcheck([&](auto& in) { return index_select(in[0], 0, idx); }, {leaf(uniform({4, 3}, 103))},
+            "index_select");
+}

@@ -277,3 +277,27 @@ TEST_CASE("cat, stack and split move values and gradients") {
   auto ch = chunk(c, 2, 2);
   CHECK(ch[1].to_vector() == c.narrow(2, 2, 2).contiguous().to_vector());
 }
+
+TEST_CASE("index_select picks along a dim and scatter-adds gradients (repeats accumulate)") {
+  Tensor x = leaf(uniform({3, 5, 2}, 101));
+  std::vector<int64_t> pick = {4, 0, 4, 2};
+  Tensor idx = Tensor::empty({4}, DType::i64);
+  std::copy(pick.begin(), pick.end(), idx.data<int64_t>());
+  Tensor y = index_select(x, 1, idx);
+  REQUIRE(y.shape() == Shape{3, 4, 2});
+  std::vector<float> xv = x.to_vector();
+  Tensor g = uniform(y.shape(), 102);
+  std::vector<float> gv = g.to_vector();
+  std::vector<double> yr(y.numel()), gr(xv.size(), 0);
+  for (int64_t a = 0; a < 3; ++a)
+    for (int64_t j = 0; j < 4; ++j)
+      for (int64_t c = 0; c < 2; ++c) {
+        yr[(a * 4 + j) * 2 + c] = xv[(a * 5 + pick[j]) * 2 + c];
+        gr[(a * 5 + pick[j]) * 2 + c] += gv[(a * 4 + j) * 2 + c];
+      }
+  check_close(y, yr, 0, 0, "index_select forward");
+  y.backward(g);
+  check_close(x.grad(), gr, 1e-6, 1e-7, "index_select backward");
+  idx.data<int64_t>()[0] = 5;
+  CHECK_THROWS_WITH_AS(index_select(x, 1, idx), doctest::Contains("index 5 out of range"), Error);
+}

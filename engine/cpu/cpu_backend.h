@@ -17,6 +17,8 @@ class CpuBackend final : public Backend {
   void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) override;
   void reduce_rows(ReduceOp op, const Tensor& x, const Tensor& out, const Tensor& index) override;
   void scatter_rows(const Tensor& gy, const Tensor& index, const Tensor& gx) override;
+  void gather_columns(const Tensor& x, const Tensor& index, const Tensor& out) override;
+  void scatter_add_columns(const Tensor& g, const Tensor& index, const Tensor& gx) override;
   void softmax_rows(const Tensor& x, const Tensor& y, bool log) override;
   void softmax_rows_backward(const Tensor& gy, const Tensor& y, const Tensor& gx,
                              bool log) override;
