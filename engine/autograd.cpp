@@ -12,7 +12,9 @@ namespace {
 thread_local bool g_grad_enabled = true;
 
 // Non-leaf gradients may alias each other (identity backward passes them through).
-void accumulate(Tensor& slot, const Tensor& g) { slot = slot.defined() ? add(slot, g) : g; }
+void accumulate(Tensor& slot, const Tensor& g) {
+  slot = slot.defined() ? add(slot, g) : g;
+}
 // Leaf gradients are owned by their leaf, so optimizers may modify them in place.
 void accumulate_leaf(const Tensor& leaf, const Tensor& g) {
   Tensor slot = leaf.grad();
@@ -20,9 +22,15 @@ void accumulate_leaf(const Tensor& leaf, const Tensor& g) {
 }
 }  // namespace
 
-bool grad_enabled() { return g_grad_enabled; }
-NoGradGuard::NoGradGuard() : prev_(g_grad_enabled) { g_grad_enabled = false; }
-NoGradGuard::~NoGradGuard() { g_grad_enabled = prev_; }
+bool grad_enabled() {
+  return g_grad_enabled;
+}
+NoGradGuard::NoGradGuard() : prev_(g_grad_enabled) {
+  g_grad_enabled = false;
+}
+NoGradGuard::~NoGradGuard() {
+  g_grad_enabled = prev_;
+}
 
 bool needs_grad(const std::vector<Tensor>& inputs) {
   if (!g_grad_enabled) return false;
@@ -62,7 +70,7 @@ void Tensor::backward(const Tensor& grad) const {
   }
   RM_CHECK(g.shape() == shape(), "backward: gradient ", shape_str(g.shape()),
            " does not match tensor ", shape_str(shape()));
-  NoGradGuard no_grad;  // gradients of gradients are not recorded
+  NoGradGuard no_grad;    // gradients of gradients are not recorded
   if (!impl_->grad_fn) {  // a leaf
     accumulate_leaf(*this, g);
     return;

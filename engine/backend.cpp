@@ -10,7 +10,9 @@ namespace {
 Backend* g_backends[2] = {nullptr, nullptr};
 }
 
-void register_backend(Device device, Backend* b) { g_backends[int(device)] = b; }
+void register_backend(Device device, Backend* b) {
+  g_backends[int(device)] = b;
+}
 
 Backend& backend(Device device) {
   static cpu::CpuBackend cpu_backend;

@@ -64,8 +64,8 @@ class Backend {
   virtual void matmul(const Tensor& a, const Tensor& b, const Tensor& c, bool ta, bool tb) = 0;
 
   // x [N, Ci, T, H, W], w [Co, Ci, kt, kh, kw], bias [Co] or undefined, y [N, Co, T', H', W'].
-  virtual void conv3d_forward(const Tensor& x, const Tensor& w, const Tensor& bias,
-                              const Tensor& y, const Conv3dParams& p) = 0;
+  virtual void conv3d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
+                              const Conv3dParams& p) = 0;
   virtual void conv3d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx,
                                     const Conv3dParams& p) = 0;
   // gbias may be undefined.

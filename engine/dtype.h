@@ -10,18 +10,26 @@ enum class DType : uint8_t { f32, u8, i32, i64 };
 enum class Device : uint8_t { cpu, cuda };
 
 size_t dtype_size(DType t);
-const char* dtype_name(DType t);   // "f32", "u8", ...
+const char* dtype_name(DType t);    // "f32", "u8", ...
 const char* device_name(Device d);  // "cpu", "cuda"
 
 template <class T>
 constexpr DType dtype_of();
 template <>
-constexpr DType dtype_of<float>() { return DType::f32; }
+constexpr DType dtype_of<float>() {
+  return DType::f32;
+}
 template <>
-constexpr DType dtype_of<uint8_t>() { return DType::u8; }
+constexpr DType dtype_of<uint8_t>() {
+  return DType::u8;
+}
 template <>
-constexpr DType dtype_of<int32_t>() { return DType::i32; }
+constexpr DType dtype_of<int32_t>() {
+  return DType::i32;
+}
 template <>
-constexpr DType dtype_of<int64_t>() { return DType::i64; }
+constexpr DType dtype_of<int64_t>() {
+  return DType::i64;
+}
 
 }  // namespace rmgait

@@ -26,10 +26,10 @@ std::string cat_str(const Args&... args) {
 }  // namespace rmgait
 
 // RM_CHECK(cond, parts...): throws rmgait::Error("file:line: parts...") when cond is false.
-#define RM_CHECK(cond, ...)                                                                 \
-  do {                                                                                      \
-    if (!(cond)) ::rmgait::detail::throw_error(__FILE__, __LINE__,                          \
-                                               ::rmgait::detail::cat_str(__VA_ARGS__));     \
+#define RM_CHECK(cond, ...)                                                                      \
+  do {                                                                                           \
+    if (!(cond))                                                                                 \
+      ::rmgait::detail::throw_error(__FILE__, __LINE__, ::rmgait::detail::cat_str(__VA_ARGS__)); \
   } while (0)
 
 #define RM_FAIL(...) \

@@ -16,16 +16,19 @@ DType parse_descr(const std::string& d, const std::string& path) {
   if (d == "|u1" || d == "<u1") return DType::u8;
   if (d == "<i4") return DType::i32;
   if (d == "<i8") return DType::i64;
-  RM_FAIL(path, ": unsupported .npy dtype '", d,
-          "' (expected little-endian <f4, |u1, <i4 or <i8)");
+  RM_FAIL(path, ": unsupported .npy dtype '", d, "' (expected little-endian <f4, |u1, <i4 or <i8)");
 }
 
 const char* descr_of(DType t) {
   switch (t) {
-    case DType::f32: return "<f4";
-    case DType::u8: return "|u1";
-    case DType::i32: return "<i4";
-    case DType::i64: return "<i8";
+    case DType::f32:
+      return "<f4";
+    case DType::u8:
+      return "|u1";
+    case DType::i32:
+      return "<i4";
+    case DType::i64:
+      return "<i8";
   }
   return "";
 }
@@ -97,8 +100,16 @@ void save_npy(const std::string& path, const Tensor& t) {
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     RM_CHECK(f, path, ": cannot write");
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
-                             uint8_t(header.size() & 0xff), uint8_t(header.size() >> 8)};
+    unsigned char pre[10] = {0x93,
+                             'N',
+                             'U',
+                             'M',
+                             'P',
+                             'Y',
+                             1,
+                             0,
+                             uint8_t(header.size() & 0xff),
+                             uint8_t(header.size() >> 8)};
     f.write(reinterpret_cast<const char*>(pre), 10);
     f.write(header.data(), std::streamsize(header.size()));
     f.write(static_cast<const char*>(c.raw_data()),

@@ -69,7 +69,9 @@ Tensor Tensor::from_vector(const std::vector<float>& v, const Shape& shape, Devi
   return t.to(device);
 }
 
-int64_t Tensor::size(int64_t d) const { return impl_->shape[wrap_dim(d, dim(), "size")]; }
+int64_t Tensor::size(int64_t d) const {
+  return impl_->shape[wrap_dim(d, dim(), "size")];
+}
 
 bool Tensor::is_contiguous() const {
   int64_t expect = 1;
@@ -105,11 +107,21 @@ Tensor& Tensor::set_requires_grad(bool on) {
   impl_->requires_grad = on;
   return *this;
 }
-Tensor Tensor::grad() const { return impl_->grad ? Tensor(impl_->grad) : Tensor(); }
-void Tensor::set_grad(const Tensor& g) const { impl_->grad = g.defined() ? g.impl_ptr() : nullptr; }
-void Tensor::zero_grad() const { impl_->grad = nullptr; }
-bool Tensor::is_leaf() const { return !impl_->grad_fn; }
-Tensor Tensor::detach() const { return make_view(*this, shape(), strides(), offset()); }
+Tensor Tensor::grad() const {
+  return impl_->grad ? Tensor(impl_->grad) : Tensor();
+}
+void Tensor::set_grad(const Tensor& g) const {
+  impl_->grad = g.defined() ? g.impl_ptr() : nullptr;
+}
+void Tensor::zero_grad() const {
+  impl_->grad = nullptr;
+}
+bool Tensor::is_leaf() const {
+  return !impl_->grad_fn;
+}
+Tensor Tensor::detach() const {
+  return make_view(*this, shape(), strides(), offset());
+}
 
 // ---- views ----
 Tensor Tensor::view(const Shape& new_shape) const {
@@ -138,7 +150,9 @@ Tensor Tensor::view(const Shape& new_shape) const {
                 [in_shape](const Tensor& g) { return std::vector<Tensor>{g.reshape(in_shape)}; });
 }
 
-Tensor Tensor::reshape(const Shape& s) const { return is_contiguous() ? view(s) : contiguous().view(s); }
+Tensor Tensor::reshape(const Shape& s) const {
+  return is_contiguous() ? view(s) : contiguous().view(s);
+}
 
 Tensor Tensor::flatten(int64_t start, int64_t end) const {
   if (dim() == 0) return reshape({1});
@@ -237,7 +251,9 @@ Tensor Tensor::expand(const Shape& target) const {
                 [in_shape](const Tensor& g) { return std::vector<Tensor>{sum_to(g, in_shape)}; });
 }
 
-Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
+Tensor Tensor::contiguous() const {
+  return is_contiguous() ? *this : clone();
+}
 
 Tensor Tensor::clone() const {
   Tensor out = Tensor::empty(shape(), dtype(), device());

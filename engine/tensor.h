@@ -40,7 +40,9 @@ class Tensor {
   static Tensor arange(int64_t n, DType dtype = DType::f32, Device device = Device::cpu);
   static Tensor from_vector(const std::vector<float>& v, const Shape& shape,
                             Device device = Device::cpu);
-  static Tensor scalar(float v, Device device = Device::cpu) { return from_vector({v}, {}, device); }
+  static Tensor scalar(float v, Device device = Device::cpu) {
+    return from_vector({v}, {}, device);
+  }
 
   bool defined() const { return bool(impl_); }
   const Shape& shape() const { return impl_->shape; }

@@ -18,8 +18,8 @@ TEST_CASE("fan-out accumulates gradients from every use") {
 
 TEST_CASE("diamond graph: a shared intermediate receives both branches") {
   Tensor x = leaf(Tensor::from_vector({2}, {1}));
-  Tensor h = exp(x);                 // shared
-  Tensor y = add(mul(h, h), h);      // dy/dh = 2h + 1, dy/dx = (2h + 1) h
+  Tensor h = exp(x);             // shared
+  Tensor y = add(mul(h, h), h);  // dy/dh = 2h + 1, dy/dx = (2h + 1) h
   y.backward(Tensor::ones({1}));
   double h0 = std::exp(2.0);
   CHECK(x.grad().item() == doctest::Approx((2 * h0 + 1) * h0).epsilon(1e-6));

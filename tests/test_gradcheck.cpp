@@ -30,16 +30,15 @@ TEST_CASE("gradcheck: batch_norm train (batch statistics) and eval") {
         },
         {x, w, b}, "batch_norm train", {1e-2, 2e-2, 64});
     Tensor rm = uniform({s[1]}, 8), rv = uniform({s[1]}, 9, 0.5f, 1.5f);
-    gradcheck([&](auto& in) { return batch_norm(in[0], in[1], in[2], rm, rv, false); },
-              {x, w, b}, "batch_norm eval");
+    gradcheck([&](auto& in) { return batch_norm(in[0], in[1], in[2], rm, rv, false); }, {x, w, b},
+              "batch_norm eval");
   }
 }
 
 TEST_CASE("gradcheck: max_pool3d on distinct values") {
   Tensor x = leaf(distinct({1, 2, 4, 6, 5}, 10, 0.05f));
   Pool3dParams p{{2, 3, 2}, {2, 2, 2}, {1, 1, 1}};
-  gradcheck([&](auto& in) { return max_pool3d(in[0], p); }, {x}, "max_pool3d",
-            {1e-2, 1e-2, 200});
+  gradcheck([&](auto& in) { return max_pool3d(in[0], p); }, {x}, "max_pool3d", {1e-2, 1e-2, 200});
 }
 
 TEST_CASE("gradcheck: matmul variants") {
@@ -124,10 +123,10 @@ TEST_CASE("gradcheck: a small conv -> BN -> LeakyReLU -> pool -> matmul network"
     h = batch_norm(h, in[2], in[3], rm, rv, true);
     h = leaky_relu(h, 0.01f);
     h = max_pool3d(h, {{1, 2, 2}, {1, 2, 2}, {0, 0, 0}});  // [2, 4, 3, 3, 2]
-    h = max(h, {2});                                        // temporal max -> [2, 4, 3, 2]
-    h = mean(h, {3});                                       // [2, 4, 3]
-    h = h.permute({2, 0, 1});                               // [P=3, N=2, C=4]
-    return matmul(h, in[4]);                                // [3, 2, 5]
+    h = max(h, {2});                                       // temporal max -> [2, 4, 3, 2]
+    h = mean(h, {3});                                      // [2, 4, 3]
+    h = h.permute({2, 0, 1});                              // [P=3, N=2, C=4]
+    return matmul(h, in[4]);                               // [3, 2, 5]
   };
   // Kinks (lrelu at 0, ties in max) are measure-zero for these seeded inputs; eps is small.
   gradcheck(net, {x, w1, bw, bb, fc}, "network", {2e-3, 3e-2, 48});

@@ -9,7 +9,9 @@ using namespace rmgait;
 using namespace rmgait::test;
 
 namespace {
-std::string tmp_path(const std::string& name) { return "/tmp/rmgait_test_" + name; }
+std::string tmp_path(const std::string& name) {
+  return "/tmp/rmgait_test_" + name;
+}
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
 }

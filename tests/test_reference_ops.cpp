@@ -9,7 +9,8 @@ using namespace rmgait::test;
 namespace {
 
 // Upstream gradient G for out, then the gradients of sum(out * G).
-std::vector<Tensor> grads_of(const Tensor& out, const std::vector<Tensor>& inputs, const Tensor& g) {
+std::vector<Tensor> grads_of(const Tensor& out, const std::vector<Tensor>& inputs,
+                             const Tensor& g) {
   out.backward(g);
   std::vector<Tensor> gs;
   for (const Tensor& x : inputs) gs.push_back(x.grad());
@@ -56,8 +57,8 @@ TEST_CASE("conv3d matches naive loops: forward, backward-data, backward-weights,
     Conv3dParams p;
   } cases[] = {
       {{2, 3, 5, 7, 6}, {4, 3, 3, 3, 3}, {{1, 1, 1}, {1, 1, 1}}},
-      {{1, 2, 7, 9, 5}, {3, 2, 3, 1, 1}, {{3, 1, 1}, {0, 0, 0}}},   // LTA-like
-      {{2, 1, 4, 8, 7}, {5, 1, 2, 3, 3}, {{1, 2, 2}, {0, 1, 1}}},   // stride 2, odd sizes
+      {{1, 2, 7, 9, 5}, {3, 2, 3, 1, 1}, {{3, 1, 1}, {0, 0, 0}}},     // LTA-like
+      {{2, 1, 4, 8, 7}, {5, 1, 2, 3, 3}, {{1, 2, 2}, {0, 1, 1}}},     // stride 2, odd sizes
       {{1, 16, 3, 5, 4}, {17, 16, 3, 3, 3}, {{1, 1, 1}, {1, 1, 1}}},  // blocked layouts
   };
   int k = 0;
@@ -245,9 +246,9 @@ TEST_CASE("matmul: batched, transposed, broadcast batch, against naive loops") {
     bool ta, tb;
   } cases[] = {
       {{5, 7}, {7, 3}, false, false},
-      {{4, 5, 7}, {4, 7, 3}, false, false},        // SeparateFCs: [P, N, C] x [P, C, C']
-      {{2, 3, 7, 5}, {1, 3, 7, 6}, true, false},   // broadcast batch + transpose a
-      {{3, 5, 7}, {6, 7}, false, true},            // broadcast 2-d b, transposed
+      {{4, 5, 7}, {4, 7, 3}, false, false},       // SeparateFCs: [P, N, C] x [P, C, C']
+      {{2, 3, 7, 5}, {1, 3, 7, 6}, true, false},  // broadcast batch + transpose a
+      {{3, 5, 7}, {6, 7}, false, true},           // broadcast 2-d b, transposed
       {{1, 5, 7}, {4, 3, 7}, false, true},
   };
   for (const Case& cs : cases) {

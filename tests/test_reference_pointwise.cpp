@@ -48,10 +48,8 @@ TEST_CASE("binary ops with broadcasting: forward and the reduced backward") {
        [](double a, double b) { return a <= b ? 1.0 : 0.0; },
        [](double a, double b) { return a <= b ? 0.0 : 1.0; }},
   };
-  std::pair<Shape, Shape> shapes[] = {{{3, 4, 5}, {3, 4, 5}},
-                                      {{3, 1, 5}, {4, 1}},
-                                      {{2, 3, 4, 5}, {1}},
-                                      {{5}, {2, 3, 1}}};
+  std::pair<Shape, Shape> shapes[] = {
+      {{3, 4, 5}, {3, 4, 5}}, {{3, 1, 5}, {4, 1}}, {{2, 3, 4, 5}, {1}}, {{5}, {2, 3, 1}}};
   for (const Op& op : ops)
     for (auto& [sa, sb] : shapes) {
       CAPTURE(op.name);
@@ -97,8 +95,8 @@ TEST_CASE("unary ops and scalar forms: forward and backward") {
       {"clamp", [](auto& x) { return clamp(x, 0.8f, 1.6f); },
        [](double x) { return std::min(1.6, std::max(0.8, x)); },
        [](double x) { return x >= 0.8 && x <= 1.6 ? 1.0 : 0.0; }},
-      {"pow_scalar", [](auto& x) { return pow(x, 2.5f); }, [](double x) { return std::pow(x, 2.5); },
-       [](double x) { return 2.5 * std::pow(x, 1.5); }},
+      {"pow_scalar", [](auto& x) { return pow(x, 2.5f); },
+       [](double x) { return std::pow(x, 2.5); }, [](double x) { return 2.5 * std::pow(x, 1.5); }},
       {"add_scalar", [](auto& x) { return x + 3.f; }, [](double x) { return x + 3; },
        [](double) { return 1.0; }},
       {"mul_scalar", [](auto& x) { return x * -2.f; }, [](double x) { return -2 * x; },

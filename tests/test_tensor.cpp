@@ -29,7 +29,7 @@ TEST_CASE("views share storage and contiguous() copies only when needed") {
   Tensor pc = p.contiguous();
   CHECK(pc.storage() != t.storage());
   CHECK(pc.to_vector()[1] == 4.f);  // p[0, 0, 1] = t[0, 1, 0]
-  CHECK(pc.to_vector()[2] == 8.f);   // p[0, 0, 2] = t[0, 2, 0]
+  CHECK(pc.to_vector()[2] == 8.f);  // p[0, 0, 2] = t[0, 2, 0]
   Tensor n = t.narrow(2, 1, 2);
   CHECK(n.storage() == t.storage());
   CHECK(n.to_vector() == std::vector<float>{1, 2, 5, 6, 9, 10, 13, 14, 17, 18, 21, 22});

@@ -3,8 +3,8 @@
 // gradient checker (central differences, tolerance scaled by magnitude, Caffe-style).
 #include <doctest/doctest.h>
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -41,18 +41,18 @@ inline Tensor distinct(const Shape& s, uint64_t seed, float step = 0.05f) {
   return Tensor::from_vector(v, s);
 }
 
-inline void check_close(const std::vector<float>& got, const std::vector<double>& want,
-                        double rtol, double atol, const std::string& what) {
-  REQUIRE_MESSAGE(got.size() == want.size(), what << ": size " << got.size() << " vs "
-                                                  << want.size());
+inline void check_close(const std::vector<float>& got, const std::vector<double>& want, double rtol,
+                        double atol, const std::string& what) {
+  REQUIRE_MESSAGE(got.size() == want.size(),
+                  what << ": size " << got.size() << " vs " << want.size());
   double worst = 0;
   size_t at = 0;
   for (size_t i = 0; i < got.size(); ++i) {
     double err = std::fabs(double(got[i]) - want[i]) - (atol + rtol * std::fabs(want[i]));
     if (err > worst || std::isnan(got[i])) worst = std::isnan(got[i]) ? 1e30 : err, at = i;
   }
-  CHECK_MESSAGE(worst <= 0, what << ": element " << at << " got " << got[at] << " want "
-                                 << want[at]);
+  CHECK_MESSAGE(worst <= 0,
+                what << ": element " << at << " got " << got[at] << " want " << want[at]);
 }
 
 inline void check_close(const Tensor& got, const std::vector<double>& want, double rtol,
@@ -69,7 +69,7 @@ using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
 
 struct GradcheckOptions {
   double eps = 1e-2;
-  double tol = 1e-2;     // |analytic - numeric| <= tol * max(1, |analytic|, |numeric|)
+  double tol = 1e-2;        // |analytic - numeric| <= tol * max(1, |analytic|, |numeric|)
   int64_t max_points = 64;  // per input, spread evenly over the elements
 };
 
@@ -118,10 +118,69 @@ inline void gradcheck(const Fn& f, std::vector<Tensor> inputs, const std::string
       double a = analytic[i];
       double scale = std::max({1.0, std::fabs(a), std::fabs(numeric)});
       CHECK_MESSAGE(std::fabs(a - numeric) <= opt.tol * scale,
-                    what << ": input " << k << " element " << i << " analytic " << a
-                         << " numeric " << numeric);
+                    what << ": input " << k << " element " << i << " analytic " << a << " numeric "
+                         << numeric);
     }
   }
+}
+
+// For whole networks: compares the directional derivative along random directions v (over all
+// inputs at once) with sum(grad * v). A direction whose step crosses a kink (LeakyReLU, max) is
+// detected Caffe-style, by forward and backward one-sided differences that disagree, and
+// replaced by another; `directions` smooth ones must pass.
+inline void directional_gradcheck(const Fn& f, std::vector<Tensor> inputs, const std::string& what,
+                                  double eps = 1e-3, double tol = 2e-2, int directions = 3) {
+  Tensor out0;
+  {
+    NoGradGuard ng;
+    out0 = f(inputs);
+  }
+  std::vector<float> r = uniform(out0.shape(), 987654321, -1.f, 1.f).to_vector();
+  auto loss_of = [&](const Tensor& out) {
+    std::vector<float> o = out.to_vector();
+    double s = 0;
+    for (size_t i = 0; i < o.size(); ++i) s += double(o[i]) * r[i];
+    return s;
+  };
+  for (Tensor& t : inputs) t.zero_grad();
+  f(inputs).backward(Tensor::from_vector(r, out0.shape()));
+  std::vector<std::vector<float>> saved, grads;
+  for (Tensor& t : inputs) {
+    saved.push_back(t.to_vector());
+    grads.push_back(t.grad().defined() ? t.grad().to_vector() : std::vector<float>(t.numel(), 0.f));
+  }
+  auto loss_at = [&](const std::vector<std::vector<float>>& v, double step) {
+    for (size_t k = 0; k < inputs.size(); ++k) {
+      float* p = inputs[k].data<float>();
+      for (size_t i = 0; i < v[k].size(); ++i) p[i] = saved[k][i] + float(step * v[k][i]);
+      inputs[k].storage()->bump_version();
+    }
+    NoGradGuard ng;
+    return loss_of(f(inputs));
+  };
+  int passed = 0, kinks = 0;
+  for (int d = 0; passed < directions && d < 6 * directions; ++d) {
+    std::vector<std::vector<float>> v;
+    double analytic = 0;
+    for (size_t k = 0; k < inputs.size(); ++k) {
+      v.push_back(uniform(inputs[k].shape(), 5000 + 100 * d + k, -1.f, 1.f).to_vector());
+      for (size_t i = 0; i < v[k].size(); ++i) analytic += double(grads[k][i]) * v[k][i];
+    }
+    double lp = loss_at(v, eps), l0 = loss_at(v, 0), lm = loss_at(v, -eps);
+    double fwd = (lp - l0) / eps, bwd = (l0 - lm) / eps, numeric = (lp - lm) / (2 * eps);
+    double scale = std::max({1.0, std::fabs(analytic), std::fabs(numeric)});
+    if (std::fabs(fwd - bwd) > tol * scale) {  // the step crosses a kink: not a fair test
+      ++kinks;
+      continue;
+    }
+    CHECK_MESSAGE(std::fabs(analytic - numeric) <= tol * scale, what << ": direction " << d
+                                                                     << " analytic " << analytic
+                                                                     << " numeric " << numeric);
+    ++passed;
+  }
+  loss_at(saved, 0);  // restore (any v: step 0)
+  CHECK_MESSAGE(passed == directions, what << ": only " << passed << " of " << directions
+                                           << " directions were smooth (" << kinks << " kinks)");
 }
 
 inline Tensor leaf(const Tensor& t) {

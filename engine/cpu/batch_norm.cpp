@@ -18,8 +18,7 @@ struct Bwd {
   dnnl::batch_normalization_backward prim;
 };
 
-const normalization_flags kAffine =
-    normalization_flags::use_scale | normalization_flags::use_shift;
+const normalization_flags kAffine = normalization_flags::use_scale | normalization_flags::use_shift;
 
 Fwd& forward_entry(const Shape& s, float eps, bool training) {
   static PrimitiveCache<Fwd> cache;
@@ -35,12 +34,14 @@ Fwd& forward_entry(const Shape& s, float eps, bool training) {
   });
 }
 
-memory vec(const Tensor& t) { return wrap(plain_desc(t.shape()), t); }
+memory vec(const Tensor& t) {
+  return wrap(plain_desc(t.shape()), t);
+}
 }  // namespace
 
-void CpuBackend::batch_norm_forward_train(const Tensor& x, const Tensor& weight,
-                                          const Tensor& bias, const Tensor& y, const Tensor& mean,
-                                          const Tensor& var, float eps) {
+void CpuBackend::batch_norm_forward_train(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                          const Tensor& y, const Tensor& mean, const Tensor& var,
+                                          float eps) {
   DNNL_CHECK("batch_norm_forward_train", shape_str(x.shape()), {
     Fwd& f = forward_entry(x.shape(), eps, true);
     memory::desc md = plain_desc(x.shape());
@@ -80,8 +81,7 @@ void CpuBackend::batch_norm_backward(const Tensor& gy, const Tensor& x, const Te
       memory::desc md = plain_desc(x.shape());
       Bwd e;
       e.pd = dnnl::batch_normalization_backward::primitive_desc(
-          dnnl::batch_normalization_backward::desc(dnnl::prop_kind::backward, md, md, eps,
-                                                   kAffine),
+          dnnl::batch_normalization_backward::desc(dnnl::prop_kind::backward, md, md, eps, kAffine),
           dnnl_engine(), f.pd);
       e.prim = dnnl::batch_normalization_backward(e.pd);
       return e;

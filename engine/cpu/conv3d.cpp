@@ -42,7 +42,7 @@ struct Fwd {
   dnnl::convolution_forward::primitive_desc pd;
   dnnl::convolution_forward prim;
   std::unique_ptr<std::mutex> mu = std::make_unique<std::mutex>();  // guards the weight cache
-  Tensor w_reordered;    // weights in pd.weights_desc()
+  Tensor w_reordered;                                               // weights in pd.weights_desc()
   uint64_t w_id = 0, w_version = 0;
   int64_t w_offset = -1;
 };
@@ -146,9 +146,8 @@ void CpuBackend::conv3d_backward_data(const Tensor& gy, const Tensor& w, const T
     memory gym = to_layout(wrap(plain_desc(ys), gy), e.pd.diff_dst_desc(), s1);
     memory wm = to_layout(wrap(plain_desc(ws), w), e.pd.weights_desc(), s2);
     into_plain(e.pd.diff_src_desc(), gx, [&](memory& gxm) {
-      e.prim.execute(dnnl_stream(), {{DNNL_ARG_DIFF_DST, gym},
-                                     {DNNL_ARG_WEIGHTS, wm},
-                                     {DNNL_ARG_DIFF_SRC, gxm}});
+      e.prim.execute(dnnl_stream(),
+                     {{DNNL_ARG_DIFF_DST, gym}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, gxm}});
     });
     dnnl_stream().wait();
   });
@@ -163,11 +162,11 @@ void CpuBackend::conv3d_backward_weights(const Tensor& x, const Tensor& gy, cons
     Fwd& f = forward_entry(xs, ws, ys, bias, p);
     BwdWeights& e = cache.get(conv_key(xs, ws, ys, bias, p), [&] {
       ConvGeometry g = geometry(xs, ws, ys, p);
-      memory::desc bmd = bias ? memory::desc({ws[0]}, memory::data_type::f32, tag::a)
-                              : memory::desc();
-      dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct,
-                                                 any_desc(xs), any_desc(ws), bmd, any_desc(ys),
-                                                 g.strides, g.pad_l, g.pad_r);
+      memory::desc bmd =
+          bias ? memory::desc({ws[0]}, memory::data_type::f32, tag::a) : memory::desc();
+      dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, any_desc(xs),
+                                                 any_desc(ws), bmd, any_desc(ys), g.strides,
+                                                 g.pad_l, g.pad_r);
       BwdWeights b;
       b.pd = dnnl::convolution_backward_weights::primitive_desc(d, dnnl_engine(), f.pd);
       b.prim = dnnl::convolution_backward_weights(b.pd);

@@ -9,8 +9,8 @@
 namespace rmgait::cpu {
 
 void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
-  RM_CHECK(src.shape() == dst.shape(), "copy: source ", shape_str(src.shape()),
-           " and destination ", shape_str(dst.shape()), " differ");
+  RM_CHECK(src.shape() == dst.shape(), "copy: source ", shape_str(src.shape()), " and destination ",
+           shape_str(dst.shape()), " differ");
   RM_CHECK(src.device() == Device::cpu && dst.device() == Device::cpu,
            "copy: the CPU backend copies between CPU tensors only");
   dispatch(src.dtype(), [&](auto s) {

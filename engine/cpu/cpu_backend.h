@@ -40,8 +40,8 @@ class CpuBackend final : public Backend {
                            const Tensor& gweight, const Tensor& gbias, float eps) override;
   Tensor max_pool3d_forward(const Tensor& x, const Tensor& y, const Pool3dParams& p,
                             bool training) override;
-  void max_pool3d_backward(const Tensor& gy, const Tensor& x, const Tensor& y,
-                           const Tensor& state, const Tensor& gx, const Pool3dParams& p) override;
+  void max_pool3d_backward(const Tensor& gy, const Tensor& x, const Tensor& y, const Tensor& state,
+                           const Tensor& gx, const Pool3dParams& p) override;
   void random(RandomKind kind, uint64_t seed, uint64_t offset, float a, float b,
               const Tensor& out) override;
 };

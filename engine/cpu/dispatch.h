@@ -9,10 +9,18 @@ namespace rmgait::cpu {
 template <class F>
 void dispatch(DType t, F&& f) {
   switch (t) {
-    case DType::f32: f(float{}); break;
-    case DType::u8: f(uint8_t{}); break;
-    case DType::i32: f(int32_t{}); break;
-    case DType::i64: f(int64_t{}); break;
+    case DType::f32:
+      f(float{});
+      break;
+    case DType::u8:
+      f(uint8_t{});
+      break;
+    case DType::i32:
+      f(int32_t{});
+      break;
+    case DType::i64:
+      f(int64_t{});
+      break;
   }
 }
 

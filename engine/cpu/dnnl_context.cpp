@@ -14,15 +14,22 @@ dnnl::stream& dnnl_stream() {
   return s;
 }
 
-memory::dims to_dims(const Shape& s) { return memory::dims(s.begin(), s.end()); }
+memory::dims to_dims(const Shape& s) {
+  return memory::dims(s.begin(), s.end());
+}
 
 memory::format_tag plain_tag(int64_t ndim) {
   switch (ndim) {
-    case 1: return memory::format_tag::a;
-    case 2: return memory::format_tag::ab;
-    case 3: return memory::format_tag::abc;
-    case 4: return memory::format_tag::abcd;
-    case 5: return memory::format_tag::abcde;
+    case 1:
+      return memory::format_tag::a;
+    case 2:
+      return memory::format_tag::ab;
+    case 3:
+      return memory::format_tag::abc;
+    case 4:
+      return memory::format_tag::abcd;
+    case 5:
+      return memory::format_tag::abcde;
   }
   RM_FAIL("oneDNN: no plain layout for a ", ndim, "-d tensor");
 }

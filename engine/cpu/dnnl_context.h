@@ -47,12 +47,11 @@ class PrimitiveCache {
 }  // namespace rmgait::cpu
 
 // Wraps a oneDNN call: errors become rmgait::Error naming the op and its shapes.
-#define DNNL_CHECK(op, shapes, ...)                                                   \
-  do {                                                                                \
-    try {                                                                             \
-      __VA_ARGS__;                                                                    \
-    } catch (const dnnl::error& e) {                                                  \
-      RM_FAIL("oneDNN ", op, " ", shapes, ": ", e.what(), " (status ", int(e.status), \
-              ")");                                                                   \
-    }                                                                                 \
+#define DNNL_CHECK(op, shapes, ...)                                                         \
+  do {                                                                                      \
+    try {                                                                                   \
+      __VA_ARGS__;                                                                          \
+    } catch (const dnnl::error& e) {                                                        \
+      RM_FAIL("oneDNN ", op, " ", shapes, ": ", e.what(), " (status ", int(e.status), ")"); \
+    }                                                                                       \
   } while (0)

@@ -65,8 +65,7 @@ Tensor CpuBackend::max_pool3d_forward(const Tensor& x, const Tensor& y, const Po
 }
 
 void CpuBackend::max_pool3d_backward(const Tensor& gy, const Tensor& x, const Tensor& y,
-                                     const Tensor& state, const Tensor& gx,
-                                     const Pool3dParams& p) {
+                                     const Tensor& state, const Tensor& gx, const Pool3dParams& p) {
   static PrimitiveCache<Bwd> cache;
   (void)y;
   DNNL_CHECK("max_pool3d_backward", shape_str(gy.shape()) + " -> " + shape_str(gx.shape()), {

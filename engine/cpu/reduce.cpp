@@ -6,8 +6,7 @@
 
 namespace rmgait::cpu {
 
-void CpuBackend::reduce_rows(ReduceOp op, const Tensor& x, const Tensor& out,
-                             const Tensor& index) {
+void CpuBackend::reduce_rows(ReduceOp op, const Tensor& x, const Tensor& out, const Tensor& index) {
   const int64_t rows = x.size(0), len = x.size(1);
   const float* xp = x.data<float>();
   float* op_ = out.data<float>();

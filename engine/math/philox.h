@@ -41,9 +41,13 @@ RM_HD U32x4 block(uint64_t seed, uint64_t index, uint32_t stream) {
 }
 
 // 24 random bits -> [0, 1), exactly representable in f32.
-RM_HD float to_unit(uint32_t x) { return float(x >> 8) * (1.0f / 16777216.0f); }
+RM_HD float to_unit(uint32_t x) {
+  return float(x >> 8) * (1.0f / 16777216.0f);
+}
 
-RM_HD float uniform(uint64_t seed, uint64_t index) { return to_unit(block(seed, index, 0u).v[0]); }
+RM_HD float uniform(uint64_t seed, uint64_t index) {
+  return to_unit(block(seed, index, 0u).v[0]);
+}
 
 // Standard normal by Box-Muller on two words of the element's own block.
 RM_HD float normal(uint64_t seed, uint64_t index) {

@@ -15,8 +15,8 @@ Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv3d
            " channels, weight ", shape_str(w.shape()), " expects ", w.size(1));
   if (bias.defined()) {
     check_dtype(bias, DType::f32, "conv3d", "bias");
-    RM_CHECK(bias.dim() == 1 && bias.size(0) == w.size(0), "conv3d: bias ",
-             shape_str(bias.shape()), " does not match ", w.size(0), " output channels");
+    RM_CHECK(bias.dim() == 1 && bias.size(0) == w.size(0), "conv3d: bias ", shape_str(bias.shape()),
+             " does not match ", w.size(0), " output channels");
   }
   Shape ys = {x.size(0), w.size(0), 0, 0, 0};
   for (int i = 0; i < 3; ++i) {
@@ -28,8 +28,8 @@ Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv3d
   }
   Tensor xc = x.contiguous().detach(), wc = w.contiguous().detach();
   Tensor y = Tensor::empty(ys, DType::f32, x.device());
-  backend(x.device()).conv3d_forward(xc, wc, bias.defined() ? bias.contiguous().detach() : bias,
-                                     y, p);
+  backend(x.device())
+      .conv3d_forward(xc, wc, bias.defined() ? bias.contiguous().detach() : bias, y, p);
   bool rx = x.requires_grad(), rw = w.requires_grad();
   bool rb = bias.defined() && bias.requires_grad();
   return record("conv3d", y, {x, w, bias}, [=](const Tensor& g) {

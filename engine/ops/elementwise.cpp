@@ -21,8 +21,8 @@ Tensor unary_op(const char* name, UnaryOp op, const Tensor& x, float a = 0.f, fl
 }
 
 const char* binary_name(BinaryOp op) {
-  static const char* names[] = {"add", "sub", "mul", "div", "pow", "maximum",
-                                "minimum", "eq", "gt", "ge", "lt", "le"};
+  static const char* names[] = {"add",     "sub", "mul", "div", "pow", "maximum",
+                                "minimum", "eq",  "gt",  "ge",  "lt",  "le"};
   return names[int(op)];
 }
 
@@ -106,7 +106,9 @@ Tensor minimum(const Tensor& a, const Tensor& b) {
   });
 }
 
-Tensor compare(BinaryOp op, const Tensor& a, const Tensor& b) { return binary_raw(op, a, b); }
+Tensor compare(BinaryOp op, const Tensor& a, const Tensor& b) {
+  return binary_raw(op, a, b);
+}
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   RM_CHECK(cond.defined() && (cond.dtype() == DType::u8 || cond.dtype() == DType::f32),
@@ -115,7 +117,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   check_dtype(b, DType::f32, "where", "second operand");
   check_same_device(a, b, "where");
   check_same_device(cond, a, "where");
-  Shape s = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
+  Shape s =
+      broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
   Tensor out = Tensor::empty(s, DType::f32, a.device());
   Tensor c = cond.detach().expand(s);
   backend(a.device()).where(c, a.detach().expand(s), b.detach().expand(s), out);
@@ -126,17 +129,39 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   });
 }
 
-Tensor add(const Tensor& a, float s) { return unary_op("add_scalar", UnaryOp::add_scalar, a, s); }
-Tensor mul(const Tensor& a, float s) { return unary_op("mul_scalar", UnaryOp::mul_scalar, a, s); }
-Tensor sub(float s, const Tensor& a) { return unary_op("rsub_scalar", UnaryOp::rsub_scalar, a, s); }
-Tensor div(float s, const Tensor& a) { return unary_op("rdiv_scalar", UnaryOp::rdiv_scalar, a, s); }
-Tensor pow(const Tensor& a, float e) { return unary_op("pow_scalar", UnaryOp::pow_scalar, a, e); }
-Tensor neg(const Tensor& x) { return unary_op("neg", UnaryOp::neg, x); }
-Tensor abs(const Tensor& x) { return unary_op("abs", UnaryOp::abs, x); }
-Tensor exp(const Tensor& x) { return unary_op("exp", UnaryOp::exp, x); }
-Tensor log(const Tensor& x) { return unary_op("log", UnaryOp::log, x); }
-Tensor sqrt(const Tensor& x) { return unary_op("sqrt", UnaryOp::sqrt, x); }
-Tensor relu(const Tensor& x) { return unary_op("relu", UnaryOp::relu, x); }
+Tensor add(const Tensor& a, float s) {
+  return unary_op("add_scalar", UnaryOp::add_scalar, a, s);
+}
+Tensor mul(const Tensor& a, float s) {
+  return unary_op("mul_scalar", UnaryOp::mul_scalar, a, s);
+}
+Tensor sub(float s, const Tensor& a) {
+  return unary_op("rsub_scalar", UnaryOp::rsub_scalar, a, s);
+}
+Tensor div(float s, const Tensor& a) {
+  return unary_op("rdiv_scalar", UnaryOp::rdiv_scalar, a, s);
+}
+Tensor pow(const Tensor& a, float e) {
+  return unary_op("pow_scalar", UnaryOp::pow_scalar, a, e);
+}
+Tensor neg(const Tensor& x) {
+  return unary_op("neg", UnaryOp::neg, x);
+}
+Tensor abs(const Tensor& x) {
+  return unary_op("abs", UnaryOp::abs, x);
+}
+Tensor exp(const Tensor& x) {
+  return unary_op("exp", UnaryOp::exp, x);
+}
+Tensor log(const Tensor& x) {
+  return unary_op("log", UnaryOp::log, x);
+}
+Tensor sqrt(const Tensor& x) {
+  return unary_op("sqrt", UnaryOp::sqrt, x);
+}
+Tensor relu(const Tensor& x) {
+  return unary_op("relu", UnaryOp::relu, x);
+}
 Tensor leaky_relu(const Tensor& x, float slope) {
   return unary_op("leaky_relu", UnaryOp::leaky_relu, x, slope);
 }

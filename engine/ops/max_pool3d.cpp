@@ -11,10 +11,10 @@ Tensor max_pool3d(const Tensor& x, const Pool3dParams& p) {
            " must be 5-d [N, C, T, H, W]");
   Shape ys = {x.size(0), x.size(1), 0, 0, 0};
   for (int i = 0; i < 3; ++i) {
-    RM_CHECK(p.kernel[i] > 0 && p.stride[i] > 0 && p.padding[i] >= 0 &&
-                 2 * p.padding[i] <= p.kernel[i],
-             "max_pool3d: bad kernel/stride/padding in dim ", i,
-             " (padding must be at most half the kernel)");
+    RM_CHECK(
+        p.kernel[i] > 0 && p.stride[i] > 0 && p.padding[i] >= 0 && 2 * p.padding[i] <= p.kernel[i],
+        "max_pool3d: bad kernel/stride/padding in dim ", i,
+        " (padding must be at most half the kernel)");
     int64_t span = x.size(2 + i) + 2 * p.padding[i] - p.kernel[i];
     RM_CHECK(span >= 0, "max_pool3d: kernel larger than padded input ", shape_str(x.shape()));
     ys[2 + i] = span / p.stride[i] + 1;

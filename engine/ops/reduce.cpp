@@ -12,10 +12,10 @@ namespace rmgait {
 namespace {
 
 struct Rows {
-  Tensor rows;           // contiguous [rows, len], detached
-  Shape permuted_shape;  // x's shape with the reduced dims moved last
+  Tensor rows;                   // contiguous [rows, len], detached
+  Shape permuted_shape;          // x's shape with the reduced dims moved last
   std::vector<int64_t> inverse;  // permutation back to x's order
-  Shape out_shape;       // result shape (keepdim respected)
+  Shape out_shape;               // result shape (keepdim respected)
   int64_t len = 1;
 };
 
@@ -102,7 +102,9 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   });
 }
 
-Tensor sum(const Tensor& x) { return sum(x, all_dims(x)); }
+Tensor sum(const Tensor& x) {
+  return sum(x, all_dims(x));
+}
 
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   int64_t n = 1;
@@ -111,16 +113,22 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   return mul(sum(x, dims, keepdim), 1.f / float(n));
 }
 
-Tensor mean(const Tensor& x) { return mean(x, all_dims(x)); }
+Tensor mean(const Tensor& x) {
+  return mean(x, all_dims(x));
+}
 
 Tensor max(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   return extreme(ReduceOp::max, "max", x, dims, keepdim);
 }
-Tensor max(const Tensor& x) { return max(x, all_dims(x)); }
+Tensor max(const Tensor& x) {
+  return max(x, all_dims(x));
+}
 Tensor min(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   return extreme(ReduceOp::min, "min", x, dims, keepdim);
 }
-Tensor min(const Tensor& x) { return min(x, all_dims(x)); }
+Tensor min(const Tensor& x) {
+  return min(x, all_dims(x));
+}
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
   return arg_extreme(ReduceOp::max, "argmax", x, dim, keepdim);
 }
@@ -150,7 +158,11 @@ Tensor softmax_impl(const Tensor& x, int64_t dim, bool log) {
 }
 }  // namespace
 
-Tensor softmax(const Tensor& x, int64_t dim) { return softmax_impl(x, dim, false); }
-Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_impl(x, dim, true); }
+Tensor softmax(const Tensor& x, int64_t dim) {
+  return softmax_impl(x, dim, false);
+}
+Tensor log_softmax(const Tensor& x, int64_t dim) {
+  return softmax_impl(x, dim, true);
+}
 
 }  // namespace rmgait

@@ -17,9 +17,8 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
              "cat: tensor ", i, " ", shape_str(x.shape()), " (", dtype_name(x.dtype()),
              ") does not match tensor 0 ", shape_str(first.shape()));
     for (int64_t d = 0; d < x.dim(); ++d)
-      RM_CHECK(d == dim || x.size(d) == first.size(d), "cat: tensor ", i, " ",
-               shape_str(x.shape()), " differs from tensor 0 ", shape_str(first.shape()),
-               " outside dim ", dim);
+      RM_CHECK(d == dim || x.size(d) == first.size(d), "cat: tensor ", i, " ", shape_str(x.shape()),
+               " differs from tensor 0 ", shape_str(first.shape()), " outside dim ", dim);
     s[dim] += x.size(dim);
   }
   Tensor out = Tensor::empty(s, first.dtype(), first.device());

@@ -1,0 +1,82 @@
+#include "gait/blocks.h"
+
+#include "engine/error.h"
+#include "engine/ops.h"
+
+namespace rmgait::gait {
+
+BasicConv3d::BasicConv3d(int64_t in, int64_t out, nn::Int3 k, nn::Int3 s, nn::Int3 p) {
+  conv = register_module("conv3d", std::make_shared<nn::Conv3d>(in, out, k, s, p, false));
+}
+
+PlainBlock::PlainBlock(int64_t in, int64_t out) {
+  conv3d = register_module("conv3d", std::make_shared<BasicConv3d>(in, out));
+}
+
+Tensor PlainBlock::forward(const Tensor& x) {
+  return leaky_relu(conv3d->forward(x));
+}
+
+GLConv::GLConv(int64_t in, int64_t out, int halving, bool last_stage)
+    : halving_(halving), last_(last_stage) {
+  global_conv3d = register_module("global_conv3d", std::make_shared<BasicConv3d>(in, out));
+  local_conv3d = register_module("local_conv3d", std::make_shared<BasicConv3d>(in, out));
+}
+
+Tensor GLConv::forward(const Tensor& x) {
+  Tensor g = global_conv3d->forward(x);
+  Tensor l;
+  if (halving_ == 0) {
+    l = local_conv3d->forward(x);
+  } else {
+    const int64_t h = x.size(3), split = h >> halving_;
+    RM_CHECK(split > 0, "GLConv: height ", h, " is too small for halving ", halving_);
+    std::vector<Tensor> strips;
+    for (int64_t s = 0; s < h; s += split)  // torch.split: equal strips, a shorter last one
+      strips.push_back(local_conv3d->forward(x.narrow(3, s, std::min(split, h - s))));
+    l = cat(strips, 3);
+  }
+  return last_ ? leaky_relu(cat({g, l}, 3)) : add(leaky_relu(g), leaky_relu(l));
+}
+
+PlainRMBlock::PlainRMBlock(int64_t in, int64_t out, ReverseMaskConfig cfg, uint64_t seed)
+    : rm(cfg, seed) {
+  rm_conv3d = register_module("rm_conv3d", std::make_shared<BasicConv3d>(in, out));
+}
+
+Tensor PlainRMBlock::forward(const Tensor& x) {
+  ReverseMask::Weights w;
+  if (is_training()) w = rm.draw(x.size(3), x.size(4), x.device());
+  return rmfe(*rm_conv3d->conv, x, w);
+}
+
+InceptionRMBlock::InceptionRMBlock(int64_t in, int64_t out, ReverseMaskConfig drop_cfg,
+                                   ReverseMaskConfig scale_cfg, bool last_stage, uint64_t seed)
+    : drop_rm(drop_cfg, seed), scale_rm(scale_cfg, seed + 1), last_(last_stage) {
+  global_conv3d = register_module("global_conv3d", std::make_shared<BasicConv3d>(in, out));
+  drop_conv3d = register_module("drop_conv3d", std::make_shared<BasicConv3d>(in, out));
+  scale_conv3d = register_module("scale_conv3d", std::make_shared<BasicConv3d>(in, out));
+}
+
+Tensor InceptionRMBlock::forward(const Tensor& x) {
+  ReverseMask::Weights wd, ws;
+  if (is_training()) {
+    wd = drop_rm.draw(x.size(3), x.size(4), x.device());
+    ws = scale_rm.draw(x.size(3), x.size(4), x.device());
+  }
+  Tensor fg = leaky_relu(global_conv3d->forward(x));
+  Tensor fd = rmfe(*drop_conv3d->conv, x, wd);
+  Tensor fs = rmfe(*scale_conv3d->conv, x, ws);
+  return last_ ? cat({fg, fd, fs}, 3) : add(add(fg, fd), fs);
+}
+
+DropBlockConv::DropBlockConv(int64_t in, int64_t out, DropBlockConfig c, uint64_t seed)
+    : cfg(c), gen(seed) {
+  conv3d = register_module("conv3d", std::make_shared<BasicConv3d>(in, out));
+}
+
+Tensor DropBlockConv::forward(const Tensor& x) {
+  return leaky_relu(conv3d->forward(is_training() ? drop_block(x, cfg, gen) : x));
+}
+
+}  // namespace rmgait::gait

@@ -1,0 +1,137 @@
+#include "gait/model.h"
+
+#include "engine/error.h"
+#include "engine/ops.h"
+#include "nn/init.h"
+
+namespace rmgait::gait {
+
+namespace {
+const char* kKindNames[] = {"plain",     "gl",        "rm_drop",          "rm_scale",
+                            "inception", "dropblock", "scaling_dropblock"};
+}
+
+BlockKind parse_block_kind(const std::string& s) {
+  for (int i = 0; i < 7; ++i)
+    if (s == kKindNames[i]) return BlockKind(i);
+  RM_FAIL("block kind '", s,
+          "': expected plain, gl, rm_drop, rm_scale, inception, dropblock or scaling_dropblock");
+}
+
+const char* block_kind_name(BlockKind k) {
+  return kKindNames[int(k)];
+}
+
+std::shared_ptr<Block> ReverseMaskModel::make_block(const std::string& stage, int64_t in,
+                                                    int64_t out, bool last, uint64_t seed) {
+  ReverseMaskConfig drop = cfg_.rm, scale = cfg_.rm;
+  drop.variant = RMVariant::dropping;
+  scale.variant = RMVariant::scaling;
+  DropBlockConfig db = cfg_.dropblock;
+  switch (cfg_.block) {
+    case BlockKind::plain:
+      return register_module("Conv" + stage, std::make_shared<PlainBlock>(in, out));
+    case BlockKind::gl:
+      return register_module("GLConv" + stage,
+                             std::make_shared<GLConv>(in, out, cfg_.halving, last));
+    case BlockKind::rm_drop:
+      return register_module("RMBlock" + stage,
+                             std::make_shared<PlainRMBlock>(in, out, drop, seed));
+    case BlockKind::rm_scale:
+      return register_module("RMBlock" + stage,
+                             std::make_shared<PlainRMBlock>(in, out, scale, seed));
+    case BlockKind::inception:
+      return register_module("RMBlock" + stage,
+                             std::make_shared<InceptionRMBlock>(in, out, drop, scale, last, seed));
+    case BlockKind::dropblock:
+    case BlockKind::scaling_dropblock:
+      db.scaling = cfg_.block == BlockKind::scaling_dropblock;
+      return register_module("Conv" + stage, std::make_shared<DropBlockConv>(in, out, db, seed));
+  }
+  RM_FAIL("unknown block kind");
+}
+
+ReverseMaskModel::ReverseMaskModel(const ModelConfig& cfg) : cfg_(cfg) {
+  const auto [c0, c1, c2] = cfg.channels;
+  RM_CHECK(c0 > 0 && c1 > 0 && c2 > 0 && cfg.num_classes > 0, "model: channels and num_classes ",
+           "must be positive");
+  RM_CHECK(cfg.height >= 2 && cfg.height % 2 == 0 && cfg.width >= 2, "model: input ", cfg.height,
+           "x", cfg.width, " must have an even height >= 2");
+  stem = register_module("conv3d", std::make_shared<nn::Sequential>());
+  stem->push_back(std::make_shared<BasicConv3d>(1, c0));
+  stem->push_back(std::make_shared<nn::LeakyReLU>());
+  lta = register_module("LTA", std::make_shared<nn::Sequential>());
+  lta->push_back(std::make_shared<BasicConv3d>(c0, c0, nn::Int3{3, 1, 1}, nn::Int3{3, 1, 1},
+                                               nn::Int3{0, 0, 0}));
+  lta->push_back(std::make_shared<nn::LeakyReLU>());
+  a0 = make_block("A0", c0, c1, false, cfg.seed * 16 + 1);
+  pool0 = register_module("MaxPool0",
+                          std::make_shared<nn::MaxPool3d>(nn::Int3{1, 2, 2}, nn::Int3{1, 2, 2}));
+  a1 = make_block("A1", c1, c2, false, cfg.seed * 16 + 3);
+  b2 = make_block("B2", c2, c2, true, cfg.seed * 16 + 5);
+  parts_ = b2->height_multiplier() * (cfg.height / 2);
+  hpp = register_module("HPP", std::make_shared<GeMHPP>());
+  head0 = register_module("Head0", std::make_shared<SeparateFCs>(parts_, c2, c2));
+  bn = register_module("Bn", nn::BatchNorm1d(c2));
+  head1 = register_module("Head1", std::make_shared<SeparateFCs>(parts_, c2, cfg.num_classes));
+  reset_parameters(cfg.seed);
+}
+
+void ReverseMaskModel::reset_parameters(uint64_t seed) {
+  Generator gen(seed * 7919 + 17);
+  for (auto& [name, t] : named_parameters()) {
+    auto ends = [&](const std::string& s) {
+      return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
+    };
+    if (t.dim() == 5 || ends("fc_bin"))
+      nn::xavier_uniform_(t, gen);
+    else if (ends("Bn.weight"))
+      nn::normal_(t, 1.f, 0.02f, gen);
+    else if (ends("Bn.bias"))
+      t.fill_(0);
+  }
+}
+
+ModelOutput ReverseMaskModel::forward(const Tensor& sils) {
+  RM_CHECK(sils.dim() == 4 && sils.size(2) == cfg_.height && sils.size(3) == cfg_.width,
+           "model: silhouettes ", shape_str(sils.shape()), " should be [N, T, ", cfg_.height, ", ",
+           cfg_.width, "]");
+  RM_CHECK(sils.size(1) >= 1, "model: a sequence needs at least one frame");
+  Tensor x = sils.unsqueeze(1);  // [N, 1, T, H, W]
+  if (x.size(2) < 3) {
+    int64_t reps = x.size(2) == 1 ? 3 : 2;
+    x = cat(std::vector<Tensor>(reps, x), 2);
+  }
+  x = lta->forward(stem->forward(x));  // [N, c0, T/3, H, W]
+  x = pool0->forward(a0->forward(x));
+  x = b2->forward(a1->forward(x));           // [N, c2, T/3, m*H/2, W/2]
+  Tensor f = hpp->forward(temporal_max(x));  // [N, c2, P]
+  ModelOutput out;
+  out.embedding = bn->forward(head0->forward(f));
+  out.logits = head1->forward(out.embedding);
+  return out;
+}
+
+}  // namespace rmgait::gait
+
+namespace rmgait::gait {
+
+std::vector<std::pair<uint64_t, uint64_t>> ReverseMaskModel::rng_state() const {
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  for (const auto& b : {a0, a1, b2})
+    for (Generator* g : b->generators()) out.emplace_back(g->seed(), g->offset());
+  return out;
+}
+
+void ReverseMaskModel::set_rng_state(const std::vector<std::pair<uint64_t, uint64_t>>& state) {
+  size_t i = 0;
+  for (const auto& b : {a0, a1, b2})
+    for (Generator* g : b->generators()) {
+      RM_CHECK(i < state.size(), "set_rng_state: ", state.size(), " states for more generators");
+      g->set_state(state[i].first, state[i].second);
+      ++i;
+    }
+  RM_CHECK(i == state.size(), "set_rng_state: ", state.size(), " states for ", i, " generators");
+}
+
+}  // namespace rmgait::gait

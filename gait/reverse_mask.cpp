@@ -1,0 +1,75 @@
+#include "gait/reverse_mask.h"
+
+#include "engine/error.h"
+#include "engine/math/philox.h"
+#include "engine/ops.h"
+
+namespace rmgait::gait {
+
+MaskStrategy parse_mask_strategy(const std::string& s) {
+  if (s == "unit") return MaskStrategy::unit;
+  if (s == "row") return MaskStrategy::row;
+  if (s == "block") return MaskStrategy::block;
+  if (s == "constant") return MaskStrategy::constant;
+  RM_FAIL("mask strategy '", s, "': expected unit, row, block or constant");
+}
+
+namespace {
+float host_uniform(Generator& g) {
+  return philox::uniform(g.seed(), g.advance(1));
+}
+
+Tensor index_range(int64_t n, int64_t div, Device device) {  // [0, 0, .., 1, 1, ..] (i / div)
+  Tensor t = Tensor::empty({n}, DType::i64);
+  for (int64_t i = 0; i < n; ++i) t.data<int64_t>()[i] = i / div;
+  return t.to(device);
+}
+
+Tensor draw_mask(const ReverseMaskConfig& cfg, Generator& gen, int64_t h, int64_t w,
+                 Device device) {
+  switch (cfg.strategy) {
+    case MaskStrategy::unit:
+      return bernoulli({h, w}, cfg.p, gen, device);
+    case MaskStrategy::row:
+      return bernoulli({h, 1}, cfg.p, gen, device).expand({h, w}).contiguous();
+    case MaskStrategy::block: {
+      const int64_t b = cfg.block_size;
+      RM_CHECK(b > 0, "ReverseMask: block_size must be positive, got ", b);
+      Tensor cells = bernoulli({(h + b - 1) / b, (w + b - 1) / b}, cfg.p, gen, device);
+      return index_select(index_select(cells, 0, index_range(h, b, device)), 1,
+                          index_range(w, b, device));
+    }
+    case MaskStrategy::constant: {  // fixed halves: top rows kept, bottom rows reversed
+      Tensor m = Tensor::zeros({h, w});
+      std::fill(m.data<float>(), m.data<float>() + (h / 2) * w, 1.f);
+      return m.to(device);
+    }
+  }
+  RM_FAIL("ReverseMask: unknown mask strategy");
+}
+}  // namespace
+
+ReverseMask::Weights ReverseMask::draw(int64_t h, int64_t w, Device device) {
+  Weights out;
+  if (cfg_.reg_prob < 1.f && host_uniform(gen_) >= cfg_.reg_prob) return out;
+  out.applied = true;
+  out.mask = draw_mask(cfg_, gen_, h, w, device).reshape({1, 1, 1, h, w});
+  if (cfg_.variant == RMVariant::scaling) {
+    out.alpha = host_uniform(gen_);
+    out.beta = host_uniform(gen_);
+  }
+  // w1 = alpha M + beta (1 - M) = beta + (alpha - beta) M
+  out.w1 = add(mul(out.mask, out.alpha - out.beta), out.beta);
+  out.w2 = sub(1.f, out.w1);
+  return out;
+}
+
+Tensor rmfe(nn::Conv3d& conv, const Tensor& x, const ReverseMask::Weights& w, float slope) {
+  if (!w.applied) return leaky_relu(conv.forward(x), slope);
+  const int64_t n = x.size(0);
+  Tensor pair = cat({mul(x, w.w1), mul(x, w.w2)}, 0);  // [2N, C, T, H, W]
+  Tensor f = leaky_relu(conv.forward(pair), slope);
+  return add(f.narrow(0, 0, n), f.narrow(0, n, n));
+}
+
+}  // namespace rmgait::gait

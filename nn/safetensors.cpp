@@ -1,0 +1,124 @@
+#include "nn/safetensors.h"
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "engine/error.h"
+
+namespace rmgait::nn {
+
+namespace {
+const char* st_dtype(DType t) {
+  switch (t) {
+    case DType::f32:
+      return "F32";
+    case DType::u8:
+      return "U8";
+    case DType::i32:
+      return "I32";
+    case DType::i64:
+      return "I64";
+  }
+  return "";
+}
+
+DType parse_dtype(const std::string& s, const std::string& path, const std::string& key) {
+  if (s == "F32") return DType::f32;
+  if (s == "U8") return DType::u8;
+  if (s == "I32") return DType::i32;
+  if (s == "I64") return DType::i64;
+  RM_FAIL(path, ": tensor '", key, "' has dtype ", s, "; supported: F32, I64, I32, U8");
+}
+}  // namespace
+
+void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  nlohmann::ordered_json header;
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::vector<Tensor> data;
+  uint64_t offset = 0;
+  for (const auto& [name, t] : tensors) {
+    RM_CHECK(name != "__metadata__", path, ": '__metadata__' is not a tensor name");
+    Tensor c = t.detach().to(Device::cpu).contiguous();
+    uint64_t bytes = uint64_t(c.numel()) * dtype_size(c.dtype());
+    header[name] = {{"dtype", st_dtype(c.dtype())},
+                    {"shape", c.shape()},
+                    {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+    data.push_back(c);
+  }
+  std::string h = header.dump();
+  h.append((8 - h.size() % 8) % 8, ' ');
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    RM_CHECK(f, path, ": cannot write ", tmp);
+    uint64_t n = h.size();
+    unsigned char len[8];
+    for (int i = 0; i < 8; ++i) len[i] = uint8_t(n >> (8 * i));
+    f.write(reinterpret_cast<const char*>(len), 8);
+    f.write(h.data(), std::streamsize(h.size()));
+    for (const Tensor& c : data)
+      f.write(static_cast<const char*>(c.raw_data()),
+              std::streamsize(size_t(c.numel()) * dtype_size(c.dtype())));
+    f.flush();
+    RM_CHECK(f.good(), path, ": write to ", tmp, " failed");
+  }
+  RM_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, path, ": cannot rename ", tmp);
+}
+
+SafetensorsFile load_safetensors(const std::string& path) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  RM_CHECK(f, path, ": cannot open safetensors file");
+  const uint64_t size = uint64_t(f.tellg());
+  f.seekg(0);
+  RM_CHECK(size >= 8, path, ": truncated safetensors file (", size, " bytes)");
+  unsigned char len[8];
+  f.read(reinterpret_cast<char*>(len), 8);
+  uint64_t hlen = 0;
+  for (int i = 7; i >= 0; --i) hlen = (hlen << 8) | len[i];
+  RM_CHECK(hlen <= size - 8, path, ": header length ", hlen, " exceeds the file (", size,
+           " bytes): truncated or not a safetensors file");
+  std::string h(hlen, '\0');
+  f.read(h.data(), std::streamsize(hlen));
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(h);
+  } catch (const nlohmann::json::exception& e) {
+    RM_FAIL(path, ": header is not valid JSON: ", e.what());
+  }
+  RM_CHECK(header.is_object(), path, ": header is not a JSON object");
+  const uint64_t data_size = size - 8 - hlen;
+  SafetensorsFile out;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    const std::string& key = it.key();
+    const auto& v = it.value();
+    try {
+      if (key == "__metadata__") {
+        for (auto m = v.begin(); m != v.end(); ++m)
+          out.metadata[m.key()] = m.value().get<std::string>();
+        continue;
+      }
+      DType dt = parse_dtype(v.at("dtype").get<std::string>(), path, key);
+      Shape shape = v.at("shape").get<Shape>();
+      auto offs = v.at("data_offsets").get<std::vector<uint64_t>>();
+      RM_CHECK(offs.size() == 2 && offs[0] <= offs[1] && offs[1] <= data_size, path, ": tensor '",
+               key, "' has data_offsets outside the ", data_size, " data bytes (truncated file?)");
+      Tensor t = Tensor::empty(shape, dt);
+      uint64_t bytes = uint64_t(t.numel()) * dtype_size(dt);
+      RM_CHECK(offs[1] - offs[0] == bytes, path, ": tensor '", key, "' ", shape_str(shape),
+               " needs ", bytes, " bytes but data_offsets span ", offs[1] - offs[0]);
+      f.seekg(std::streamoff(8 + hlen + offs[0]));
+      f.read(static_cast<char*>(t.raw_data()), std::streamsize(bytes));
+      RM_CHECK(uint64_t(f.gcount()) == bytes, path, ": tensor '", key, "': short read");
+      out.tensors[key] = t;
+    } catch (const nlohmann::json::exception& e) {
+      RM_FAIL(path, ": malformed header entry '", key, "': ", e.what());
+    }
+  }
+  return out;
+}
+
+}  // namespace rmgait::nn

@@ -1,0 +1,22 @@
+#pragma once
+// safetensors files: 8-byte little-endian header length, a JSON header mapping each name to
+// {dtype, shape, data_offsets} (plus an optional "__metadata__" of strings), then raw
+// little-endian data. Readable by PyTorch's `safetensors`. Writes are atomic (temp + rename).
+#include <map>
+#include <string>
+
+#include "engine/tensor.h"
+
+namespace rmgait::nn {
+
+struct SafetensorsFile {
+  std::map<std::string, Tensor> tensors;
+  std::map<std::string, std::string> metadata;
+};
+
+void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
+                      const std::map<std::string, std::string>& metadata = {});
+// Validates everything (sizes, dtypes, offsets, JSON); errors name the file and the key.
+SafetensorsFile load_safetensors(const std::string& path);
+
+}  // namespace rmgait::nn

@@ -1,0 +1,205 @@
+// gait: ReverseMask semantics, the linearity trap, parameter names, finite-difference checks of
+// whole tiny models of every block kind, and an overfit run.
+#include <cmath>
+
+#include "gait/model.h"
+#include "nn/init.h"
+#include "nn/loss.h"
+#include "nn/optim.h"
+#include "tests/test_util.h"
+
+using namespace rmgait;
+using namespace rmgait::test;
+using namespace rmgait::gait;
+
+TEST_CASE("ReverseMask dropping gives (x M, x (1 - M)); scaling pairs sum to x") {
+  Tensor x = uniform({2, 3, 4, 6, 5}, 1);
+  ReverseMask drop({RMVariant::dropping, 0.5f, 1.f, MaskStrategy::unit, 4}, 7);
+  auto w = drop.draw(6, 5, Device::cpu);
+  REQUIRE(w.applied);
+  CHECK(w.mask.shape() == Shape{1, 1, 1, 6, 5});  // one mask for the batch, channels and frames
+  std::vector<float> m = w.mask.to_vector();
+  double ones = 0;
+  for (float v : m) {
+    REQUIRE((v == 0.f || v == 1.f));
+    ones += v;
+  }
+  CHECK(ones > 0);
+  CHECK(ones < 30);
+  CHECK(mul(x, w.w1).to_vector() == mul(x, w.mask).to_vector());
+  CHECK(mul(x, w.w2).to_vector() == mul(x, sub(1.f, w.mask)).to_vector());
+  ReverseMask scale({RMVariant::scaling, 0.5f, 1.f, MaskStrategy::unit, 4}, 8);
+  auto s = scale.draw(6, 5, Device::cpu);
+  CHECK(s.alpha != s.beta);
+  check_close(add(mul(x, s.w1), mul(x, s.w2)), to_double(x), 1e-6, 1e-6, "X1 + X2 = x");
+  // X1 = alpha x M + beta x R
+  check_close(mul(x, s.w1),
+              to_double(add(mul(mul(x, s.mask), s.alpha), mul(mul(x, sub(1.f, s.mask)), s.beta))),
+              1e-6, 1e-6, "X1");
+  // strategies
+  ReverseMask row({RMVariant::dropping, 0.5f, 1.f, MaskStrategy::row, 4}, 9);
+  std::vector<float> r = row.draw(6, 5, Device::cpu).mask.to_vector();
+  for (int h = 0; h < 6; ++h)
+    for (int c = 1; c < 5; ++c) CHECK(r[h * 5 + c] == r[h * 5]);
+  ReverseMask blk({RMVariant::dropping, 0.5f, 1.f, MaskStrategy::block, 2}, 10);
+  std::vector<float> b = blk.draw(6, 5, Device::cpu).mask.to_vector();
+  for (int h = 0; h < 6; ++h)
+    for (int c = 0; c < 5; ++c) CHECK(b[h * 5 + c] == b[(h / 2 * 2) * 5 + c / 2 * 2]);
+  ReverseMask cst({RMVariant::dropping, 0.5f, 1.f, MaskStrategy::constant, 4}, 11);
+  std::vector<float> k = cst.draw(6, 5, Device::cpu).mask.to_vector();
+  CHECK(k[0] == 1.f);
+  CHECK(k[29] == 0.f);
+  // reg_prob 0: never applied
+  ReverseMask never({RMVariant::dropping, 0.5f, 0.f, MaskStrategy::unit, 4}, 12);
+  CHECK(!never.draw(6, 5, Device::cpu).applied);
+  CHECK_THROWS_WITH_AS(parse_mask_strategy("diagonal"),
+                       doctest::Contains("mask strategy 'diagonal'"), Error);
+}
+
+TEST_CASE("RMFE at eval equals lrelu(W x) exactly; the linearity trap is real and avoided") {
+  Tensor x = uniform({2, 3, 3, 8, 6}, 2);
+  nn::Conv3d conv(3, 4, {3, 3, 3}, {1, 1, 1}, {1, 1, 1});
+  Generator g(3);
+  nn::xavier_uniform_(conv.weight, g);
+  Tensor plain = leaky_relu(conv.forward(x));
+  CHECK(rmfe(conv, x, ReverseMask::Weights{}).to_vector() == plain.to_vector());
+  // with M = 1 both variants reduce to lrelu(W x) (positive homogeneity of lrelu)
+  ReverseMask::Weights ones;
+  ones.applied = true;
+  ones.alpha = 0.3f, ones.beta = 0.8f;
+  ones.mask = Tensor::ones({1, 1, 1, 8, 6});
+  ones.w1 = Tensor::full({1, 1, 1, 8, 6}, 0.3);
+  ones.w2 = Tensor::full({1, 1, 1, 8, 6}, 0.7);
+  check_close(rmfe(conv, x, ones), to_double(plain), 1e-5, 1e-6, "RMFE with M = 1");
+  // a real mask: W X1 + W X2 == W x without the inner lrelu (the trap) ...
+  ReverseMask rm({RMVariant::scaling, 0.5f, 1.f, MaskStrategy::unit, 4}, 13);
+  auto w = rm.draw(8, 6, Device::cpu);
+  Tensor linear = add(conv.forward(mul(x, w.w1)), conv.forward(mul(x, w.w2)));
+  check_close(linear, to_double(conv.forward(x)), 1e-4, 1e-5, "linearity trap");
+  // ... and RMFE, with it, differs from lrelu(W x)
+  std::vector<float> a = rmfe(conv, x, w).to_vector(), p = plain.to_vector();
+  double diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff = std::max(diff, double(std::fabs(a[i] - p[i])));
+  CHECK(diff > 1e-3);
+}
+
+namespace {
+ModelConfig tiny_config(BlockKind kind) {
+  ModelConfig c;
+  c.block = kind;
+  c.channels = {3, 4, 4};
+  c.height = 8;
+  c.width = 6;
+  c.num_classes = 3;
+  c.halving = 1;
+  c.seed = 5;
+  c.dropblock.block_size = 2;
+  c.dropblock.drop_prob = 0.2f;
+  return c;
+}
+}  // namespace
+
+TEST_CASE("parameter names follow OpenGait's GaitGL keys") {
+  ModelConfig cfg = tiny_config(BlockKind::gl);
+  cfg.channels = {32, 64, 128};
+  cfg.height = 64, cfg.width = 44, cfg.num_classes = 74, cfg.halving = 3;
+  ReverseMaskModel gl(cfg);
+  auto sd = gl.state_dict();
+  CHECK(gl.parts() == 64);
+  CHECK(sd.at("conv3d.0.conv3d.weight").shape() == Shape{32, 1, 3, 3, 3});
+  CHECK(sd.at("LTA.0.conv3d.weight").shape() == Shape{32, 32, 3, 1, 1});
+  CHECK(sd.at("GLConvA0.global_conv3d.conv3d.weight").shape() == Shape{64, 32, 3, 3, 3});
+  CHECK(sd.at("GLConvB2.local_conv3d.conv3d.weight").shape() == Shape{128, 128, 3, 3, 3});
+  CHECK(sd.at("HPP.p").shape() == Shape{1});
+  CHECK(sd.at("Head0.fc_bin").shape() == Shape{64, 128, 128});
+  CHECK(sd.at("Head1.fc_bin").shape() == Shape{64, 128, 74});
+  CHECK(sd.at("Bn.num_batches_tracked").dtype() == DType::i64);
+  CHECK(sd.size() == 2 + 6 + 1 + 2 + 5);
+  cfg.block = BlockKind::inception;
+  ReverseMaskModel inc(cfg);
+  CHECK(inc.parts() == 96);
+  auto si = inc.state_dict();
+  CHECK(si.count("RMBlockA1.drop_conv3d.conv3d.weight"));
+  CHECK(si.count("RMBlockB2.scale_conv3d.conv3d.weight"));
+  CHECK(si.count("RMBlockA0.global_conv3d.conv3d.weight"));
+  cfg.block = BlockKind::rm_drop;
+  CHECK(ReverseMaskModel(cfg).state_dict().count("RMBlockA0.rm_conv3d.conv3d.weight"));
+  cfg.block = BlockKind::plain;
+  ReverseMaskModel plain(cfg);
+  CHECK(plain.state_dict().count("ConvB2.conv3d.conv3d.weight"));
+  CHECK(plain.parts() == 32);
+  // initialisation: Xavier bound for fc_bin, BN weight near 1
+  float bound = std::sqrt(6.f / (128.f * (128.f + 32.f)));
+  for (float v : plain.head0->fc_bin.to_vector()) REQUIRE(std::fabs(v) <= bound);
+  for (float v : plain.bn->weight.to_vector()) REQUIRE(std::fabs(v - 1.f) < 0.15f);
+}
+
+TEST_CASE("model shapes: embedding [N, c2, P], logits [N, classes, P], short sequences tiled") {
+  for (BlockKind k : {BlockKind::plain, BlockKind::gl, BlockKind::inception}) {
+    ReverseMaskModel m(tiny_config(k));
+    auto out = m.forward(uniform({2, 7, 8, 6}, 3, 0.f, 1.f));
+    CHECK(out.embedding.shape() == Shape{2, 4, m.parts()});
+    CHECK(out.logits.shape() == Shape{2, 3, m.parts()});
+    m.eval();
+    NoGradGuard ng;
+    CHECK(m.forward(uniform({1, 1, 8, 6}, 4, 0.f, 1.f)).embedding.shape() ==
+          Shape{1, 4, m.parts()});
+  }
+  ReverseMaskModel m(tiny_config(BlockKind::plain));
+  CHECK_THROWS_WITH_AS(m.forward(Tensor::zeros({1, 5, 8, 7})),
+                       doctest::Contains("should be [N, T, 8, 6]"), Error);
+}
+
+TEST_CASE("gradcheck: a whole tiny model of every block kind in train mode (seeded masks)") {
+  for (BlockKind k : {BlockKind::plain, BlockKind::gl, BlockKind::rm_drop, BlockKind::rm_scale,
+                      BlockKind::inception, BlockKind::dropblock, BlockKind::scaling_dropblock}) {
+    CAPTURE(block_kind_name(k));
+    ReverseMaskModel m(tiny_config(k));
+    auto rng = m.rng_state();
+    Tensor sils = leaf(uniform({3, 6, 8, 6}, 6, 0.f, 1.f));
+    std::vector<Tensor> inputs = {sils};
+    for (auto& [n, p] : m.named_parameters()) inputs.push_back(p);
+    directional_gradcheck(
+        [&](auto& in) {
+          m.set_rng_state(rng);  // the same masks for every evaluation
+          auto out = m.forward(in[0]);
+          return cat({out.embedding.flatten(), out.logits.flatten()}, 0);
+        },
+        inputs, block_kind_name(k), 1e-4, 2e-2, 3);
+  }
+}
+
+TEST_CASE("overfit: a tiny model separates a handful of synthetic identities") {
+  // 4 identities x 4 sequences: each identity is a fixed random blob pattern moving over time;
+  // sequences differ by noise.
+  const int64_t ids = 4, k = 4, t = 6, h = 16, w = 12;
+  Generator g(21);
+  Tensor templates = rand({ids, 1, h, w}, g);
+  std::vector<Tensor> seqs;
+  std::vector<int64_t> labels;
+  for (int64_t i = 0; i < ids; ++i)
+    for (int64_t s = 0; s < k; ++s) {
+      Tensor base = templates.narrow(0, i, 1).expand({1, t, h, w});
+      seqs.push_back(clamp(add(base, rand({1, t, h, w}, g, -0.3f, 0.3f)), 0.f, 1.f));
+      labels.push_back(i);
+    }
+  Tensor batch = cat(seqs, 0);  // [16, T, H, W]
+  ModelConfig cfg = tiny_config(BlockKind::inception);
+  cfg.channels = {4, 8, 8};
+  cfg.height = h, cfg.width = w, cfg.num_classes = ids, cfg.halving = 2;
+  ReverseMaskModel m(cfg);
+  nn::Adam opt(m.named_parameters(), 1e-2f);
+  float first = 0, last = 0;
+  for (int it = 0; it < 60; ++it) {
+    opt.zero_grad();
+    auto out = m.forward(batch);
+    auto tl = nn::triplet_loss(out.embedding, labels);
+    auto ce = nn::cross_entropy(out.logits, labels);
+    add(tl.loss, ce.loss).backward();
+    opt.step();
+    if (it == 0) first = tl.loss.item();
+    last = tl.loss.item();
+  }
+  MESSAGE("triplet loss " << first << " -> " << last);
+  CHECK(last < first / 10);
+}
