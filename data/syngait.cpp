@@ -48,33 +48,33 @@ struct Gait {
 
 Body draw_body(Rng& r) {
   Body b;
-  b.height = r.u(1.50f, 1.92f);
+  b.height = r.u(1.62f, 1.84f);
   float h = b.height;
-  b.shoulder = h * r.u(0.21f, 0.27f);
-  b.hip = h * r.u(0.15f, 0.21f);
-  float leg = h * r.u(0.45f, 0.52f), thigh_share = r.u(0.46f, 0.54f);
+  b.shoulder = h * r.u(0.225f, 0.255f);
+  b.hip = h * r.u(0.165f, 0.195f);
+  float leg = h * r.u(0.47f, 0.50f), thigh_share = r.u(0.48f, 0.52f);
   b.thigh = leg * thigh_share;
   b.shin = leg * (1 - thigh_share);
-  float arm = h * r.u(0.38f, 0.45f), upper_share = r.u(0.5f, 0.58f);
+  float arm = h * r.u(0.40f, 0.43f), upper_share = r.u(0.52f, 0.56f);
   b.upper_arm = arm * upper_share;
   b.forearm = arm * (1 - upper_share);
-  b.head_r = h * r.u(0.055f, 0.07f);
+  b.head_r = h * r.u(0.058f, 0.066f);
   b.torso = h - leg - 2.4f * b.head_r - 0.02f * h;
-  b.limb_r = h * r.u(0.028f, 0.045f);
-  b.torso_r = h * r.u(0.06f, 0.095f);
-  b.lean = r.u(-0.06f, 0.12f);
+  b.limb_r = h * r.u(0.032f, 0.040f);
+  b.torso_r = h * r.u(0.068f, 0.085f);
+  b.lean = r.u(-0.02f, 0.08f);
   b.foot = h * r.u(0.12f, 0.15f);
   return b;
 }
 
 Gait draw_gait(Rng& r, const Body& b) {
   Gait g;
-  g.cadence = r.u(1.0f / 36, 1.0f / 26);  // cycles per frame (25 fps)
-  g.hip_amp = r.u(0.30f, 0.52f);
-  g.knee_amp = r.u(0.7f, 1.15f);
-  g.knee_phase = r.u(-0.5f, 0.3f);
-  g.arm_amp = r.u(0.12f, 0.55f);
-  g.arm_asym = r.u(-0.3f, 0.3f);
+  g.cadence = r.u(1.0f / 33, 1.0f / 28);  // cycles per frame (25 fps)
+  g.hip_amp = r.u(0.36f, 0.46f);
+  g.knee_amp = r.u(0.8f, 1.05f);
+  g.knee_phase = r.u(-0.3f, 0.15f);
+  g.arm_amp = r.u(0.2f, 0.45f);
+  g.arm_asym = r.u(-0.2f, 0.2f);
   g.elbow = r.u(0.1f, 0.6f);
   g.bounce = b.height * r.u(0.008f, 0.025f);
   g.sway = b.height * r.u(0.0f, 0.02f);
@@ -84,6 +84,10 @@ Gait draw_gait(Rng& r, const Body& b) {
   g.speed = 2 * 2 * (b.thigh + b.shin) * std::sin(g.hip_amp) * g.cadence;
   return g;
 }
+
+struct Clothing {
+  float coat_torso = 1, coat_arm = 1, hem = 0, hem_width = 0.5f, bag_size = 1;
+};
 
 struct Capsule {
   V3 a, b;
@@ -97,7 +101,8 @@ struct Pose {
 };
 
 // Builds the body's capsules at gait phase phi (body frame: x forward, y left, z up).
-Pose pose_at(const Body& b, const Gait& g, float phi, Bag bag, int bag_side, bool coat) {
+Pose pose_at(const Body& b, const Gait& g, float phi, Bag bag, int bag_side, bool coat,
+             const Clothing& cl) {
   Pose p;
   auto leg_angles = [&](float ph, float& hip, float& knee) {
     hip = g.hip_amp * std::sin(ph) + g.h2_amp * std::sin(2 * ph + g.h2_phase);
@@ -107,7 +112,7 @@ Pose pose_at(const Body& b, const Gait& g, float phi, Bag bag, int bag_side, boo
   float pz = (b.thigh + b.shin) * 0.97f + b.foot * 0.15f + g.bounce * std::cos(2 * phi);
   V3 pelvis = {0, g.sway * std::sin(phi), pz};
   V3 knees[2];
-  float torso_r = b.torso_r * (coat ? 1.35f : 1.f);
+  float torso_r = b.torso_r * (coat ? cl.coat_torso : 1.f);
   for (int side = 0; side < 2; ++side) {
     float hip_a, knee_a;
     leg_angles(phi + side * kPi, hip_a, knee_a);
@@ -139,22 +144,26 @@ Pose pose_at(const Body& b, const Gait& g, float phi, Bag bag, int bag_side, boo
     V3 elbow = sh + V3{std::sin(a), 0, -std::cos(a)} * b.upper_arm;
     float fa = a + g.elbow * (0.6f + 0.4f * std::sin(phi + side * kPi));
     V3 wrist = elbow + V3{std::sin(fa), 0, -std::cos(fa)} * b.forearm;
-    float ur = b.limb_r * (coat ? 1.4f : 0.9f);
+    float ur = b.limb_r * (coat ? cl.coat_arm : 0.9f);
     p.parts.push_back({sh, elbow, ur, ur * 0.9f});
     p.parts.push_back({elbow, wrist, b.limb_r * 0.75f, b.limb_r * 0.6f});
     if (bag == Bag::hand && side == bag_side)
-      p.parts.push_back({wrist + V3{0, 0, -0.08f}, wrist + V3{0.02f, 0, -0.28f}, 0.09f, 0.1f});
+      p.parts.push_back({wrist + V3{0, 0, -0.08f}, wrist + V3{0.02f, 0, -0.28f * cl.bag_size},
+                         0.09f * cl.bag_size, 0.1f * cl.bag_size});
   }
   float side_sign = bag_side ? -1.f : 1.f;
   if (bag == Bag::shoulder)
     p.parts.push_back({pelvis + V3{0.02f, side_sign * (b.hip / 2 + 0.1f), 0.05f},
-                       pelvis + V3{0.02f, side_sign * (b.hip / 2 + 0.1f), -0.12f}, 0.11f, 0.12f});
+                       pelvis + V3{0.02f, side_sign * (b.hip / 2 + 0.1f), -0.12f * cl.bag_size},
+                       0.11f * cl.bag_size, 0.12f * cl.bag_size});
   if (bag == Bag::backpack)
-    p.parts.push_back({pelvis + V3{-torso_r - 0.1f, 0, 0.15f},
-                       pelvis + V3{-torso_r - 0.12f, 0, b.torso * 0.8f}, 0.14f, 0.15f});
+    p.parts.push_back({pelvis + V3{-torso_r - 0.1f * cl.bag_size, 0, 0.15f},
+                       pelvis + V3{-torso_r - 0.12f * cl.bag_size, 0, b.torso * 0.8f},
+                       0.14f * cl.bag_size, 0.15f * cl.bag_size});
   if (coat) {  // a hem to the knee hides the thighs
-    V3 hem = {(knees[0].x + knees[1].x) / 2, 0, (knees[0].z + knees[1].z) / 2 + 0.03f};
-    p.parts.push_back({pelvis, hem, b.hip * 0.5f, b.hip * 0.5f + b.limb_r * 1.2f});
+    V3 hem = {(knees[0].x + knees[1].x) / 2, 0,
+              (knees[0].z + knees[1].z) / 2 + 0.03f - cl.hem * b.shin * 0.5f};
+    p.parts.push_back({pelvis, hem, b.hip * cl.hem_width, b.hip * cl.hem_width + b.limb_r * 1.5f});
   }
   return p;
 }
@@ -246,7 +255,17 @@ std::vector<std::vector<uint8_t>> render_sequence(const SynGaitOptions& opt, int
   Gait gait = draw_gait(subject_rng, body);
   // Per sequence (shared by its 11 views, as one walk filmed by 11 cameras): speed, phase, bag.
   Rng walk(opt.seed, seq_stream(subject, {key.condition, key.seq, 0}) + 7);
-  float speed_scale = walk.u(0.94f, 1.06f), phase0 = walk.u(0.f, 2 * kPi);
+  float speed_scale = walk.u(0.9f, 1.1f), phase0 = walk.u(0.f, 2 * kPi);
+  // natural day-to-day variation of the same person's gait
+  gait.hip_amp *= walk.u(0.93f, 1.07f);
+  gait.arm_amp *= walk.u(0.8f, 1.2f);
+  gait.knee_amp *= walk.u(0.93f, 1.07f);
+  Clothing cloth;
+  cloth.coat_torso = walk.u(1.3f, 1.7f);
+  cloth.coat_arm = walk.u(1.3f, 1.8f);
+  cloth.hem = walk.u(0.0f, 0.6f);  // 0: at the knee, 1: mid-shin
+  cloth.hem_width = walk.u(0.45f, 0.75f);
+  cloth.bag_size = walk.u(0.8f, 1.4f);
   Bag bag = Bag::none;
   int bag_side = walk.i(0, 1);
   if (key.condition == "bg") bag = Bag(1 + walk.i(0, 2));
@@ -271,7 +290,7 @@ std::vector<std::vector<uint8_t>> render_sequence(const SynGaitOptions& opt, int
     float th = float(key.view) * kPi / 180.f;
     float depth = -root * std::cos(th);              // walking toward the camera at 0
     float scale = base_scale * 6.f / (6.f + depth);  // weak perspective, camera 6 m away
-    Pose p = pose_at(body, g, phi, bag, bag_side, coat);
+    Pose p = pose_at(body, g, phi, bag, bag_side, coat, cloth);
     rasterise(p.parts, float(key.view), root, scale, float(w) / 2, float(h) * 0.93f, w, h, img);
     if (opt.noise) add_noise(img, w, h, noise);
     out.push_back(std::move(img));

@@ -1,7 +1,10 @@
 #include "engine/storage.h"
 
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <new>
+#include <vector>
 
 #include "engine/error.h"
 
@@ -9,6 +12,69 @@ namespace rmgait {
 
 namespace {
 DeviceAllocator g_allocators[2];
+
+// CPU memory cache: training allocates the same large activation sizes every iteration, and
+// fresh pages from the kernel cost a page fault and a zero-fill each. Freed blocks are kept in
+// size buckets (rounded up to 1/8 powers of two) up to a byte budget and reused.
+class CpuCache {
+ public:
+  static CpuCache& get() {
+    static CpuCache* c = new CpuCache();  // never destroyed: tensors may outlive statics
+    return *c;
+  }
+  static size_t bucket(size_t n) {
+    if (n <= 4096) return (n + 63) / 64 * 64;
+    size_t p = 1;
+    while (p * 2 <= n) p *= 2;
+    size_t step = p / 8;
+    return (n + step - 1) / step * step;
+  }
+  void* allocate(size_t n) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = free_.find(n);
+      if (it != free_.end() && !it->second.empty()) {
+        void* p = it->second.back();
+        it->second.pop_back();
+        cached_ -= n;
+        return p;
+      }
+    }
+    void* p = std::aligned_alloc(64, n);
+    if (!p) {
+      release_all();
+      p = std::aligned_alloc(64, n);
+    }
+    if (!p) throw std::bad_alloc();
+    return p;
+  }
+  void release(void* p, size_t n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (n >= (size_t(1) << 12) && cached_ + n <= kBudget) {
+      free_[n].push_back(p);
+      cached_ += n;
+      return;
+    }
+    std::free(p);
+  }
+  void release_all() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [n, v] : free_)
+      for (void* p : v) std::free(p);
+    free_.clear();
+    cached_ = 0;
+  }
+
+ private:
+  static constexpr size_t kBudget = size_t(6) << 30;
+  std::mutex mu_;
+  std::map<size_t, std::vector<void*>> free_;
+  size_t cached_ = 0;
+};
+}  // namespace
+
+void release_cached_cpu_memory() {
+  CpuCache::get().release_all();
 }
 
 size_t dtype_size(DType t) {
@@ -51,9 +117,7 @@ Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device
   static std::atomic<uint64_t> next_id{1};
   id_ = next_id++;
   if (device == Device::cpu) {
-    size_t rounded = (nbytes + 63) / 64 * 64;
-    data_ = std::aligned_alloc(64, rounded ? rounded : 64);
-    if (!data_) throw std::bad_alloc();
+    data_ = CpuCache::get().allocate(CpuCache::bucket(nbytes ? nbytes : 1));
     return;
   }
   const DeviceAllocator& a = g_allocators[int(device)];
@@ -64,7 +128,7 @@ Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device
 
 Storage::~Storage() {
   if (device_ == Device::cpu)
-    std::free(data_);
+    CpuCache::get().release(data_, CpuCache::bucket(nbytes_ ? nbytes_ : 1));
   else
     g_allocators[int(device_)].release(data_, nbytes_);
 }

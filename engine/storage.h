@@ -38,5 +38,7 @@ struct DeviceAllocator {
   void (*release)(void* ptr, size_t nbytes) = nullptr;
 };
 void register_allocator(Device device, DeviceAllocator alloc);
+// Returns the CPU blocks kept for reuse to the system.
+void release_cached_cpu_memory();
 
 }  // namespace rmgait

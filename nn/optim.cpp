@@ -100,9 +100,11 @@ void SGD::step() {
 }
 
 float MultiStepLR::lr_at(int64_t iteration) const {
+  RM_CHECK(gammas.empty() || gammas.size() == milestones.size(), "MultiStepLR: ", gammas.size(),
+           " gammas for ", milestones.size(), " milestones");
   float lr = base_lr;
-  for (int64_t m : milestones)
-    if (iteration >= m) lr *= gamma;
+  for (size_t i = 0; i < milestones.size(); ++i)
+    if (iteration >= milestones[i]) lr *= gammas.empty() ? gamma : gammas[i];
   return lr;
 }
 

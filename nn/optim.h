@@ -48,11 +48,13 @@ class SGD : public Optimizer {
   float momentum, weight_decay;
 };
 
-// lr = base * gamma^(number of milestones <= iteration).
+// lr = base * gamma^(number of milestones <= iteration); with `gammas` (one per milestone), each
+// milestone passed multiplies by its own factor (OU-MVLP: 1e-4 -> 1e-5 -> 5e-6).
 struct MultiStepLR {
   float base_lr;
   std::vector<int64_t> milestones;
   float gamma = 0.1f;
+  std::vector<float> gammas;
   float lr_at(int64_t iteration) const;
 };
 

@@ -177,6 +177,9 @@ TEST_CASE("SGD with momentum, MultiStepLR and gradient clipping") {
   CHECK(sched.lr_at(70000) == doctest::Approx(1e-5f));
   nn::MultiStepLR two{1e-4f, {150000, 200000}, 0.1f};
   CHECK(two.lr_at(200000) == doctest::Approx(1e-6f));
+  nn::MultiStepLR ou{1e-4f, {150000, 200000}, 0.1f, {0.1f, 0.5f}};
+  CHECK(ou.lr_at(199999) == doctest::Approx(1e-5f));
+  CHECK(ou.lr_at(200000) == doctest::Approx(5e-6f));
   Tensor a = leaf(Tensor::zeros({2})), b = leaf(Tensor::zeros({1}));
   a.set_grad(Tensor::from_vector({3, 0}, {2}));
   b.set_grad(Tensor::from_vector({4}, {1}));

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs rmgait's build dependencies from Debian 12 (skips apt when they are all present).
 set -euo pipefail
-pkgs=(build-essential cmake libdnnl-dev libeigen3-dev doctest-dev libstb-dev nlohmann-json3-dev)
+pkgs=(build-essential cmake libdnnl-dev libeigen3-dev doctest-dev libstb-dev nlohmann-json3-dev
+  libyaml-cpp-dev libcli11-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

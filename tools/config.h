@@ -1,0 +1,45 @@
+#pragma once
+// Training configuration: a YAML file with OpenGait-like sections (data_cfg, model_cfg,
+// loss_cfg, optimizer_cfg, scheduler_cfg, trainer_cfg, evaluator_cfg). Unknown keys and values
+// of the wrong type are errors naming the file and the key.
+#include <string>
+#include <vector>
+
+#include "gait/model.h"
+
+namespace rmgait::tools {
+
+struct TrainConfig {
+  // data_cfg
+  std::string dataset, protocol = "casiab-lt";
+  int num_workers = 2;
+  // model_cfg
+  gait::ModelConfig model;
+  bool random_erasing = false;
+  // loss_cfg
+  float triplet_weight = 1.f, margin = 0.2f, ce_weight = 1.f, label_smoothing = 0.f;
+  // optimizer_cfg
+  std::string solver = "Adam";
+  float lr = 1e-4f, weight_decay = 5e-4f, momentum = 0.9f;
+  // scheduler_cfg
+  std::vector<int64_t> milestones;
+  float gamma = 0.1f;
+  std::vector<float> gammas;  // optional, one per milestone
+  // trainer_cfg
+  int64_t total_iter = 1000, log_iter = 100, save_iter = 0, eval_iter = 0;
+  int p = 8, k = 16, frames = 30;
+  uint64_t seed = 0;
+  float clip_grad = 0.f;
+  bool flip = false;
+  std::string output_dir = "output";
+  // evaluator_cfg
+  std::string distance = "per_part";
+
+  std::string yaml;  // the effective configuration, stored in checkpoints
+};
+
+// overrides: "section.key=value" (value in YAML syntax, e.g. "[8, 16]").
+TrainConfig load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+TrainConfig parse_config(const std::string& yaml_text, const std::string& origin);
+
+}  // namespace rmgait::tools

@@ -1,0 +1,230 @@
+// rmgait: one binary, subcommands as verbs.
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "data/image_io.h"
+#include "data/loader.h"
+#include "data/packed.h"
+#include "data/pretreat.h"
+#include "data/syngait.h"
+#include "engine/autograd.h"
+#include "engine/error.h"
+#include "engine/npy.h"
+#include "engine/ops.h"
+#include "engine/random.h"
+#include "nn/loss.h"
+#include "nn/optim.h"
+#include "tools/session.h"
+
+using namespace rmgait;
+
+namespace {
+
+int cmd_info(const std::string& path) {
+  data::PackedDataset ds(path);
+  std::set<std::string> subjects, views;
+  std::map<std::string, int> per_cond;
+  std::map<std::string, int> per_view;
+  uint64_t frames = 0;
+  for (const auto& s : ds.table()) {
+    subjects.insert(s.subject);
+    views.insert(s.view);
+    per_cond[s.condition + "-" + (s.seq < 10 ? "0" : "") + std::to_string(s.seq)]++;
+    per_view[s.view]++;
+    frames += s.frames;
+  }
+  std::printf("%s: %zu subjects, %zu sequences, %llu frames of %ux%u\n", path.c_str(),
+              subjects.size(), ds.size(), (unsigned long long)frames, ds.height(), ds.width());
+  std::printf("sequences per condition:");
+  for (auto& [c, n] : per_cond) std::printf(" %s:%d", c.c_str(), n);
+  std::printf("\nsequences per view:");
+  for (auto& [v, n] : per_view) std::printf(" %s:%d", v.c_str(), n);
+  std::printf("\n");
+  return 0;
+}
+
+int cmd_eval(const std::string& ckpt, const std::string& dataset, const std::string& protocol,
+             const std::string& out, const std::string& distance) {
+  tools::LoadedModel lm = tools::load_model(ckpt);
+  data::PackedDataset ds(dataset);
+  data::Protocol p = data::parse_protocol(protocol);
+  gait::Distance d =
+      distance == "flattened" ? gait::Distance::flattened : gait::Distance::per_part_mean;
+  gait::EvalTable t = tools::evaluate(*lm.model, ds, p, d, true);
+  std::printf("rank-1 (%%), excluding identical views, %s, %s:\n%s", p.name.c_str(), ckpt.c_str(),
+              gait::format_table(t).c_str());
+  if (p.kind == data::ProtocolKind::oumvlp)
+    std::printf("excluding invalid probes:\n%s", gait::format_table(t, true).c_str());
+  if (!out.empty()) tools::write_results(t, out);
+  return 0;
+}
+
+// A sequence for embedding: .npy f32 [T, H, W] in [0, 1] or u8, or a folder of raw PNG frames.
+Tensor read_sequence(const std::string& npy, const std::string& dir) {
+  Tensor x;
+  if (!npy.empty()) {
+    x = load_npy(npy);
+    RM_CHECK(x.dim() == 3, npy, ": expected [T, H, W], got ", shape_str(x.shape()));
+    x = x.dtype() == DType::u8 ? mul(x.to(DType::f32), 1.f / 255.f) : x.to(DType::f32);
+  } else {
+    std::vector<std::string> files;
+    for (auto& e : std::filesystem::directory_iterator(dir))
+      if (e.path().extension() == ".png") files.push_back(e.path().string());
+    std::sort(files.begin(), files.end());
+    std::vector<float> frames;
+    for (const auto& f : files) {
+      data::GrayImage g = data::read_gray(f);
+      data::PretreatResult r = data::pretreat_frame(g.pixels.data(), g.height, g.width);
+      if (!r.dropped.empty()) {
+        std::fprintf(stderr, "embed: skipping %s: %s\n", f.c_str(), r.dropped.c_str());
+        continue;
+      }
+      for (uint8_t v : r.image) frames.push_back(float(v) / 255.f);
+    }
+    RM_CHECK(!frames.empty(), dir, ": no usable PNG frames");
+    x = Tensor::from_vector(frames, {int64_t(frames.size() / 4096), 64, 64});
+  }
+  if (x.size(2) == 64) x = x.narrow(2, data::kCutLeft, data::kModelWidth).contiguous();
+  return x.unsqueeze(0);
+}
+
+int cmd_embed(const std::string& ckpt, const std::string& npy, const std::string& dir,
+              const std::string& out) {
+  tools::LoadedModel lm = tools::load_model(ckpt);
+  Tensor x = read_sequence(npy, dir);
+  lm.model->eval();
+  NoGradGuard ng;
+  Tensor e = lm.model->forward(x).embedding.squeeze(0);  // [C, P]
+  save_npy(out, e);
+  std::printf("%s: embedding %s\n", out.c_str(), shape_str(e.shape()).c_str());
+  return 0;
+}
+
+int cmd_bench(const tools::TrainConfig& cfg, int iters, int64_t classes) {
+  using Clock = std::chrono::steady_clock;
+  gait::ReverseMaskModel model(tools::model_config(cfg, classes, 64));
+  nn::Adam opt(model.named_parameters(), cfg.lr, cfg.weight_decay);
+  Generator g(1);
+  const int n = cfg.p * cfg.k;
+  Tensor x = rand({n, cfg.frames, 64, 44}, g);
+  std::vector<int64_t> labels;
+  for (int i = 0; i < n; ++i) labels.push_back((i / cfg.k) % classes);
+  double train_s = 0;
+  for (int i = 0; i <= iters; ++i) {
+    auto t0 = Clock::now();
+    opt.zero_grad();
+    auto out = model.forward(x);
+    add(nn::triplet_loss(out.embedding, labels).loss, nn::cross_entropy(out.logits, labels).loss)
+        .backward();
+    opt.step();
+    if (i) train_s += std::chrono::duration<double>(Clock::now() - t0).count();
+  }
+  model.eval();
+  Tensor seq = rand({1, 90, 64, 44}, g);
+  double infer_s = 0;
+  {
+    NoGradGuard ng;
+    for (int i = 0; i <= iters; ++i) {
+      auto t0 = Clock::now();
+      model.forward(seq);
+      if (i) infer_s += std::chrono::duration<double>(Clock::now() - t0).count();
+    }
+  }
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  std::printf("model %s, channels (%lld, %lld, %lld), %lld parameters\n",
+              gait::block_kind_name(cfg.model.block), (long long)cfg.model.channels[0],
+              (long long)cfg.model.channels[1], (long long)cfg.model.channels[2],
+              (long long)model.parameter_count());
+  std::printf("train step (%dx%d sequences x %d frames): %.3f s/it, %.1f sequences/s\n", cfg.p,
+              cfg.k, cfg.frames, train_s / iters, n * iters / train_s);
+  std::printf("inference (one 90-frame sequence): %.3f s, %.1f sequences/s\n", infer_s / iters,
+              iters / infer_s);
+  std::printf("peak resident memory: %.1f MiB\n", double(ru.ru_maxrss) / 1024.0);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"rmgait: gait recognition with ReverseMask"};
+  app.require_subcommand(1);
+
+  data::SynGaitOptions so;
+  std::string synth_out;
+  bool aligned = false;
+  auto* synth = app.add_subcommand("synth", "render the SynGait procedural dataset");
+  synth->add_option("out", synth_out, "output (a packed dataset with --aligned)")->required();
+  synth->add_option("--subjects", so.subjects, "number of subjects (CASIA-B: 124)");
+  synth->add_option("--seed", so.seed, "seed");
+  synth->add_option("--frames", so.frames, "frames per sequence (default 60-90)");
+  synth->add_flag("--aligned", aligned, "pretreat and write the packed 64x64 dataset directly");
+
+  std::string info_path;
+  auto* info = app.add_subcommand("info", "describe a packed dataset");
+  info->add_option("dataset", info_path)->required();
+
+  std::string config, resume;
+  std::vector<std::string> sets;
+  auto* train = app.add_subcommand("train", "train a model");
+  train->add_option("--config", config, "YAML configuration")->required();
+  train->add_option("--set", sets, "override: section.key=value");
+  train->add_option("--resume", resume, "continue from a checkpoint");
+  std::string device = "cpu";
+  train->add_option("--device", device, "cpu")->check(CLI::IsMember({"cpu"}));
+
+  std::string ckpt, dataset, protocol = "casiab-lt", out, distance = "per_part";
+  auto* eval =
+      app.add_subcommand("eval", "evaluate a checkpoint (rank-1, excluding identical views)");
+  eval->add_option("--checkpoint", ckpt)->required();
+  eval->add_option("--dataset", dataset)->required();
+  eval->add_option("--protocol", protocol, "casiab-st|casiab-mt|casiab-lt|casiab-lt73|oumvlp");
+  eval->add_option("--out", out, "write OUT.json and OUT.csv");
+  eval->add_option("--distance", distance)->check(CLI::IsMember({"per_part", "flattened"}));
+
+  std::string sils, dir, emb_out;
+  auto* embed = app.add_subcommand("embed", "embed one sequence: [C, P] .npy");
+  embed->add_option("--checkpoint", ckpt)->required();
+  auto* o1 = embed->add_option("--sils", sils, "f32 [T, H, W] in [0, 1] or u8 .npy");
+  auto* o2 = embed->add_option("--dir", dir, "folder of raw silhouette PNGs");
+  o1->excludes(o2);
+  embed->add_option("--out", emb_out)->required();
+
+  int bench_iters = 3;
+  int64_t bench_classes = 74;
+  auto* bench = app.add_subcommand("bench", "time a training step and inference");
+  bench->add_option("--config", config)->required();
+  bench->add_option("--set", sets);
+  bench->add_option("--iters", bench_iters);
+  bench->add_option("--classes", bench_classes);
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (*synth) {
+      RM_CHECK(aligned, "synth: only --aligned (packed output) is implemented so far");
+      int64_t dropped = data::synth_aligned(so, synth_out, true);
+      std::printf("%s: %d subjects written; %lld frames dropped by pretreatment\n",
+                  synth_out.c_str(), so.subjects, (long long)dropped);
+      return 0;
+    }
+    if (*info) return cmd_info(info_path);
+    if (*train) return tools::run_train(tools::load_config(config, sets), resume);
+    if (*eval) return cmd_eval(ckpt, dataset, protocol, out, distance);
+    if (*embed) {
+      RM_CHECK(!sils.empty() || !dir.empty(), "embed: give --sils or --dir");
+      return cmd_embed(ckpt, sils, dir, emb_out);
+    }
+    if (*bench) return cmd_bench(tools::load_config(config, sets), bench_iters, bench_classes);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rmgait: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,38 @@
+#pragma once
+// What train, eval, embed and bench share: building the model from a configuration, loading
+// checkpoints, embedding sequences, evaluating on a protocol, writing results.
+#include <memory>
+#include <string>
+
+#include "data/packed.h"
+#include "data/protocol.h"
+#include "gait/evaluator.h"
+#include "gait/model.h"
+#include "tools/config.h"
+
+namespace rmgait::tools {
+
+// The model for a configuration and a dataset frame size; num_classes from the training subjects.
+gait::ModelConfig model_config(const TrainConfig& cfg, int64_t num_classes, int64_t height);
+
+// A model restored from a checkpoint written by `rmgait train` (its configuration is inside).
+struct LoadedModel {
+  TrainConfig cfg;
+  std::unique_ptr<gait::ReverseMaskModel> model;
+  int64_t iteration = 0;
+};
+LoadedModel load_model(const std::string& checkpoint);
+
+// Embeds every test sequence of the protocol (all frames, eval mode) and scores it.
+gait::EvalTable evaluate(gait::ReverseMaskModel& model, const data::PackedDataset& ds,
+                         const data::Protocol& protocol, gait::Distance distance, bool progress);
+
+// Writes the table as JSON and CSV (atomically) next to `stem` (stem.json, stem.csv).
+void write_results(const gait::EvalTable& t, const std::string& stem);
+
+std::string rng_to_string(const std::vector<std::pair<uint64_t, uint64_t>>& s);
+std::vector<std::pair<uint64_t, uint64_t>> rng_from_string(const std::string& s);
+
+int run_train(const TrainConfig& cfg, const std::string& resume);
+
+}  // namespace rmgait::tools
