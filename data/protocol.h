@@ -1,6 +1,7 @@
 #pragma once
 // Evaluation protocols (shared/spec/protocol.md): which subjects train and which test, and the
 // gallery / probe split of the test sequences.
+#include <set>
 #include <string>
 #include <vector>
 
@@ -15,9 +16,14 @@ struct Protocol {
   ProtocolKind kind = ProtocolKind::casiab;
   int train_subjects = 74;        // CASIA-B: the first N subject ids train (by number)
   bool drop_subject_005 = false;  // GaitSet's 73-subject LT variant
+  // From an OpenGait partition JSON ({"TRAIN_SET": [...], "TEST_SET": [...]}): explicit sets;
+  // subjects in neither are left out. Roles follow CASIA-B's conditions.
+  bool explicit_sets = false;
+  std::set<std::string> train_set, test_set;
 };
 
-// "casiab-st" (24), "casiab-mt" (62), "casiab-lt" (74), "casiab-lt73", "oumvlp" (odd ids train).
+// "casiab-st" (24), "casiab-mt" (62), "casiab-lt" (74), "casiab-lt73", "oumvlp" (odd ids train),
+// or a path ending in .json: an OpenGait partition file.
 Protocol parse_protocol(const std::string& name);
 
 bool is_training_subject(const Protocol& p, const std::string& subject);

@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "data/convert.h"
 #include "data/image_io.h"
 #include "data/loader.h"
 #include "data/packed.h"
@@ -166,6 +167,20 @@ int main(int argc, char** argv) {
   synth->add_option("--seed", so.seed, "seed");
   synth->add_option("--frames", so.frames, "frames per sequence (default 60-90)");
   synth->add_flag("--aligned", aligned, "pretreat and write the packed 64x64 dataset directly");
+  std::string size;
+  synth->add_option("--size", size, "frame size WxH (default 160x120)");
+
+  std::string src, dst, layout = "casiab";
+  auto* pretreat = app.add_subcommand("pretreat", "pretreat a raw PNG tree into a packed dataset");
+  pretreat->add_option("src", src, "CASIA-B (<sid>/<cond>-<seq>/<view>/*.png) or OU-MVLP tree")
+      ->required();
+  pretreat->add_option("dst", dst, "packed dataset to write")->required();
+  pretreat->add_option("--layout", layout)->check(CLI::IsMember({"casiab", "oumvlp"}));
+
+  std::string pkl_dir;
+  auto* pack = app.add_subcommand("pack", "pack OpenGait's pretreated pkl tree");
+  pack->add_option("--from-pkl", pkl_dir, "<sid>/<cond>-<seq>/<view>/<name>.pkl")->required();
+  pack->add_option("out", dst, "packed dataset to write")->required();
 
   std::string info_path;
   auto* info = app.add_subcommand("info", "describe a packed dataset");
@@ -208,13 +223,31 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     if (*synth) {
-      RM_CHECK(aligned, "synth: only --aligned (packed output) is implemented so far");
+      if (!size.empty()) {
+        int w = 0, h = 0;
+        RM_CHECK(std::sscanf(size.c_str(), "%dx%d", &w, &h) == 2 && w >= 32 && h >= 32,
+                 "synth: --size '", size, "': expected WxH, both at least 32");
+        so.width = w, so.height = h;
+      }
+      if (!aligned) {
+        data::synth_png_tree(so, synth_out, true);
+        std::printf("%s: %d subjects rendered as a CASIA-B PNG tree\n", synth_out.c_str(),
+                    so.subjects);
+        return 0;
+      }
       int64_t dropped = data::synth_aligned(so, synth_out, true);
       std::printf("%s: %d subjects written; %lld frames dropped by pretreatment\n",
                   synth_out.c_str(), so.subjects, (long long)dropped);
       return 0;
     }
     if (*info) return cmd_info(info_path);
+    if (*pretreat || *pack) {
+      data::ConvertSummary sum =
+          *pack ? data::pack_from_pkl(pkl_dir, dst, true)
+                : data::pretreat_tree(src, dst, data::parse_layout(layout), true);
+      std::printf("%s: %s", dst.c_str(), sum.report().c_str());
+      return sum.sequences_written > 0 ? 0 : 1;
+    }
     if (*train) return tools::run_train(tools::load_config(config, sets), resume);
     if (*eval) return cmd_eval(ckpt, dataset, protocol, out, distance);
     if (*embed) {
