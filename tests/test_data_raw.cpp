@@ -54,6 +54,7 @@ std::string pickle_array(int protocol, const std::string& data, const std::vecto
                          const std::string& reconstruct_module = "numpy.core.multiarray") {
   std::string dims;
   for (int64_t d : shape) dims += pint(d);
+  dims += "\x85\x86\x87"[shape.size() - 1];  // TUPLE1..3 (shapes of rank 1 to 3)
   if (protocol == 2) {
     std::string s = "\x80\x02";
     auto put = [&](int k) { s += 'q', s += char(k); };
@@ -64,7 +65,7 @@ std::string pickle_array(int protocol, const std::string& data, const std::vecto
     s += "c_codecs\nencode\n", put(3);
     uni("b"), put(4), uni("latin1"), put(5), s += "\x86", put(6), s += "R", put(7);
     s += "\x87", put(8), s += "R", put(9);
-    s += "(" + pint(1) + dims + "\x87", put(10);
+    s += "(" + pint(1) + dims, put(10);
     s += "cnumpy\ndtype\n", put(11), uni(dtype), put(12), s += "\x89\x88\x87", put(13), s += "R",
         put(14);
     s += "(" + pint(3), uni("|"), put(15), s += "NNN", s += pint(-1) + pint(-1) + pint(0) + "t",
@@ -80,7 +81,7 @@ std::string pickle_array(int protocol, const std::string& data, const std::vecto
   su("numpy"), m(), su("ndarray"), m(), b += '\x93', m();
   b += pint(0) + "\x85", m(), b += "C", b += char(1), b += "b", m(), b += "\x87", m(), b += "R",
       m();
-  b += "(" + pint(1) + dims + "\x87", m();
+  b += "(" + pint(1) + dims, m();
   b += "h\x03", su("dtype"), m(), b += '\x93', m(), su(dtype), m(), b += "\x89\x88\x87", m(),
       b += "R", m();
   b += "(" + pint(3), su("|"), m(), b += "NNN" + pint(-1) + pint(-1) + pint(0) + "t", m(), b += "b";
@@ -166,12 +167,14 @@ TEST_CASE("pack --from-pkl: an OpenGait tree packs; bad dtype, rank and empty fi
   write(root / "004/nm-01/090/r.pkl",
         pickle_array(4, frames.substr(0, 64 * 64), {1, 64, 64}).replace(0, 0, ""));
   write(root / "005/nm-01/090/z.pkl", pickle_array(4, "", {0, 64, 64}));
+  write(root / "007/nm-01/090/rank.pkl", pickle_array(2, frames.substr(0, 4096), {64, 64}));
   fs::create_directories(root / "006/nm-01/090");  // missing sequence: empty folder
   ConvertSummary s = pack_from_pkl(root.string(), "/tmp/rmgait_pkl.pack", false);
   CHECK(s.sequences_written == 3);
   std::string r = s.report();
   CHECK(r.find("expected u1 [T, 64, 64], got f4 [5, 64, 16]") != std::string::npos);
   CHECK(r.find("005/nm-01/090: no usable frame") != std::string::npos);
+  CHECK(r.find("rank.pkl: expected u1 [T, 64, 64], got u1 [64, 64]") != std::string::npos);
   CHECK(r.find("no .pkl files") != std::string::npos);
   PackedDataset ds("/tmp/rmgait_pkl.pack");
   REQUIRE(ds.size() == 3);
