@@ -73,26 +73,34 @@ struct GradcheckOptions {
   int64_t max_points = 64;  // per input, spread evenly over the elements
 };
 
-// Checks the gradients of loss = sum(f(inputs) * R), R a fixed random tensor, for every input
-// that requires grad. f must be deterministic (random ops re-seed inside f).
-inline void gradcheck(const Fn& f, std::vector<Tensor> inputs, const std::string& what,
-                      GradcheckOptions opt = {}) {
-  Tensor out0;
-  {
+// loss = sum(f(inputs) * R) for a fixed random R shaped like f's output, in double.
+struct ProjectedLoss {
+  ProjectedLoss(const Fn& f, const std::vector<Tensor>& inputs) {
     NoGradGuard ng;
-    out0 = f(inputs);
+    Tensor out = f(inputs);
+    shape = out.shape();
+    r = uniform(shape, 987654321, -1.f, 1.f).to_vector();
   }
-  std::vector<float> r = uniform(out0.shape(), 987654321, -1.f, 1.f).to_vector();
-  auto loss_of = [&](const Tensor& out) {
+  double operator()(const Tensor& out) const {
     std::vector<float> o = out.to_vector();
     double s = 0;
     for (size_t i = 0; i < o.size(); ++i) s += double(o[i]) * r[i];
     return s;
-  };
+  }
+  Tensor weights() const { return Tensor::from_vector(r, shape); }
+  Shape shape;
+  std::vector<float> r;
+};
+
+// Checks the gradients of loss = sum(f(inputs) * R), R a fixed random tensor, for every input
+// that requires grad. f must be deterministic (random ops re-seed inside f).
+inline void gradcheck(const Fn& f, std::vector<Tensor> inputs, const std::string& what,
+                      GradcheckOptions opt = {}) {
+  ProjectedLoss loss_of(f, inputs);
   for (Tensor& t : inputs) t.zero_grad();
   Tensor out = f(inputs);
   REQUIRE_MESSAGE(out.requires_grad(), what << ": output does not require grad");
-  out.backward(Tensor::from_vector(r, out.shape()));
+  out.backward(loss_of.weights());
   for (size_t k = 0; k < inputs.size(); ++k) {
     Tensor x = inputs[k];
     if (!x.requires_grad()) continue;
@@ -130,20 +138,9 @@ inline void gradcheck(const Fn& f, std::vector<Tensor> inputs, const std::string
 // replaced by another; `directions` smooth ones must pass.
 inline void directional_gradcheck(const Fn& f, std::vector<Tensor> inputs, const std::string& what,
                                   double eps = 1e-3, double tol = 2e-2, int directions = 3) {
-  Tensor out0;
-  {
-    NoGradGuard ng;
-    out0 = f(inputs);
-  }
-  std::vector<float> r = uniform(out0.shape(), 987654321, -1.f, 1.f).to_vector();
-  auto loss_of = [&](const Tensor& out) {
-    std::vector<float> o = out.to_vector();
-    double s = 0;
-    for (size_t i = 0; i < o.size(); ++i) s += double(o[i]) * r[i];
-    return s;
-  };
+  ProjectedLoss loss_of(f, inputs);
   for (Tensor& t : inputs) t.zero_grad();
-  f(inputs).backward(Tensor::from_vector(r, out0.shape()));
+  f(inputs).backward(loss_of.weights());
   std::vector<std::vector<float>> saved, grads;
   for (Tensor& t : inputs) {
     saved.push_back(t.to_vector());
