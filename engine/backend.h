@@ -30,6 +30,8 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual Device device() const = 0;
+  // Waits for all queued work (timing, host reads of raw pointers). A no-op on the CPU.
+  virtual void synchronize() {}
 
   // memory: dst and src have the same shape; either may be strided. cast converts dtypes.
   virtual void copy(const Tensor& src, const Tensor& dst) = 0;

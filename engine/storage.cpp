@@ -6,6 +6,7 @@
 #include <new>
 #include <vector>
 
+#include "engine/backend.h"
 #include "engine/error.h"
 
 namespace rmgait {
@@ -120,6 +121,7 @@ Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device
     data_ = CpuCache::get().allocate(CpuCache::bucket(nbytes ? nbytes : 1));
     return;
   }
+  device_available(device);  // registers the device's backend and allocator on first use
   const DeviceAllocator& a = g_allocators[int(device)];
   RM_CHECK(a.allocate, "no allocator for device ", device_name(device),
            ": this build has no CUDA backend or no GPU is present");

@@ -52,13 +52,14 @@ int cmd_info(const std::string& path) {
 }
 
 int cmd_eval(const std::string& ckpt, const std::string& dataset, const std::string& protocol,
-             const std::string& out, const std::string& distance) {
+             const std::string& out, const std::string& distance, Device device) {
   tools::LoadedModel lm = tools::load_model(ckpt);
+  lm.model->to(device);
   data::PackedDataset ds(dataset);
   data::Protocol p = data::parse_protocol(protocol);
   gait::Distance d =
       distance == "flattened" ? gait::Distance::flattened : gait::Distance::per_part_mean;
-  gait::EvalTable t = tools::evaluate(*lm.model, ds, p, d, true);
+  gait::EvalTable t = tools::evaluate(*lm.model, ds, p, d, true, device);
   std::printf("rank-1 (%%), excluding identical views, %s, %s:\n%s", p.name.c_str(), ckpt.c_str(),
               gait::format_table(t).c_str());
   if (p.kind == data::ProtocolKind::oumvlp)
@@ -97,9 +98,10 @@ Tensor read_sequence(const std::string& npy, const std::string& dir) {
 }
 
 int cmd_embed(const std::string& ckpt, const std::string& npy, const std::string& dir,
-              const std::string& out) {
+              const std::string& out, Device device) {
   tools::LoadedModel lm = tools::load_model(ckpt);
-  Tensor x = read_sequence(npy, dir);
+  lm.model->to(device);
+  Tensor x = read_sequence(npy, dir).to(device);
   lm.model->eval();
   NoGradGuard ng;
   Tensor e = lm.model->forward(x).embedding.squeeze(0);  // [C, P]
@@ -108,13 +110,14 @@ int cmd_embed(const std::string& ckpt, const std::string& npy, const std::string
   return 0;
 }
 
-int cmd_bench(const tools::TrainConfig& cfg, int iters, int64_t classes) {
+int cmd_bench(const tools::TrainConfig& cfg, int iters, int64_t classes, Device device) {
   using Clock = std::chrono::steady_clock;
   gait::ReverseMaskModel model(tools::model_config(cfg, classes, 64));
+  model.to(device);
   nn::Adam opt(model.named_parameters(), cfg.lr, cfg.weight_decay);
   Generator g(1);
   const int n = cfg.p * cfg.k;
-  Tensor x = rand({n, cfg.frames, 64, 44}, g);
+  Tensor x = rand({n, cfg.frames, 64, 44}, g, 0.f, 1.f, device);
   std::vector<int64_t> labels;
   for (int i = 0; i < n; ++i) labels.push_back((i / cfg.k) % classes);
   double train_s = 0;
@@ -125,16 +128,18 @@ int cmd_bench(const tools::TrainConfig& cfg, int iters, int64_t classes) {
     add(nn::triplet_loss(out.embedding, labels).loss, nn::cross_entropy(out.logits, labels).loss)
         .backward();
     opt.step();
+    backend(device).synchronize();
     if (i) train_s += std::chrono::duration<double>(Clock::now() - t0).count();
   }
   model.eval();
-  Tensor seq = rand({1, 90, 64, 44}, g);
+  Tensor seq = rand({1, 90, 64, 44}, g, 0.f, 1.f, device);
   double infer_s = 0;
   {
     NoGradGuard ng;
     for (int i = 0; i <= iters; ++i) {
       auto t0 = Clock::now();
       model.forward(seq);
+      backend(device).synchronize();
       if (i) infer_s += std::chrono::duration<double>(Clock::now() - t0).count();
     }
   }
@@ -193,7 +198,7 @@ int main(int argc, char** argv) {
   train->add_option("--set", sets, "override: section.key=value");
   train->add_option("--resume", resume, "continue from a checkpoint");
   std::string device = "cpu";
-  train->add_option("--device", device, "cpu")->check(CLI::IsMember({"cpu"}));
+  train->add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
 
   std::string ckpt, dataset, protocol = "casiab-lt", out, distance = "per_part";
   auto* eval =
@@ -203,6 +208,7 @@ int main(int argc, char** argv) {
   eval->add_option("--protocol", protocol, "casiab-st|casiab-mt|casiab-lt|casiab-lt73|oumvlp");
   eval->add_option("--out", out, "write OUT.json and OUT.csv");
   eval->add_option("--distance", distance)->check(CLI::IsMember({"per_part", "flattened"}));
+  eval->add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
 
   std::string sils, dir, emb_out;
   auto* embed = app.add_subcommand("embed", "embed one sequence: [C, P] .npy");
@@ -211,6 +217,7 @@ int main(int argc, char** argv) {
   auto* o2 = embed->add_option("--dir", dir, "folder of raw silhouette PNGs");
   o1->excludes(o2);
   embed->add_option("--out", emb_out)->required();
+  embed->add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
 
   int bench_iters = 3;
   int64_t bench_classes = 74;
@@ -219,6 +226,7 @@ int main(int argc, char** argv) {
   bench->add_option("--set", sets);
   bench->add_option("--iters", bench_iters);
   bench->add_option("--classes", bench_classes);
+  bench->add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
 
   CLI11_PARSE(app, argc, argv);
   try {
@@ -248,13 +256,17 @@ int main(int argc, char** argv) {
       std::printf("%s: %s", dst.c_str(), sum.report().c_str());
       return sum.sequences_written > 0 ? 0 : 1;
     }
-    if (*train) return tools::run_train(tools::load_config(config, sets), resume);
-    if (*eval) return cmd_eval(ckpt, dataset, protocol, out, distance);
+    if (*train)
+      return tools::run_train(tools::load_config(config, sets), resume,
+                              tools::parse_device(device));
+    if (*eval) return cmd_eval(ckpt, dataset, protocol, out, distance, tools::parse_device(device));
     if (*embed) {
       RM_CHECK(!sils.empty() || !dir.empty(), "embed: give --sils or --dir");
-      return cmd_embed(ckpt, sils, dir, emb_out);
+      return cmd_embed(ckpt, sils, dir, emb_out, tools::parse_device(device));
     }
-    if (*bench) return cmd_bench(tools::load_config(config, sets), bench_iters, bench_classes);
+    if (*bench)
+      return cmd_bench(tools::load_config(config, sets), bench_iters, bench_classes,
+                       tools::parse_device(device));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "rmgait: error: %s\n", e.what());
     return 1;

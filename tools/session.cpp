@@ -59,8 +59,17 @@ LoadedModel load_model(const std::string& checkpoint) {
   return lm;
 }
 
+Device parse_device(const std::string& s) {
+  if (s == "cpu") return Device::cpu;
+  RM_CHECK(s == "cuda", "--device '", s, "': expected cpu or cuda");
+  RM_CHECK(device_available(Device::cuda),
+           "--device cuda: this build has no CUDA backend or no usable GPU was found");
+  return Device::cuda;
+}
+
 gait::EvalTable evaluate(gait::ReverseMaskModel& model, const data::PackedDataset& ds,
-                         const data::Protocol& protocol, gait::Distance distance, bool progress) {
+                         const data::Protocol& protocol, gait::Distance distance, bool progress,
+                         Device device) {
   std::vector<size_t> test = data::select_sequences(ds, protocol, false);
   std::vector<gait::EvalSample> samples;
   std::vector<Tensor> embs;
@@ -72,7 +81,7 @@ gait::EvalTable evaluate(gait::ReverseMaskModel& model, const data::PackedDatase
     bool gallery = data::is_gallery(protocol, s);
     std::string probe = data::probe_condition(protocol, s);
     if ((!gallery && probe.empty()) || s.frames == 0) continue;
-    embs.push_back(model.forward(data::load_sequence(ds, test[n])).embedding);
+    embs.push_back(model.forward(data::load_sequence(ds, test[n]).to(device)).embedding);
     samples.push_back({s.subject, s.view, gallery, probe});
     if (progress && (n % 50 == 0 || n + 1 == test.size()))
       std::fprintf(stderr, "\reval: %zu/%zu sequences", n + 1, test.size());

@@ -25,7 +25,8 @@ LoadedModel load_model(const std::string& checkpoint);
 
 // Embeds every test sequence of the protocol (all frames, eval mode) and scores it.
 gait::EvalTable evaluate(gait::ReverseMaskModel& model, const data::PackedDataset& ds,
-                         const data::Protocol& protocol, gait::Distance distance, bool progress);
+                         const data::Protocol& protocol, gait::Distance distance, bool progress,
+                         Device device = Device::cpu);
 
 // Writes the table as JSON and CSV (atomically) next to `stem` (stem.json, stem.csv).
 void write_results(const gait::EvalTable& t, const std::string& stem);
@@ -33,6 +34,8 @@ void write_results(const gait::EvalTable& t, const std::string& stem);
 std::string rng_to_string(const std::vector<std::pair<uint64_t, uint64_t>>& s);
 std::vector<std::pair<uint64_t, uint64_t>> rng_from_string(const std::string& s);
 
-int run_train(const TrainConfig& cfg, const std::string& resume);
+Device parse_device(const std::string& s);  // "cpu" or "cuda" (checked to be usable)
+
+int run_train(const TrainConfig& cfg, const std::string& resume, Device device = Device::cpu);
 
 }  // namespace rmgait::tools

@@ -35,13 +35,14 @@ std::string fmt_time(double s) {
 
 }  // namespace
 
-int run_train(const TrainConfig& cfg, const std::string& resume) {
+int run_train(const TrainConfig& cfg, const std::string& resume, Device device) {
   namespace fs = std::filesystem;
   data::PackedDataset ds(cfg.dataset);
   data::Protocol protocol = data::parse_protocol(cfg.protocol);
   data::SamplerOptions so{cfg.p, cfg.k, cfg.frames, cfg.seed, cfg.flip};
   data::TrainSampler sampler(ds, data::select_sequences(ds, protocol, true), so);
   gait::ReverseMaskModel model(model_config(cfg, sampler.num_classes(), ds.height()));
+  model.to(device);  // before the optimizer: its state follows the parameters' device
   auto opt = make_optimizer(cfg, model.named_parameters());
   nn::MultiStepLR sched{cfg.lr, cfg.milestones, cfg.gamma, cfg.gammas};
   Generator erasing(cfg.seed * 31 + 7);
@@ -91,7 +92,7 @@ int run_train(const TrainConfig& cfg, const std::string& resume) {
   model.train();
   for (int64_t it = start; it < cfg.total_iter; ++it) {
     data::Batch b = prefetch.next();
-    Tensor x = cfg.random_erasing ? gait::random_erasing(b.sils, {}, erasing) : b.sils;
+    Tensor x = (cfg.random_erasing ? gait::random_erasing(b.sils, {}, erasing) : b.sils).to(device);
     opt->zero_grad();
     gait::ModelOutput out = model.forward(x);
     nn::TripletResult tl = nn::triplet_loss(out.embedding, b.labels, cfg.margin);

@@ -1,0 +1,57 @@
+// Binary elementwise ops and where() over broadcast (stride-0) views.
+#include "engine/cuda/check.h"
+#include "engine/cuda/context.h"
+#include "engine/cuda/cuda_backend.h"
+#include "engine/cuda/strided.cuh"
+
+namespace rmgait::cuda {
+
+namespace {
+__global__ void binary_kernel(BinaryOp op, const float* a, const float* b, float* out,
+                              Geometry<2> g) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < g.n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t o[2];
+    g.offsets(i, o);
+    out[i] = binary_forward(op, a[o[0]], b[o[1]]);
+  }
+}
+
+template <class C>
+__global__ void where_kernel(const C* cond, const float* a, const float* b, float* out,
+                             Geometry<3> g) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < g.n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t o[3];
+    g.offsets(i, o);
+    out[i] = cond[o[0]] != C(0) ? a[o[1]] : b[o[2]];
+  }
+}
+}  // namespace
+
+void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  if (out.numel() == 0) return;
+  const Tensor* ops[2] = {&a, &b};
+  Geometry<2> g = geometry<2>(out.shape(), ops);
+  binary_kernel<<<blocks_for(g.n), 256, 0, context().stream>>>(
+      op, static_cast<const float*>(a.storage()->data()),
+      static_cast<const float*>(b.storage()->data()), out.data<float>(), g);
+  CUDA_LAUNCH_CHECK("binary " + shape_str(out.shape()));
+}
+
+void CudaBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
+  if (out.numel() == 0) return;
+  const Tensor* ops[3] = {&cond, &a, &b};
+  Geometry<3> g = geometry<3>(out.shape(), ops);
+  const float* ap = static_cast<const float*>(a.storage()->data());
+  const float* bp = static_cast<const float*>(b.storage()->data());
+  if (cond.dtype() == DType::u8)
+    where_kernel<uint8_t><<<blocks_for(g.n), 256, 0, context().stream>>>(
+        static_cast<const uint8_t*>(cond.storage()->data()), ap, bp, out.data<float>(), g);
+  else
+    where_kernel<float><<<blocks_for(g.n), 256, 0, context().stream>>>(
+        static_cast<const float*>(cond.storage()->data()), ap, bp, out.data<float>(), g);
+  CUDA_LAUNCH_CHECK("where " + shape_str(out.shape()));
+}
+
+}  // namespace rmgait::cuda

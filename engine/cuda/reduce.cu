@@ -1,0 +1,88 @@
+// Row reductions: one block per row, per-thread partials, a shared-memory tree. Sums accumulate
+// in double (as the CPU backend does); max/min keep the first index of the extreme.
+#include <math.h>
+
+#include "engine/cuda/check.h"
+#include "engine/cuda/context.h"
+#include "engine/cuda/cuda_backend.h"
+
+namespace rmgait::cuda {
+
+namespace {
+constexpr int kThreads = 256;
+
+// True when (v, i) should replace (best, bi): a strictly better value, NaN over numbers, or an
+// equal value (or NaN) at a smaller index.
+__device__ bool better(ReduceOp op, float v, int64_t i, float best, int64_t bi) {
+  bool vn = v != v, bn = best != best;
+  if (vn || bn) return vn && (!bn || i < bi);
+  if (v == best) return i < bi;
+  return op == ReduceOp::max ? v > best : v < best;
+}
+
+__global__ void reduce_kernel(ReduceOp op, const float* x, float* out, int64_t* index,
+                              int64_t rows, int64_t len) {
+  __shared__ double ssum[kThreads];
+  __shared__ float sval[kThreads];
+  __shared__ int64_t sidx[kThreads];
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const float* row = x + r * len;
+    double s = 0;
+    float best = 0;
+    int64_t bi = -1;
+    for (int64_t i = threadIdx.x; i < len; i += blockDim.x) {
+      if (op == ReduceOp::sum) {
+        s += row[i];
+      } else if (bi < 0 || better(op, row[i], i, best, bi)) {
+        best = row[i], bi = i;
+      }
+    }
+    ssum[threadIdx.x] = s, sval[threadIdx.x] = best, sidx[threadIdx.x] = bi;
+    __syncthreads();
+    for (int w = blockDim.x / 2; w > 0; w /= 2) {
+      if (threadIdx.x < w) {
+        int o = threadIdx.x + w;
+        ssum[threadIdx.x] += ssum[o];
+        if (sidx[o] >= 0 &&
+            (sidx[threadIdx.x] < 0 || better(op, sval[o], sidx[o], sval[threadIdx.x], sidx[threadIdx.x])))
+          sval[threadIdx.x] = sval[o], sidx[threadIdx.x] = sidx[o];
+      }
+      __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+      out[r] = op == ReduceOp::sum ? float(ssum[0]) : sval[0];
+      if (index) index[r] = sidx[0];
+    }
+    __syncthreads();
+  }
+}
+
+__global__ void scatter_kernel(const float* gy, const int64_t* index, float* gx, int64_t rows,
+                               int64_t len) {
+  for (int64_t r = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; r < rows;
+       r += int64_t(gridDim.x) * blockDim.x)
+    gx[r * len + index[r]] = gy[r];
+}
+}  // namespace
+
+void CudaBackend::reduce_rows(ReduceOp op, const Tensor& x, const Tensor& out,
+                              const Tensor& index) {
+  const int64_t rows = x.size(0), len = x.size(1);
+  if (rows == 0) return;
+  unsigned grid = unsigned(rows < 65535 * 4 ? rows : 65535 * 4);
+  reduce_kernel<<<grid, kThreads, 0, context().stream>>>(
+      op, x.data<float>(), out.data<float>(), index.defined() ? index.data<int64_t>() : nullptr,
+      rows, len);
+  CUDA_LAUNCH_CHECK("reduce_rows " + shape_str(x.shape()));
+}
+
+void CudaBackend::scatter_rows(const Tensor& gy, const Tensor& index, const Tensor& gx) {
+  fill(gx, 0.0);
+  const int64_t rows = gx.size(0);
+  if (rows == 0) return;
+  scatter_kernel<<<blocks_for(rows), 256, 0, context().stream>>>(
+      gy.data<float>(), index.data<int64_t>(), gx.data<float>(), rows, gx.size(1));
+  CUDA_LAUNCH_CHECK("scatter_rows " + shape_str(gx.shape()));
+}
+
+}  // namespace rmgait::cuda
