@@ -55,6 +55,17 @@ Conv& entry(const Shape& xs, const Shape& ws, const Shape& ys, const Conv3dParam
   });
 }
 
+// Runs cuDNN's algorithm search the first time a shape is seen and keeps the fastest.
+template <class Perf, class Algo, class Find>
+void find_once(bool& have, Algo& algo, size_t& workspace, const std::string& what, Find find) {
+  if (have) return;
+  int n = 0;
+  Perf perf[8];
+  CUDNN_CHECK(find(8, &n, perf), what);
+  RM_CHECK(n > 0 && perf[0].status == CUDNN_STATUS_SUCCESS, what, ": no cuDNN algorithm");
+  algo = perf[0].algo, workspace = perf[0].memory, have = true;
+}
+
 std::string shapes(const Tensor& a, const Tensor& b, const Tensor& c) {
   return shape_str(a.shape()) + " " + shape_str(b.shape()) + " -> " + shape_str(c.shape());
 }
@@ -66,14 +77,10 @@ void CudaBackend::conv3d_forward(const Tensor& x, const Tensor& w, const Tensor&
   const std::string what = "conv3d_forward " + shapes(x, w, y);
   Conv& c = entry(x.shape(), w.shape(), y.shape(), p);
   cudnnHandle_t h = context().cudnn;
-  if (!c.have_fwd) {
-    int n = 0;
-    cudnnConvolutionFwdAlgoPerf_t perf[8];
-    CUDNN_CHECK(
-        cudnnFindConvolutionForwardAlgorithm(h, c.x->d, c.w->d, c.conv, c.y->d, 8, &n, perf), what);
-    RM_CHECK(n > 0 && perf[0].status == CUDNN_STATUS_SUCCESS, what, ": no cuDNN algorithm");
-    c.fwd = perf[0].algo, c.ws_fwd = perf[0].memory, c.have_fwd = true;
-  }
+  find_once<cudnnConvolutionFwdAlgoPerf_t>(
+      c.have_fwd, c.fwd, c.ws_fwd, what, [&](int k, int* n, auto* perf) {
+        return cudnnFindConvolutionForwardAlgorithm(h, c.x->d, c.w->d, c.conv, c.y->d, k, n, perf);
+      });
   Workspace ws(c.ws_fwd);
   const float one = 1.f, zero = 0.f;
   CUDNN_CHECK(
@@ -91,15 +98,11 @@ void CudaBackend::conv3d_backward_data(const Tensor& gy, const Tensor& w, const 
   const std::string what = "conv3d_backward_data " + shapes(gy, w, gx);
   Conv& c = entry(gx.shape(), w.shape(), gy.shape(), p);
   cudnnHandle_t h = context().cudnn;
-  if (!c.have_bwd_data) {
-    int n = 0;
-    cudnnConvolutionBwdDataAlgoPerf_t perf[8];
-    CUDNN_CHECK(
-        cudnnFindConvolutionBackwardDataAlgorithm(h, c.w->d, c.y->d, c.conv, c.x->d, 8, &n, perf),
-        what);
-    RM_CHECK(n > 0 && perf[0].status == CUDNN_STATUS_SUCCESS, what, ": no cuDNN algorithm");
-    c.bwd_data = perf[0].algo, c.ws_data = perf[0].memory, c.have_bwd_data = true;
-  }
+  find_once<cudnnConvolutionBwdDataAlgoPerf_t>(c.have_bwd_data, c.bwd_data, c.ws_data, what,
+                                               [&](int k, int* n, auto* perf) {
+                                                 return cudnnFindConvolutionBackwardDataAlgorithm(
+                                                     h, c.w->d, c.y->d, c.conv, c.x->d, k, n, perf);
+                                               });
   Workspace ws(c.ws_data);
   const float one = 1.f, zero = 0.f;
   CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, c.w->d, w.data<float>(), c.y->d,
@@ -113,15 +116,11 @@ void CudaBackend::conv3d_backward_weights(const Tensor& x, const Tensor& gy, con
   const std::string what = "conv3d_backward_weights " + shapes(x, gy, gw);
   Conv& c = entry(x.shape(), gw.shape(), gy.shape(), p);
   cudnnHandle_t h = context().cudnn;
-  if (!c.have_bwd_filter) {
-    int n = 0;
-    cudnnConvolutionBwdFilterAlgoPerf_t perf[8];
-    CUDNN_CHECK(
-        cudnnFindConvolutionBackwardFilterAlgorithm(h, c.x->d, c.y->d, c.conv, c.w->d, 8, &n, perf),
-        what);
-    RM_CHECK(n > 0 && perf[0].status == CUDNN_STATUS_SUCCESS, what, ": no cuDNN algorithm");
-    c.bwd_filter = perf[0].algo, c.ws_filter = perf[0].memory, c.have_bwd_filter = true;
-  }
+  find_once<cudnnConvolutionBwdFilterAlgoPerf_t>(
+      c.have_bwd_filter, c.bwd_filter, c.ws_filter, what, [&](int k, int* n, auto* perf) {
+        return cudnnFindConvolutionBackwardFilterAlgorithm(h, c.x->d, c.y->d, c.conv, c.w->d, k, n,
+                                                           perf);
+      });
   Workspace ws(c.ws_filter);
   const float one = 1.f, zero = 0.f;
   CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, c.x->d, x.data<float>(), c.y->d,

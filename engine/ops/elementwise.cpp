@@ -92,18 +92,21 @@ Tensor pow(const Tensor& a, const Tensor& b) {
   });
 }
 
-Tensor maximum(const Tensor& a, const Tensor& b) {
-  return binary_op(BinaryOp::maximum, a, b, [](auto& g, auto& a, auto& b, auto&, bool, bool) {
-    Tensor take_a = compare(BinaryOp::ge, a, b);
+namespace {
+// maximum / minimum: the gradient goes to a where `keep_a` (a >= b, resp. a <= b) holds, else b.
+Tensor extreme_of(BinaryOp op, BinaryOp keep_a, const Tensor& a, const Tensor& b) {
+  return binary_op(op, a, b, [keep_a](auto& g, auto& a, auto& b, auto&, bool, bool) {
+    Tensor take_a = compare(keep_a, a, b);
     return Pair{mul(g, take_a), mul(g, sub(1.f, take_a))};
   });
 }
+}  // namespace
 
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  return extreme_of(BinaryOp::maximum, BinaryOp::ge, a, b);
+}
 Tensor minimum(const Tensor& a, const Tensor& b) {
-  return binary_op(BinaryOp::minimum, a, b, [](auto& g, auto& a, auto& b, auto&, bool, bool) {
-    Tensor take_a = compare(BinaryOp::le, a, b);
-    return Pair{mul(g, take_a), mul(g, sub(1.f, take_a))};
-  });
+  return extreme_of(BinaryOp::minimum, BinaryOp::le, a, b);
 }
 
 Tensor compare(BinaryOp op, const Tensor& a, const Tensor& b) {
