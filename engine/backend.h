@@ -53,9 +53,10 @@ class Backend {
   // gx [rows, len] = 0 except gx[r, index[r]] = gy[r].
   virtual void scatter_rows(const Tensor& gy, const Tensor& index, const Tensor& gx) = 0;
   // out [rows, m] = x [rows, len] at columns index (i64 [m]); and its adjoint, which adds
-  // g [rows, m] into gx [rows, len] (gx zeroed first).
+  // g [rows, m] into gx [rows, len] (gx zeroed first). `unique`: no column repeats in index.
   virtual void gather_columns(const Tensor& x, const Tensor& index, const Tensor& out) = 0;
-  virtual void scatter_add_columns(const Tensor& g, const Tensor& index, const Tensor& gx) = 0;
+  virtual void scatter_add_columns(const Tensor& g, const Tensor& index, const Tensor& gx,
+                                   bool unique) = 0;
   // softmax (or log_softmax) over the rows of a contiguous [rows, len] tensor, and backward.
   virtual void softmax_rows(const Tensor& x, const Tensor& y, bool log) = 0;
   virtual void softmax_rows_backward(const Tensor& gy, const Tensor& y, const Tensor& gx,
@@ -111,7 +112,8 @@ class Backend {
   void reduce_rows(ReduceOp op, const Tensor& x, const Tensor& out, const Tensor& index) override; \
   void scatter_rows(const Tensor& gy, const Tensor& index, const Tensor& gx) override;             \
   void gather_columns(const Tensor& x, const Tensor& index, const Tensor& out) override;           \
-  void scatter_add_columns(const Tensor& g, const Tensor& index, const Tensor& gx) override;       \
+  void scatter_add_columns(const Tensor& g, const Tensor& index, const Tensor& gx, bool unique)    \
+      override;                                                                                    \
   void softmax_rows(const Tensor& x, const Tensor& y, bool log) override;                          \
   void softmax_rows_backward(const Tensor& gy, const Tensor& y, const Tensor& gx, bool log)        \
       override;                                                                                    \

@@ -15,7 +15,8 @@ void CpuBackend::gather_columns(const Tensor& x, const Tensor& index, const Tens
     for (int64_t j = 0; j < m; ++j) op_[r * m + j] = xp[r * len + ip[j]];
 }
 
-void CpuBackend::scatter_add_columns(const Tensor& g, const Tensor& index, const Tensor& gx) {
+void CpuBackend::scatter_add_columns(const Tensor& g, const Tensor& index, const Tensor& gx,
+                                     bool /*unique: rows are independent either way*/) {
   const int64_t rows = gx.size(0), len = gx.size(1), m = index.numel();
   const float* gp = g.data<float>();
   const int64_t* ip = index.data<int64_t>();

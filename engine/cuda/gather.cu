@@ -14,6 +14,14 @@ __global__ void gather_kernel(const float* x, const int64_t* index, float* out, 
     out[i] = x[(i / m) * len + index[i % m]];
 }
 
+// Unique indices: each output column has at most one source, so a direct write is exact.
+__global__ void scatter_unique_kernel(const float* g, const int64_t* index, float* gx,
+                                      int64_t rows, int64_t len, int64_t m) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < rows * m;
+       i += int64_t(gridDim.x) * blockDim.x)
+    gx[(i / m) * len + index[i % m]] = g[i];
+}
+
 __global__ void scatter_add_kernel(const float* g, const int64_t* index, float* gx, int64_t rows,
                                    int64_t len, int64_t m) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < rows * len;
@@ -35,9 +43,18 @@ void CudaBackend::gather_columns(const Tensor& x, const Tensor& index, const Ten
   CUDA_LAUNCH_CHECK("gather_columns " + shape_str(x.shape()));
 }
 
-void CudaBackend::scatter_add_columns(const Tensor& g, const Tensor& index, const Tensor& gx) {
+void CudaBackend::scatter_add_columns(const Tensor& g, const Tensor& index, const Tensor& gx,
+                                      bool unique) {
   const int64_t rows = gx.size(0), len = gx.size(1), m = index.numel();
   if (rows * len == 0) return;
+  if (unique) {
+    fill(gx, 0.0);
+    if (rows * m == 0) return;
+    scatter_unique_kernel<<<blocks_for(rows * m), 256, 0, context().stream>>>(
+        g.data<float>(), index.data<int64_t>(), gx.data<float>(), rows, len, m);
+    CUDA_LAUNCH_CHECK("scatter_add_columns " + shape_str(gx.shape()));
+    return;
+  }
   scatter_add_kernel<<<blocks_for(rows * len), 256, 0, context().stream>>>(
       g.data<float>(), index.data<int64_t>(), gx.data<float>(), rows, len, m);
   CUDA_LAUNCH_CHECK("scatter_add_columns " + shape_str(gx.shape()));

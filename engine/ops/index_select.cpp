@@ -1,4 +1,6 @@
 // index_select: the picked dim is moved last and handled as columns of [rows, len].
+#include <vector>
+
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/ops.h"
@@ -13,9 +15,15 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   dim = wrap_dim(dim, x.dim(), "index_select");
   const int64_t len = x.size(dim), m = index.numel();
   Tensor idx = index.contiguous().to(Device::cpu);
-  for (int64_t i = 0; i < m; ++i)
-    RM_CHECK(idx.data<int64_t>()[i] >= 0 && idx.data<int64_t>()[i] < len, "index_select: index ",
-             idx.data<int64_t>()[i], " out of range for dim ", dim, " of ", shape_str(x.shape()));
+  std::vector<bool> seen(size_t(len), false);
+  bool unique = true;
+  for (int64_t i = 0; i < m; ++i) {
+    int64_t k = idx.data<int64_t>()[i];
+    RM_CHECK(k >= 0 && k < len, "index_select: index ", k, " out of range for dim ", dim, " of ",
+             shape_str(x.shape()));
+    unique = unique && !seen[size_t(k)];
+    seen[size_t(k)] = true;
+  }
   Tensor xi = index.contiguous().detach();
   int64_t last = x.dim() - 1;
   Tensor xt = x.detach().transpose(dim, last).contiguous();
@@ -29,7 +37,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   return record("index_select", y, {x}, [=](const Tensor& g) {
     Tensor gt = g.transpose(dim, last).contiguous().view({rows, m});
     Tensor gx = Tensor::empty({rows, len}, DType::f32, g.device());
-    backend(g.device()).scatter_add_columns(gt, xi, gx);
+    backend(g.device()).scatter_add_columns(gt, xi, gx, unique);
     return std::vector<Tensor>{gx.view(tshape).transpose(dim, last).contiguous()};
   });
 }
