@@ -71,37 +71,47 @@ EvalTable rank1_excluding_identical_view(const Tensor& emb, const std::vector<Ev
     return index_select(emb.detach(), 0, i.to(emb.device()));
   };
   std::vector<float> dist = pairwise_distance(pick(prb), pick(gal), kind).to_vector();
-  const size_t ng = gal.size(), nv = t.views.size();
+  const size_t ng = gal.size(), nv = t.views.size(), nc = t.conditions.size();
   auto view_index = [&](const std::string& v) {
     return size_t(std::lower_bound(t.views.begin(), t.views.end(), v) - t.views.begin());
   };
-  for (const std::string& c : t.conditions) {
+  // One pass: view of every gallery sequence, the subjects present per gallery view, and for each
+  // probe its nearest gallery sequence in every gallery view. Counts per (condition, pv, gv).
+  std::vector<size_t> gal_view(ng);
+  std::vector<std::set<std::string>> gallery_subjects(nv);
+  for (size_t j = 0; j < ng; ++j) {
+    gal_view[j] = view_index(samples[gal[j]].view);
+    gallery_subjects[gal_view[j]].insert(samples[gal[j]].subject);
+  }
+  auto cell = [&](size_t c, size_t pv, size_t gv) { return (c * nv + pv) * nv + gv; };
+  std::vector<int64_t> count(nc * nv * nv, 0), hits(count), valid(count);
+  std::vector<float> best(nv);
+  std::vector<size_t> arg(nv);
+  for (size_t i = 0; i < prb.size(); ++i) {
+    const EvalSample& p = samples[prb[i]];
+    size_t c = size_t(std::find(t.conditions.begin(), t.conditions.end(), p.probe_condition) -
+                      t.conditions.begin());
+    size_t pv = view_index(p.view);
+    std::fill(best.begin(), best.end(), std::numeric_limits<float>::infinity());
+    for (size_t j = 0; j < ng; ++j)
+      if (dist[i * ng + j] < best[gal_view[j]])
+        best[gal_view[j]] = dist[i * ng + j], arg[gal_view[j]] = j;
+    for (size_t gv = 0; gv < nv; ++gv) {
+      if (gv == pv || gallery_subjects[gv].empty()) continue;
+      ++count[cell(c, pv, gv)];
+      hits[cell(c, pv, gv)] += samples[gal[arg[gv]]].subject == p.subject;
+      valid[cell(c, pv, gv)] += gallery_subjects[gv].count(p.subject) > 0;
+    }
+  }
+  for (size_t ci = 0; ci < nc; ++ci) {
+    const std::string& c = t.conditions[ci];
     std::vector<std::vector<double>> acc(nv, std::vector<double>(nv, kNaN)), acc_valid = acc;
     for (size_t pv = 0; pv < nv; ++pv)
       for (size_t gv = 0; gv < nv; ++gv) {
-        if (pv == gv) continue;
-        std::set<std::string> gallery_subjects;
-        for (size_t j = 0; j < ng; ++j)
-          if (view_index(samples[gal[j]].view) == gv)
-            gallery_subjects.insert(samples[gal[j]].subject);
-        if (gallery_subjects.empty()) continue;
-        int64_t n = 0, hits = 0, n_valid = 0;
-        for (size_t i = 0; i < prb.size(); ++i) {
-          const EvalSample& p = samples[prb[i]];
-          if (p.probe_condition != c || view_index(p.view) != pv) continue;
-          float best = std::numeric_limits<float>::infinity();
-          size_t arg = 0;
-          for (size_t j = 0; j < ng; ++j)
-            if (view_index(samples[gal[j]].view) == gv && dist[i * ng + j] < best)
-              best = dist[i * ng + j], arg = j;
-          bool hit = samples[gal[arg]].subject == p.subject;
-          ++n;
-          hits += hit;
-          n_valid += gallery_subjects.count(p.subject) > 0;
-        }
-        if (n == 0) continue;
-        acc[pv][gv] = round2(100.0 * double(hits) / double(n));
-        if (n_valid) acc_valid[pv][gv] = round2(100.0 * double(hits) / double(n_valid));
+        size_t k = cell(ci, pv, gv);
+        if (count[k] == 0) continue;
+        acc[pv][gv] = round2(100.0 * double(hits[k]) / double(count[k]));
+        if (valid[k]) acc_valid[pv][gv] = round2(100.0 * double(hits[k]) / double(valid[k]));
       }
     std::vector<double> row(nv), row_valid(nv);
     for (size_t v = 0; v < nv; ++v) {
