@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "engine/atomic_file.h"
 #include "engine/error.h"
 
 #define STB_IMAGE_IMPLEMENTATION
@@ -26,10 +27,10 @@ GrayImage read_gray(const std::string& path) {
 }
 
 void write_png(const std::string& path, const uint8_t* pixels, int width, int height) {
-  std::string tmp = path + ".tmp";
+  const std::string tmp = temp_path(path);
   RM_CHECK(stbi_write_png(tmp.c_str(), width, height, 1, pixels, width) != 0, path,
            ": cannot write PNG");
-  RM_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, path, ": cannot rename ", tmp);
+  commit_temp(path);
 }
 
 }  // namespace rmgait::data

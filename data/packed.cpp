@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "engine/atomic_file.h"
 #include "engine/error.h"
 
 namespace rmgait::data {
@@ -46,7 +47,7 @@ std::string SequenceInfo::name() const {
 }
 
 PackedWriter::PackedWriter(const std::string& path, uint32_t height, uint32_t width)
-    : path_(path), tmp_(path + ".tmp"), h_(height), w_(width) {
+    : path_(path), tmp_(temp_path(path)), h_(height), w_(width) {
   f_ = std::fopen(tmp_.c_str(), "wb");
   RM_CHECK(f_, path_, ": cannot write ", tmp_);
   uint8_t zero[kHeader] = {0};
@@ -94,7 +95,7 @@ void PackedWriter::finish() {
   RM_CHECK(std::fwrite(h, 1, kHeader, f_) == kHeader, path_, ": write failed");
   RM_CHECK(std::fclose(f_) == 0, path_, ": close failed");
   f_ = nullptr;
-  RM_CHECK(std::rename(tmp_.c_str(), path_.c_str()) == 0, path_, ": cannot rename ", tmp_);
+  commit_temp(path_);
 }
 
 PackedDataset::PackedDataset(const std::string& path) : path_(path) {

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <regex>
 
+#include "engine/atomic_file.h"
 #include "engine/error.h"
 
 namespace rmgait {
@@ -96,10 +97,7 @@ void save_npy(const std::string& path, const Tensor& t) {
   size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    RM_CHECK(f, path, ": cannot write");
+  write_file_atomically(path, [&](std::ostream& f) {
     unsigned char pre[10] = {0x93,
                              'N',
                              'U',
@@ -114,9 +112,7 @@ void save_npy(const std::string& path, const Tensor& t) {
     f.write(header.data(), std::streamsize(header.size()));
     f.write(static_cast<const char*>(c.raw_data()),
             std::streamsize(size_t(c.numel()) * dtype_size(c.dtype())));
-    RM_CHECK(f.good(), path, ": write failed");
-  }
-  RM_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, path, ": cannot rename ", tmp);
+  });
 }
 
 }  // namespace rmgait

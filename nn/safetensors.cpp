@@ -5,6 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "engine/atomic_file.h"
 #include "engine/error.h"
 
 namespace rmgait::nn {
@@ -51,10 +52,7 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   }
   std::string h = header.dump();
   h.append((8 - h.size() % 8) % 8, ' ');
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    RM_CHECK(f, path, ": cannot write ", tmp);
+  write_file_atomically(path, [&](std::ostream& f) {
     uint64_t n = h.size();
     unsigned char len[8];
     for (int i = 0; i < 8; ++i) len[i] = uint8_t(n >> (8 * i));
@@ -63,10 +61,7 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
     for (const Tensor& c : data)
       f.write(static_cast<const char*>(c.raw_data()),
               std::streamsize(size_t(c.numel()) * dtype_size(c.dtype())));
-    f.flush();
-    RM_CHECK(f.good(), path, ": write to ", tmp, " failed");
-  }
-  RM_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, path, ": cannot rename ", tmp);
+  });
 }
 
 SafetensorsFile load_safetensors(const std::string& path) {

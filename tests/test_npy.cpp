@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "engine/atomic_file.h"
 #include "engine/npy.h"
 #include "tests/test_util.h"
 
@@ -78,4 +79,22 @@ TEST_CASE("corrupt and unsupported npy files give errors naming the file and the
   CHECK_THROWS_WITH_AS(load_npy(p), doctest::Contains("truncated .npy data"), Error);
   CHECK_THROWS_WITH_AS(load_npy(p), doctest::Contains(p.c_str()), Error);
   CHECK_THROWS_WITH_AS(load_npy(tmp_path("missing.npy")), doctest::Contains("cannot open"), Error);
+}
+
+TEST_CASE("atomic writes: a failing writer leaves neither the file nor its temporary") {
+  std::string p = tmp_path("atomic.bin");
+  std::remove(p.c_str());
+  CHECK_THROWS_WITH_AS(write_file_atomically(p,
+                                             [](std::ostream& f) {
+                                               f << "partial";
+                                               RM_FAIL("disk full");
+                                             }),
+                       doctest::Contains("disk full"), Error);
+  CHECK(!std::ifstream(p).good());
+  CHECK(!std::ifstream(temp_path(p)).good());
+  write_file_atomically(p, [](std::ostream& f) { f << "whole"; });
+  std::string got;
+  std::ifstream(p) >> got;
+  CHECK(got == "whole");
+  CHECK(!std::ifstream(temp_path(p)).good());
 }

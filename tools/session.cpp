@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "data/loader.h"
+#include "engine/atomic_file.h"
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/ops.h"
@@ -102,14 +103,7 @@ void write_results(const gait::EvalTable& t, const std::string& stem) {
     j["rank1_valid_probes"][c]["mean"] = t.mean_valid.at(c);
   }
   auto atomic_write = [](const std::string& path, const std::string& text) {
-    std::string tmp = path + ".tmp";
-    {
-      std::ofstream f(tmp);
-      RM_CHECK(f, path, ": cannot write");
-      f << text;
-      RM_CHECK(f.good(), path, ": write failed");
-    }
-    RM_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, path, ": cannot rename ", tmp);
+    write_file_atomically(path, [&](std::ostream& f) { f << text; });
   };
   atomic_write(stem + ".json", j.dump(2) + "\n");
   std::string csv = "condition";
