@@ -99,6 +99,14 @@ TEST_CASE("every op: CUDA matches the CPU backend, forward and backward") {
   cases.push_back({"max_pool3d padded", {leaf(distinct({1, 2, 5, 7, 9}, 17))}, [](auto& in) {
                      return max_pool3d(in[0], {{3, 3, 3}, {2, 2, 2}, {1, 1, 1}});
                    }});
+  cases.push_back({"max_pool3d ties", {leaf(quantized({2, 3, 4, 8, 6}, 39))}, [](auto& in) {
+                     return max_pool3d(in[0], {{1, 2, 2}, {1, 2, 2}, {0, 0, 0}});
+                   }});
+  cases.push_back({"max_pool3d ties overlapping", {leaf(quantized({1, 2, 6, 7, 9}, 40))},
+                   [](auto& in) { return max_pool3d(in[0], {{2, 3, 3}, {1, 2, 1}, {1, 1, 1}}); }});
+  cases.push_back({"max ties", {leaf(quantized({3, 4, 9}, 41))}, [](auto& in) {
+                     return max(in[0], {2});
+                   }});
   cases.push_back({"matmul", {leafu({4, 5, 7}, 18), leafu({4, 7, 3}, 19)}, [](auto& in) {
                      return matmul(in[0], in[1]);
                    }});
@@ -178,23 +186,30 @@ TEST_CASE("a whole Inception-RMB training step on CUDA matches the CPU") {
   cfg.channels = {8, 16, 16};
   cfg.num_classes = 4;
   cfg.seed = 3;
-  gait::ReverseMaskModel cpu_model(cfg), gpu_model(cfg);
-  gpu_model.to(Device::cuda);
-  Tensor sils = uniform({8, 12, 64, 44}, 38, 0.f, 1.f);
-  std::vector<int64_t> labels = {0, 0, 1, 1, 2, 2, 3, 3};
-  auto step = [&](gait::ReverseMaskModel& m, Device dev) {
-    auto out = m.forward(sils.to(dev));
-    Tensor loss = add(nn::triplet_loss(out.embedding, labels).loss,
-                      nn::cross_entropy(out.logits, labels).loss);
-    loss.backward();
-    return loss;
-  };
-  Tensor lc = step(cpu_model, Device::cpu), lg = step(gpu_model, Device::cuda);
-  CHECK(max_rel_err(lg, lc) <= 1e-4);
-  auto pc = cpu_model.named_parameters(), pg = gpu_model.named_parameters();
-  for (size_t i = 0; i < pc.size(); ++i) {
-    CAPTURE(pc[i].first);
-    CHECK(max_rel_err(pg[i].second.grad(), pc[i].second.grad()) <= 2e-3);
+  const Shape shape = {8, 12, 64, 44};
+  const std::vector<int64_t> labels = {0, 0, 1, 1, 2, 2, 3, 3};
+  // Grey values, then binary silhouettes (ties in the pooling windows of the background).
+  std::vector<float> grey = uniform(shape, 38, 0.f, 1.f).to_vector(), binary = grey;
+  for (float& v : binary) v = v > 0.6f ? 1.f : 0.f;
+  for (const std::vector<float>* input : {&grey, &binary}) {
+    CAPTURE(input == &binary);
+    Tensor sils = Tensor::from_vector(*input, shape);
+    gait::ReverseMaskModel cpu_model(cfg), gpu_model(cfg);
+    gpu_model.to(Device::cuda);
+    auto step = [&](gait::ReverseMaskModel& m, Device dev) {
+      auto out = m.forward(sils.to(dev));
+      Tensor loss = add(nn::triplet_loss(out.embedding, labels).loss,
+                        nn::cross_entropy(out.logits, labels).loss);
+      loss.backward();
+      return loss;
+    };
+    Tensor lc = step(cpu_model, Device::cpu), lg = step(gpu_model, Device::cuda);
+    CHECK(max_rel_err(lg, lc) <= 1e-4);
+    auto pc = cpu_model.named_parameters(), pg = gpu_model.named_parameters();
+    for (size_t i = 0; i < pc.size(); ++i) {
+      CAPTURE(pc[i].first);
+      CHECK(max_rel_err(pg[i].second.grad(), pc[i].second.grad()) <= 2e-3);
+    }
   }
 }
 

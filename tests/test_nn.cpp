@@ -172,10 +172,10 @@ TEST_CASE("SGD with momentum, MultiStepLR and gradient clipping") {
     w -= 0.1 * buf;
     CHECK(p.item() == doctest::Approx(w).epsilon(1e-6));
   }
-  nn::MultiStepLR sched{1e-4f, {70000}, 0.1f};
+  nn::MultiStepLR sched{1e-4f, {70000}, 0.1f, {}};
   CHECK(sched.lr_at(69999) == doctest::Approx(1e-4f));
   CHECK(sched.lr_at(70000) == doctest::Approx(1e-5f));
-  nn::MultiStepLR two{1e-4f, {150000, 200000}, 0.1f};
+  nn::MultiStepLR two{1e-4f, {150000, 200000}, 0.1f, {}};
   CHECK(two.lr_at(200000) == doctest::Approx(1e-6f));
   nn::MultiStepLR ou{1e-4f, {150000, 200000}, 0.1f, {0.1f, 0.5f}};
   CHECK(ou.lr_at(199999) == doctest::Approx(1e-5f));

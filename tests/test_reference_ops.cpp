@@ -195,7 +195,7 @@ TEST_CASE("batch_norm train and eval match naive statistics for 2-d to 5-d input
   }
 }
 
-TEST_CASE("max_pool3d matches naive loops with stride and padding") {
+TEST_CASE("max_pool3d matches naive loops with stride and padding; ties go to the first max") {
   struct Case {
     Shape x;
     Pool3dParams p;
@@ -204,8 +204,10 @@ TEST_CASE("max_pool3d matches naive loops with stride and padding") {
       {{1, 2, 5, 7, 9}, {{3, 3, 3}, {2, 2, 2}, {1, 1, 1}}},
       {{1, 1, 6, 5, 5}, {{2, 3, 2}, {2, 1, 3}, {0, 1, 1}}},
   };
+  for (bool ties : {false, true})
   for (const Case& cs : cases) {
-    Tensor x = leaf(distinct(cs.x, 21));
+    CAPTURE(ties);
+    Tensor x = leaf(ties ? quantized(cs.x, 23) : distinct(cs.x, 21));
     Tensor y = max_pool3d(x, cs.p);
     const Shape& ys = y.shape();
     std::vector<float> xv = x.to_vector();

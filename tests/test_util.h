@@ -41,6 +41,14 @@ inline Tensor distinct(const Shape& s, uint64_t seed, float step = 0.05f) {
   return Tensor::from_vector(v, s);
 }
 
+// Integers 0, 1, 2 only, so that pooling windows and reductions hold ties (as binary silhouettes
+// do).
+inline Tensor quantized(const Shape& s, uint64_t seed) {
+  std::vector<float> v = uniform(s, seed, 0.f, 3.f).to_vector();
+  for (float& e : v) e = std::floor(e);
+  return Tensor::from_vector(v, s);
+}
+
 inline void check_close(const std::vector<float>& got, const std::vector<double>& want, double rtol,
                         double atol, const std::string& what) {
   REQUIRE_MESSAGE(got.size() == want.size(),

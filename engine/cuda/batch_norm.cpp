@@ -39,6 +39,10 @@ void CudaBackend::batch_norm_forward_train(const Tensor& x, const Tensor& weight
   const std::string what = "batch_norm_forward_train " + shape_str(x.shape());
   BN& b = entry(x.shape());
   const float one = 1.f, zero = 0.f;
+  // cuDNN updates running = (1 - factor) * running + factor * batch; with factor 1 the old value
+  // is multiplied by 0, which is NaN for NaN garbage in a reused block: start from zeros.
+  fill(mean, 0.0);
+  fill(var, 0.0);
   CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
                   context().cudnn, CUDNN_BATCHNORM_SPATIAL, &one, &zero, b.x->d, x.data<float>(),
                   b.x->d, y.data<float>(), b.param, weight.data<float>(), bias.data<float>(), 1.0,

@@ -32,7 +32,7 @@ Context& context() {
     const char* tf32 = std::getenv("RMGAIT_TF32");
     c->tf32 = tf32 && std::string(tf32) == "1";
     CUBLAS_CHECK(
-        cublasSetMathMode(c->cublas, c->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH),
+        cublasSetMathMode(c->cublas, c->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
         "context");
     return c;
   }();

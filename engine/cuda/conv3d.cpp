@@ -1,6 +1,8 @@
 // conv3d on cuDNN's legacy API: descriptors and the fastest algorithm of each direction are found
-// once per shape (cudnnFind*) and cached; workspaces come from the caching allocator. FMA math
-// (no TF32) unless RMGAIT_TF32=1.
+// once per shape (cudnnFind*) and cached with the math type cuDNN timed it with; workspaces come
+// from the caching allocator. FMA math (no TF32, exact f32 like the CPU) unless RMGAIT_TF32=1,
+// which allows tensor-op math (TF32 on Ampere and later; never CUDNN_TENSOR_OP_MATH_ALLOW_
+// CONVERSION, which would also allow f16).
 #include <memory>
 
 #include "engine/cuda/check.h"
@@ -16,15 +18,25 @@ struct Conv {
   std::unique_ptr<TensorDesc> x, y, bias;
   std::unique_ptr<FilterDesc> w;
   cudnnConvolutionDescriptor_t conv = nullptr;
-  bool have_fwd = false, have_bwd_data = false, have_bwd_filter = false;
-  cudnnConvolutionFwdAlgo_t fwd;
-  cudnnConvolutionBwdDataAlgo_t bwd_data;
-  cudnnConvolutionBwdFilterAlgo_t bwd_filter;
-  size_t ws_fwd = 0, ws_data = 0, ws_filter = 0;
+  // One found algorithm per direction, with its workspace size and math type.
+  template <class A>
+  struct Choice {
+    bool found = false;
+    A algo{};
+    size_t workspace = 0;
+    cudnnMathType_t math = CUDNN_FMA_MATH;
+  };
+  Choice<cudnnConvolutionFwdAlgo_t> fwd;
+  Choice<cudnnConvolutionBwdDataAlgo_t> bwd_data;
+  Choice<cudnnConvolutionBwdFilterAlgo_t> bwd_filter;
   ~Conv() {
     if (conv) cudnnDestroyConvolutionDescriptor(conv);
   }
 };
+
+cudnnMathType_t configured_math() {
+  return context().tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
+}
 
 std::string key_of(const Shape& x, const Shape& w, const Shape& y, const Conv3dParams& p) {
   std::string k = shape_str(x) + shape_str(w) + shape_str(y);
@@ -47,23 +59,30 @@ Conv& entry(const Shape& xs, const Shape& ws, const Shape& ys, const Conv3dParam
     CUDNN_CHECK(cudnnSetConvolutionNdDescriptor(c->conv, 3, pad, stride, dil,
                                                 CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
                 "conv3d " + shape_str(xs));
-    CUDNN_CHECK(
-        cudnnSetConvolutionMathType(
-            c->conv, context().tf32 ? CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION : CUDNN_FMA_MATH),
-        "conv3d");
     return c;
   });
 }
 
-// Runs cuDNN's algorithm search the first time a shape is seen and keeps the fastest.
+// Runs cuDNN's algorithm search the first time a shape is seen and keeps the fastest that ran;
+// then sets the math type that algorithm was timed with (the descriptor is shared by the three
+// directions, whose choices may differ in math type).
 template <class Perf, class Algo, class Find>
-void find_once(bool& have, Algo& algo, size_t& workspace, const std::string& what, Find find) {
-  if (have) return;
-  int n = 0;
-  Perf perf[8];
-  CUDNN_CHECK(find(8, &n, perf), what);
-  RM_CHECK(n > 0 && perf[0].status == CUDNN_STATUS_SUCCESS, what, ": no cuDNN algorithm");
-  algo = perf[0].algo, workspace = perf[0].memory, have = true;
+void find_once(Conv::Choice<Algo>& choice, cudnnConvolutionDescriptor_t conv,
+               const std::string& what, Find find) {
+  if (!choice.found) {
+    CUDNN_CHECK(cudnnSetConvolutionMathType(conv, configured_math()), what);  // search within it
+    int n = 0;
+    Perf perf[8];
+    CUDNN_CHECK(find(8, &n, perf), what);
+    int best = 0;
+    while (best < n && perf[best].status != CUDNN_STATUS_SUCCESS) ++best;
+    RM_CHECK(best < n, what, ": cuDNN found no algorithm that runs");
+    choice.algo = perf[best].algo, choice.workspace = perf[best].memory;
+    // Exact mode keeps FMA math whatever cuDNN reports (its DEFAULT_MATH would permit TF32).
+    choice.math = context().tf32 ? perf[best].mathType : CUDNN_FMA_MATH;
+    choice.found = true;
+  }
+  CUDNN_CHECK(cudnnSetConvolutionMathType(conv, choice.math), what);
 }
 
 std::string shapes(const Tensor& a, const Tensor& b, const Tensor& c) {
@@ -77,15 +96,14 @@ void CudaBackend::conv3d_forward(const Tensor& x, const Tensor& w, const Tensor&
   const std::string what = "conv3d_forward " + shapes(x, w, y);
   Conv& c = entry(x.shape(), w.shape(), y.shape(), p);
   cudnnHandle_t h = context().cudnn;
-  find_once<cudnnConvolutionFwdAlgoPerf_t>(
-      c.have_fwd, c.fwd, c.ws_fwd, what, [&](int k, int* n, auto* perf) {
-        return cudnnFindConvolutionForwardAlgorithm(h, c.x->d, c.w->d, c.conv, c.y->d, k, n, perf);
-      });
-  Workspace ws(c.ws_fwd);
+  find_once<cudnnConvolutionFwdAlgoPerf_t>(c.fwd, c.conv, what, [&](int k, int* n, auto* perf) {
+    return cudnnFindConvolutionForwardAlgorithm(h, c.x->d, c.w->d, c.conv, c.y->d, k, n, perf);
+  });
+  Workspace ws(c.fwd.workspace);
   const float one = 1.f, zero = 0.f;
   CUDNN_CHECK(
       cudnnConvolutionForward(h, &one, c.x->d, x.data<float>(), c.w->d, w.data<float>(), c.conv,
-                              c.fwd, ws.get(), ws.size(), &zero, c.y->d, y.data<float>()),
+                              c.fwd.algo, ws.get(), ws.size(), &zero, c.y->d, y.data<float>()),
       what);
   if (bias.defined())
     CUDNN_CHECK(
@@ -98,15 +116,15 @@ void CudaBackend::conv3d_backward_data(const Tensor& gy, const Tensor& w, const 
   const std::string what = "conv3d_backward_data " + shapes(gy, w, gx);
   Conv& c = entry(gx.shape(), w.shape(), gy.shape(), p);
   cudnnHandle_t h = context().cudnn;
-  find_once<cudnnConvolutionBwdDataAlgoPerf_t>(c.have_bwd_data, c.bwd_data, c.ws_data, what,
-                                               [&](int k, int* n, auto* perf) {
-                                                 return cudnnFindConvolutionBackwardDataAlgorithm(
-                                                     h, c.w->d, c.y->d, c.conv, c.x->d, k, n, perf);
-                                               });
-  Workspace ws(c.ws_data);
+  find_once<cudnnConvolutionBwdDataAlgoPerf_t>(
+      c.bwd_data, c.conv, what, [&](int k, int* n, auto* perf) {
+        return cudnnFindConvolutionBackwardDataAlgorithm(h, c.w->d, c.y->d, c.conv, c.x->d, k, n,
+                                                         perf);
+      });
+  Workspace ws(c.bwd_data.workspace);
   const float one = 1.f, zero = 0.f;
   CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, c.w->d, w.data<float>(), c.y->d,
-                                           gy.data<float>(), c.conv, c.bwd_data, ws.get(),
+                                           gy.data<float>(), c.conv, c.bwd_data.algo, ws.get(),
                                            ws.size(), &zero, c.x->d, gx.data<float>()),
               what);
 }
@@ -117,14 +135,14 @@ void CudaBackend::conv3d_backward_weights(const Tensor& x, const Tensor& gy, con
   Conv& c = entry(x.shape(), gw.shape(), gy.shape(), p);
   cudnnHandle_t h = context().cudnn;
   find_once<cudnnConvolutionBwdFilterAlgoPerf_t>(
-      c.have_bwd_filter, c.bwd_filter, c.ws_filter, what, [&](int k, int* n, auto* perf) {
+      c.bwd_filter, c.conv, what, [&](int k, int* n, auto* perf) {
         return cudnnFindConvolutionBackwardFilterAlgorithm(h, c.x->d, c.y->d, c.conv, c.w->d, k, n,
                                                            perf);
       });
-  Workspace ws(c.ws_filter);
+  Workspace ws(c.bwd_filter.workspace);
   const float one = 1.f, zero = 0.f;
   CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, c.x->d, x.data<float>(), c.y->d,
-                                             gy.data<float>(), c.conv, c.bwd_filter, ws.get(),
+                                             gy.data<float>(), c.conv, c.bwd_filter.algo, ws.get(),
                                              ws.size(), &zero, c.w->d, gw.data<float>()),
               what);
   if (gbias.defined())
