@@ -6,6 +6,8 @@
 #include <cstdint>
 
 #include "engine/math/elementwise.h"
+#include "engine/math/philox.h"
+#include "engine/math/reduce.h"
 #include "engine/tensor.h"
 
 namespace rmgait {
@@ -22,9 +24,6 @@ struct Pool3dParams {
   std::array<int64_t, 3> stride{1, 1, 1};
   std::array<int64_t, 3> padding{0, 0, 0};
 };
-
-enum class ReduceOp : int { sum, max, min };
-enum class RandomKind : int { uniform, normal, bernoulli };
 
 class Backend {
  public:

@@ -102,11 +102,12 @@ TEST_CASE("every op: CUDA matches the CPU backend, forward and backward") {
   cases.push_back({"max_pool3d ties", {leaf(quantized({2, 3, 4, 8, 6}, 39))}, [](auto& in) {
                      return max_pool3d(in[0], {{1, 2, 2}, {1, 2, 2}, {0, 0, 0}});
                    }});
-  cases.push_back({"max_pool3d ties overlapping", {leaf(quantized({1, 2, 6, 7, 9}, 40))},
-                   [](auto& in) { return max_pool3d(in[0], {{2, 3, 3}, {1, 2, 1}, {1, 1, 1}}); }});
-  cases.push_back({"max ties", {leaf(quantized({3, 4, 9}, 41))}, [](auto& in) {
-                     return max(in[0], {2});
-                   }});
+  cases.push_back(
+      {"max_pool3d ties overlapping", {leaf(quantized({1, 2, 6, 7, 9}, 40))}, [](auto& in) {
+         return max_pool3d(in[0], {{2, 3, 3}, {1, 2, 1}, {1, 1, 1}});
+       }});
+  cases.push_back(
+      {"max ties", {leaf(quantized({3, 4, 9}, 41))}, [](auto& in) { return max(in[0], {2}); }});
   cases.push_back({"matmul", {leafu({4, 5, 7}, 18), leafu({4, 7, 3}, 19)}, [](auto& in) {
                      return matmul(in[0], in[1]);
                    }});

@@ -205,41 +205,41 @@ TEST_CASE("max_pool3d matches naive loops with stride and padding; ties go to th
       {{1, 1, 6, 5, 5}, {{2, 3, 2}, {2, 1, 3}, {0, 1, 1}}},
   };
   for (bool ties : {false, true})
-  for (const Case& cs : cases) {
-    CAPTURE(ties);
-    Tensor x = leaf(ties ? quantized(cs.x, 23) : distinct(cs.x, 21));
-    Tensor y = max_pool3d(x, cs.p);
-    const Shape& ys = y.shape();
-    std::vector<float> xv = x.to_vector();
-    Tensor g = uniform(ys, 22);
-    std::vector<float> gv = g.to_vector();
-    std::vector<double> yr(y.numel()), gxr(x.numel(), 0);
-    for (int64_t n = 0; n < ys[0]; ++n)
-      for (int64_t c = 0; c < ys[1]; ++c)
-        for (int64_t t = 0; t < ys[2]; ++t)
-          for (int64_t h = 0; h < ys[3]; ++h)
-            for (int64_t w = 0; w < ys[4]; ++w) {
-              double best = -INFINITY;
-              int64_t arg = -1;
-              for (int64_t kt = 0; kt < cs.p.kernel[0]; ++kt)
-                for (int64_t kh = 0; kh < cs.p.kernel[1]; ++kh)
-                  for (int64_t kw = 0; kw < cs.p.kernel[2]; ++kw) {
-                    int64_t it = t * cs.p.stride[0] - cs.p.padding[0] + kt;
-                    int64_t ih = h * cs.p.stride[1] - cs.p.padding[1] + kh;
-                    int64_t iw = w * cs.p.stride[2] - cs.p.padding[2] + kw;
-                    if (it < 0 || ih < 0 || iw < 0 || it >= cs.x[2] || ih >= cs.x[3] ||
-                        iw >= cs.x[4])
-                      continue;
-                    int64_t xi = at5(cs.x, n, c, it, ih, iw);
-                    if (xv[xi] > best) best = xv[xi], arg = xi;
-                  }
-              int64_t yi = at5(ys, n, c, t, h, w);
-              yr[yi] = best;
-              gxr[arg] += gv[yi];
-            }
-    check_close(y, yr, 0, 0, "max_pool3d forward");
-    check_close(grads_of(y, {x}, g)[0], gxr, 1e-6, 1e-6, "max_pool3d backward");
-  }
+    for (const Case& cs : cases) {
+      CAPTURE(ties);
+      Tensor x = leaf(ties ? quantized(cs.x, 23) : distinct(cs.x, 21));
+      Tensor y = max_pool3d(x, cs.p);
+      const Shape& ys = y.shape();
+      std::vector<float> xv = x.to_vector();
+      Tensor g = uniform(ys, 22);
+      std::vector<float> gv = g.to_vector();
+      std::vector<double> yr(y.numel()), gxr(x.numel(), 0);
+      for (int64_t n = 0; n < ys[0]; ++n)
+        for (int64_t c = 0; c < ys[1]; ++c)
+          for (int64_t t = 0; t < ys[2]; ++t)
+            for (int64_t h = 0; h < ys[3]; ++h)
+              for (int64_t w = 0; w < ys[4]; ++w) {
+                double best = -INFINITY;
+                int64_t arg = -1;
+                for (int64_t kt = 0; kt < cs.p.kernel[0]; ++kt)
+                  for (int64_t kh = 0; kh < cs.p.kernel[1]; ++kh)
+                    for (int64_t kw = 0; kw < cs.p.kernel[2]; ++kw) {
+                      int64_t it = t * cs.p.stride[0] - cs.p.padding[0] + kt;
+                      int64_t ih = h * cs.p.stride[1] - cs.p.padding[1] + kh;
+                      int64_t iw = w * cs.p.stride[2] - cs.p.padding[2] + kw;
+                      if (it < 0 || ih < 0 || iw < 0 || it >= cs.x[2] || ih >= cs.x[3] ||
+                          iw >= cs.x[4])
+                        continue;
+                      int64_t xi = at5(cs.x, n, c, it, ih, iw);
+                      if (xv[xi] > best) best = xv[xi], arg = xi;
+                    }
+                int64_t yi = at5(ys, n, c, t, h, w);
+                yr[yi] = best;
+                gxr[arg] += gv[yi];
+              }
+      check_close(y, yr, 0, 0, "max_pool3d forward");
+      check_close(grads_of(y, {x}, g)[0], gxr, 1e-6, 1e-6, "max_pool3d backward");
+    }
 }
 
 TEST_CASE("matmul: batched, transposed, broadcast batch, against naive loops") {

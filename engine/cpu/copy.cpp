@@ -2,8 +2,8 @@
 #include <algorithm>
 
 #include "engine/cpu/cpu_backend.h"
-#include "engine/cpu/dispatch.h"
 #include "engine/cpu/strided.h"
+#include "engine/dispatch.h"
 #include "engine/error.h"
 
 namespace rmgait::cpu {
@@ -19,12 +19,13 @@ void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
       using D = decltype(d);
       const S* sp = static_cast<const S*>(src.storage()->data());
       D* dp = static_cast<D*>(dst.storage()->data());
-      for_each_row<2>(src.shape(), {&src.strides(), &dst.strides()}, {src.offset(), dst.offset()},
-                      [&](int64_t, auto offs, int64_t len, auto inner) {
-                        const S* a = sp + offs[0];
-                        D* b = dp + offs[1];
-                        for (int64_t i = 0; i < len; ++i) b[i * inner[1]] = D(a[i * inner[0]]);
-                      });
+      const Tensor* ops[2] = {&src, &dst};
+      for_each_row(strided_view<2>(src.shape(), ops),
+                   [&](int64_t, auto offs, int64_t len, auto inner) {
+                     const S* a = sp + offs[0];
+                     D* b = dp + offs[1];
+                     for (int64_t i = 0; i < len; ++i) b[i * inner[1]] = D(a[i * inner[0]]);
+                   });
     });
   });
 }

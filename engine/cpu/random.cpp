@@ -10,18 +10,7 @@ void CpuBackend::random(RandomKind kind, uint64_t seed, uint64_t offset, float a
   const int64_t n = out.numel();
 #pragma omp parallel for schedule(static) if (n > 4096)
   for (int64_t i = 0; i < n; ++i) {
-    uint64_t idx = offset + uint64_t(i);
-    switch (kind) {
-      case RandomKind::uniform:
-        p[i] = a + (b - a) * philox::uniform(seed, idx);
-        break;
-      case RandomKind::normal:
-        p[i] = a + b * philox::normal(seed, idx);
-        break;
-      case RandomKind::bernoulli:
-        p[i] = philox::bernoulli(seed, idx, a);
-        break;
-    }
+    p[i] = philox::sample(kind, seed, offset + uint64_t(i), a, b);
   }
 }
 

@@ -21,10 +21,8 @@ void CpuBackend::reduce_rows(ReduceOp op, const Tensor& x, const Tensor& out, co
       continue;
     }
     int64_t best = 0;
-    for (int64_t i = 1; i < len; ++i) {
-      bool better = op == ReduceOp::max ? row[i] > row[best] : row[i] < row[best];
-      if (better || (row[i] != row[i] && row[best] == row[best])) best = i;  // NaN wins
-    }
+    for (int64_t i = 1; i < len; ++i)
+      if (extreme_replaces(op, row[i], i, row[best], best)) best = i;
     op_[r] = row[best];
     if (ip) ip[r] = best;
   }

@@ -2,13 +2,13 @@
 #include "engine/cuda/check.h"
 #include "engine/cuda/context.h"
 #include "engine/cuda/cuda_backend.h"
-#include "engine/cuda/strided.cuh"
+#include "engine/strided_view.h"
 
 namespace rmgait::cuda {
 
 namespace {
 __global__ void binary_kernel(BinaryOp op, const float* a, const float* b, float* out,
-                              Geometry<2> g) {
+                              Strided<2> g) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < g.n;
        i += int64_t(gridDim.x) * blockDim.x) {
     int64_t o[2];
@@ -19,7 +19,7 @@ __global__ void binary_kernel(BinaryOp op, const float* a, const float* b, float
 
 template <class C>
 __global__ void where_kernel(const C* cond, const float* a, const float* b, float* out,
-                             Geometry<3> g) {
+                             Strided<3> g) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < g.n;
        i += int64_t(gridDim.x) * blockDim.x) {
     int64_t o[3];
@@ -32,7 +32,7 @@ __global__ void where_kernel(const C* cond, const float* a, const float* b, floa
 void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
   if (out.numel() == 0) return;
   const Tensor* ops[2] = {&a, &b};
-  Geometry<2> g = geometry<2>(out.shape(), ops);
+  Strided<2> g = strided_view<2>(out.shape(), ops);
   binary_kernel<<<blocks_for(g.n), 256, 0, context().stream>>>(
       op, static_cast<const float*>(a.storage()->data()),
       static_cast<const float*>(b.storage()->data()), out.data<float>(), g);
@@ -42,7 +42,7 @@ void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Te
 void CudaBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
   if (out.numel() == 0) return;
   const Tensor* ops[3] = {&cond, &a, &b};
-  Geometry<3> g = geometry<3>(out.shape(), ops);
+  Strided<3> g = strided_view<3>(out.shape(), ops);
   const float* ap = static_cast<const float*>(a.storage()->data());
   const float* bp = static_cast<const float*>(b.storage()->data());
   if (cond.dtype() == DType::u8)

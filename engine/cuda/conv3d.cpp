@@ -116,11 +116,11 @@ void CudaBackend::conv3d_backward_data(const Tensor& gy, const Tensor& w, const 
   const std::string what = "conv3d_backward_data " + shapes(gy, w, gx);
   Conv& c = entry(gx.shape(), w.shape(), gy.shape(), p);
   cudnnHandle_t h = context().cudnn;
-  find_once<cudnnConvolutionBwdDataAlgoPerf_t>(
-      c.bwd_data, c.conv, what, [&](int k, int* n, auto* perf) {
-        return cudnnFindConvolutionBackwardDataAlgorithm(h, c.w->d, c.y->d, c.conv, c.x->d, k, n,
-                                                         perf);
-      });
+  find_once<cudnnConvolutionBwdDataAlgoPerf_t>(c.bwd_data, c.conv, what,
+                                               [&](int k, int* n, auto* perf) {
+                                                 return cudnnFindConvolutionBackwardDataAlgorithm(
+                                                     h, c.w->d, c.y->d, c.conv, c.x->d, k, n, perf);
+                                               });
   Workspace ws(c.bwd_data.workspace);
   const float one = 1.f, zero = 0.f;
   CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, c.w->d, w.data<float>(), c.y->d,

@@ -2,13 +2,14 @@
 #include "engine/cuda/check.h"
 #include "engine/cuda/context.h"
 #include "engine/cuda/cuda_backend.h"
-#include "engine/cuda/strided.cuh"
+#include "engine/dispatch.h"
+#include "engine/strided_view.h"
 
 namespace rmgait::cuda {
 
 namespace {
 template <class S, class D>
-__global__ void copy_kernel(const S* src, D* dst, Geometry<2> g) {
+__global__ void copy_kernel(const S* src, D* dst, Strided<2> g) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < g.n;
        i += int64_t(gridDim.x) * blockDim.x) {
     int64_t o[2];
@@ -24,36 +25,27 @@ __global__ void fill_kernel(T* dst, int64_t n, T v) {
     dst[i] = v;
 }
 
-template <class F>
-void dispatch(DType t, F&& f) {
-  switch (t) {
-    case DType::f32: f(float{}); break;
-    case DType::u8: f(uint8_t{}); break;
-    case DType::i32: f(int32_t{}); break;
-    case DType::i64: f(int64_t{}); break;
-  }
-}
 }  // namespace
 
 void CudaBackend::copy(const Tensor& src, const Tensor& dst) {
-  RM_CHECK(src.shape() == dst.shape(), "copy: source ", shape_str(src.shape()),
-           " and destination ", shape_str(dst.shape()), " differ");
+  RM_CHECK(src.shape() == dst.shape(), "copy: source ", shape_str(src.shape()), " and destination ",
+           shape_str(dst.shape()), " differ");
   Context& ctx = context();
   if (src.device() != dst.device()) {  // host <-> device: contiguous, same dtype
     RM_CHECK(src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous(),
              "copy: host <-> device copies need contiguous tensors of one dtype");
     size_t bytes = size_t(src.numel()) * dtype_size(src.dtype());
     bool to_host = dst.device() == Device::cpu;
-    CUDA_CHECK(cudaMemcpyAsync(dst.raw_data(), src.raw_data(), bytes,
-                               to_host ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice,
-                               ctx.stream),
-               "copy " + shape_str(src.shape()));
+    CUDA_CHECK(
+        cudaMemcpyAsync(dst.raw_data(), src.raw_data(), bytes,
+                        to_host ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice, ctx.stream),
+        "copy " + shape_str(src.shape()));
     CUDA_CHECK(cudaStreamSynchronize(ctx.stream), "copy");  // the host buffer is usable after
     return;
   }
   if (src.numel() == 0) return;
   const Tensor* ops[2] = {&src, &dst};
-  Geometry<2> g = geometry<2>(src.shape(), ops);
+  Strided<2> g = strided_view<2>(src.shape(), ops);
   dispatch(src.dtype(), [&](auto s) {
     dispatch(dst.dtype(), [&](auto d) {
       using S = decltype(s);

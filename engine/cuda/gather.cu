@@ -15,8 +15,8 @@ __global__ void gather_kernel(const float* x, const int64_t* index, float* out, 
 }
 
 // Unique indices: each output column has at most one source, so a direct write is exact.
-__global__ void scatter_unique_kernel(const float* g, const int64_t* index, float* gx,
-                                      int64_t rows, int64_t len, int64_t m) {
+__global__ void scatter_unique_kernel(const float* g, const int64_t* index, float* gx, int64_t rows,
+                                      int64_t len, int64_t m) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < rows * m;
        i += int64_t(gridDim.x) * blockDim.x)
     gx[(i / m) * len + index[i % m]] = g[i];

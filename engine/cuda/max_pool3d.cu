@@ -138,13 +138,13 @@ void CudaBackend::max_pool3d_backward(const Tensor& gy, const Tensor& x, const T
     g.k[d] = p.kernel[d], g.s[d] = p.stride[d], g.pad[d] = p.padding[d];
   }
   if (x.numel() == 0) return;
-  const std::string what = "max_pool3d_backward " + shape_str(gy.shape()) + " -> " +
-                           shape_str(gx.shape());
+  const std::string what =
+      "max_pool3d_backward " + shape_str(gy.shape()) + " -> " + shape_str(gx.shape());
   Workspace arg(size_t(gy.numel()) * sizeof(int64_t));
   cudaStream_t stream = context().stream;
   if (gy.numel() > 0) {
-    argmax_kernel<<<blocks_for(gy.numel()), 256, 0, stream>>>(
-        x.data<float>(), static_cast<int64_t*>(arg.get()), g);
+    argmax_kernel<<<blocks_for(gy.numel()), 256, 0, stream>>>(x.data<float>(),
+                                                              static_cast<int64_t*>(arg.get()), g);
     CUDA_LAUNCH_CHECK(what);
   }
   gather_grad_kernel<<<blocks_for(x.numel()), 256, 0, stream>>>(

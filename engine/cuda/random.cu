@@ -12,12 +12,7 @@ __global__ void random_kernel(RandomKind kind, uint64_t seed, uint64_t offset, f
                               float* out, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
-    uint64_t idx = offset + uint64_t(i);
-    switch (kind) {
-      case RandomKind::uniform: out[i] = a + (b - a) * philox::uniform(seed, idx); break;
-      case RandomKind::normal: out[i] = a + b * philox::normal(seed, idx); break;
-      case RandomKind::bernoulli: out[i] = philox::bernoulli(seed, idx, a); break;
-    }
+    out[i] = philox::sample(kind, seed, offset + uint64_t(i), a, b);
   }
 }
 }  // namespace

@@ -11,17 +11,8 @@ namespace rmgait::cuda {
 namespace {
 constexpr int kThreads = 256;
 
-// True when (v, i) should replace (best, bi): a strictly better value, NaN over numbers, or an
-// equal value (or NaN) at a smaller index.
-__device__ bool better(ReduceOp op, float v, int64_t i, float best, int64_t bi) {
-  bool vn = v != v, bn = best != best;
-  if (vn || bn) return vn && (!bn || i < bi);
-  if (v == best) return i < bi;
-  return op == ReduceOp::max ? v > best : v < best;
-}
-
-__global__ void reduce_kernel(ReduceOp op, const float* x, float* out, int64_t* index,
-                              int64_t rows, int64_t len) {
+__global__ void reduce_kernel(ReduceOp op, const float* x, float* out, int64_t* index, int64_t rows,
+                              int64_t len) {
   __shared__ double ssum[kThreads];
   __shared__ float sval[kThreads];
   __shared__ int64_t sidx[kThreads];
@@ -33,7 +24,7 @@ __global__ void reduce_kernel(ReduceOp op, const float* x, float* out, int64_t* 
     for (int64_t i = threadIdx.x; i < len; i += blockDim.x) {
       if (op == ReduceOp::sum) {
         s += row[i];
-      } else if (bi < 0 || better(op, row[i], i, best, bi)) {
+      } else if (bi < 0 || extreme_replaces(op, row[i], i, best, bi)) {
         best = row[i], bi = i;
       }
     }
@@ -44,7 +35,8 @@ __global__ void reduce_kernel(ReduceOp op, const float* x, float* out, int64_t* 
         int o = threadIdx.x + w;
         ssum[threadIdx.x] += ssum[o];
         if (sidx[o] >= 0 &&
-            (sidx[threadIdx.x] < 0 || better(op, sval[o], sidx[o], sval[threadIdx.x], sidx[threadIdx.x])))
+            (sidx[threadIdx.x] < 0 ||
+             extreme_replaces(op, sval[o], sidx[o], sval[threadIdx.x], sidx[threadIdx.x])))
           sval[threadIdx.x] = sval[o], sidx[threadIdx.x] = sidx[o];
       }
       __syncthreads();

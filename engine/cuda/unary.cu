@@ -22,8 +22,8 @@ __global__ void unary_backward_kernel(UnaryOp op, const float* gy, const float* 
 
 void CudaBackend::unary(UnaryOp op, const Tensor& x, const Tensor& y, float a, float b) {
   if (x.numel() == 0) return;
-  unary_kernel<<<blocks_for(x.numel()), 256, 0, context().stream>>>(op, x.data<float>(),
-                                                                    y.data<float>(), x.numel(), a, b);
+  unary_kernel<<<blocks_for(x.numel()), 256, 0, context().stream>>>(
+      op, x.data<float>(), y.data<float>(), x.numel(), a, b);
   CUDA_LAUNCH_CHECK("unary " + shape_str(x.shape()));
 }
 

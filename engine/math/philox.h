@@ -7,7 +7,11 @@
 
 #include "engine/math/hd.h"
 
-namespace rmgait::philox {
+namespace rmgait {
+
+enum class RandomKind : int { uniform, normal, bernoulli };
+
+namespace philox {
 
 struct U32x4 {
   uint32_t v[4];
@@ -61,4 +65,20 @@ RM_HD float bernoulli(uint64_t seed, uint64_t index, float p) {
   return uniform(seed, index) < p ? 1.0f : 0.0f;
 }
 
-}  // namespace rmgait::philox
+// Element `index` of a random tensor of `kind`: uniform in [a, b), normal(mean a, std b), or
+// bernoulli (1 with probability a). The one definition both backends call; the CPU build keeps
+// -ffp-contract=off and random.cu --fmad=false, so that a + (b - a) * u rounds identically.
+RM_HD float sample(RandomKind kind, uint64_t seed, uint64_t index, float a, float b) {
+  switch (kind) {
+    case RandomKind::uniform:
+      return a + (b - a) * uniform(seed, index);
+    case RandomKind::normal:
+      return a + b * normal(seed, index);
+    case RandomKind::bernoulli:
+      return bernoulli(seed, index, a);
+  }
+  return 0.f;
+}
+
+}  // namespace philox
+}  // namespace rmgait

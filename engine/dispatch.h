@@ -1,10 +1,10 @@
 #pragma once
-// Calls f(T{}) with T the C++ type of a dtype.
+// Calls f(T{}) with T the C++ type of a dtype (host code of both backends).
 #include <cstdint>
 
 #include "engine/dtype.h"
 
-namespace rmgait::cpu {
+namespace rmgait {
 
 template <class F>
 void dispatch(DType t, F&& f) {
@@ -24,4 +24,4 @@ void dispatch(DType t, F&& f) {
   }
 }
 
-}  // namespace rmgait::cpu
+}  // namespace rmgait
