@@ -29,12 +29,16 @@ Tensor BatchNorm::forward(const Tensor& x) {
   RM_CHECK(x.dim() >= min_dims_ && x.dim() <= max_dims_, "BatchNorm: input ", shape_str(x.shape()),
            " should have ", min_dims_,
            (min_dims_ == max_dims_ ? "" : " or " + std::to_string(max_dims_)), " dims");
-  if (is_training()) {
-    Tensor n = num_batches_tracked.to(Device::cpu);
-    n.data<int64_t>()[0] += 1;
-    num_batches_tracked.copy_(n.to(num_batches_tracked.device()));
-  }
+  if (is_training()) count_batch();
   return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
+}
+
+void BatchNorm::count_batch() {
+  const Storage& st = *num_batches_tracked.storage();
+  if (st.id() != tracked_storage_ || st.version() != tracked_version_)  // loaded, moved, reset
+    tracked_ = num_batches_tracked.to(Device::cpu).data<int64_t>()[0];
+  num_batches_tracked.fill_(double(++tracked_));
+  tracked_storage_ = st.id(), tracked_version_ = st.version();
 }
 
 std::shared_ptr<BatchNorm> BatchNorm1d(int64_t c) {

@@ -33,7 +33,12 @@ class BatchNorm : public UnaryModule {
   float eps, momentum;
 
  private:
+  void count_batch();
   int min_dims_, max_dims_;
+  // Host copy of num_batches_tracked, valid while the buffer's storage (id, version) is the one
+  // this module last wrote: reading a GPU buffer back every layer would stall the stream.
+  int64_t tracked_ = 0;
+  uint64_t tracked_storage_ = 0, tracked_version_ = 0;
 };
 // BatchNorm1d: [N, C] or [N, C, L]; 2d: [N, C, H, W]; 3d: [N, C, T, H, W].
 std::shared_ptr<BatchNorm> BatchNorm1d(int64_t c);

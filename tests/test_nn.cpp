@@ -57,6 +57,15 @@ TEST_CASE("modules name parameters and buffers hierarchically; state dicts load 
   CHECK(!m.bn->is_training());
   m.bn->forward(m.seq->forward(x));
   CHECK(m.bn->num_batches_tracked.data<int64_t>()[0] == 1);
+  // the count follows writes from outside (a loaded checkpoint) and goes on from there
+  m.train();
+  m.bn->forward(m.seq->forward(x));
+  CHECK(m.bn->num_batches_tracked.data<int64_t>()[0] == 2);
+  auto counted = m.state_dict();
+  counted.at("bn.num_batches_tracked").fill_(41.0);
+  m.load_state_dict(counted);
+  m.bn->forward(m.seq->forward(x));
+  CHECK(m.bn->num_batches_tracked.data<int64_t>()[0] == 42);
 }
 
 TEST_CASE("triplet loss equals a brute-force triple loop") {
