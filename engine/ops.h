@@ -87,7 +87,8 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
 std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim);  // equal sizes
 
 // Picks entries along `dim` by an i64 index [M]: out.size(dim) = M. Backward adds into the picked
-// positions (repeated indices accumulate).
+// positions (repeated indices accumulate). The index may be on the CPU whatever x's device: it is
+// range-checked on the host, so a host index saves a device read-back.
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
 
 // ---- dense ----

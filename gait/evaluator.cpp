@@ -68,7 +68,7 @@ EvalTable rank1_excluding_identical_view(const Tensor& emb, const std::vector<Ev
   auto pick = [&](const std::vector<int64_t>& idx) {
     Tensor i = Tensor::empty({int64_t(idx.size())}, DType::i64);
     std::copy(idx.begin(), idx.end(), i.data<int64_t>());
-    return index_select(emb.detach(), 0, i.to(emb.device()));
+    return index_select(emb.detach(), 0, i);
   };
   std::vector<float> dist = pairwise_distance(pick(prb), pick(gal), kind).to_vector();
   const size_t ng = gal.size(), nv = t.views.size(), nc = t.conditions.size();

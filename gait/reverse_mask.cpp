@@ -19,10 +19,11 @@ float host_uniform(Generator& g) {
   return philox::uniform(g.seed(), g.advance(1));
 }
 
-Tensor index_range(int64_t n, int64_t div, Device device) {  // [0, 0, .., 1, 1, ..] (i / div)
+// [0, 0, .., 1, 1, ..] (i / div), on the host: index_select takes host indices on any device.
+Tensor index_range(int64_t n, int64_t div) {
   Tensor t = Tensor::empty({n}, DType::i64);
   for (int64_t i = 0; i < n; ++i) t.data<int64_t>()[i] = i / div;
-  return t.to(device);
+  return t;
 }
 
 Tensor draw_mask(const ReverseMaskConfig& cfg, Generator& gen, int64_t h, int64_t w,
@@ -36,8 +37,7 @@ Tensor draw_mask(const ReverseMaskConfig& cfg, Generator& gen, int64_t h, int64_
       const int64_t b = cfg.block_size;
       RM_CHECK(b > 0, "ReverseMask: block_size must be positive, got ", b);
       Tensor cells = bernoulli({(h + b - 1) / b, (w + b - 1) / b}, cfg.p, gen, device);
-      return index_select(index_select(cells, 0, index_range(h, b, device)), 1,
-                          index_range(w, b, device));
+      return index_select(index_select(cells, 0, index_range(h, b)), 1, index_range(w, b));
     }
     case MaskStrategy::constant: {  // fixed halves: top rows kept, bottom rows reversed
       Tensor m = Tensor::zeros({h, w});

@@ -7,10 +7,11 @@
 namespace rmgait::nn {
 
 namespace {
-Tensor index_tensor(const std::vector<int64_t>& v, Device device) {
+// A host index (index_select moves it to the input's device after its range check).
+Tensor index_tensor(const std::vector<int64_t>& v) {
   Tensor t = Tensor::empty({int64_t(v.size())}, DType::i64);
   std::copy(v.begin(), v.end(), t.data<int64_t>());
-  return t.to(device);
+  return t;
 }
 }  // namespace
 
@@ -42,8 +43,8 @@ TripletResult triplet_loss(const Tensor& embeddings, const std::vector<int64_t>&
   Tensor inner = matmul(x, x, false, true);  // [P, N, N]
   Tensor d = sqrt(relu(sub(add(x2, x2.transpose(1, 2)), mul(inner, 2.f))));
   Tensor flat = d.reshape({parts, n * n});
-  Tensor dap = index_select(flat, 1, index_tensor(ap, dev)).reshape({parts, n, k, 1});
-  Tensor dan = index_select(flat, 1, index_tensor(an, dev)).reshape({parts, n, 1, n - k});
+  Tensor dap = index_select(flat, 1, index_tensor(ap)).reshape({parts, n, k, 1});
+  Tensor dan = index_select(flat, 1, index_tensor(an)).reshape({parts, n, 1, n - k});
   Tensor terms = relu(add(sub(dap, dan), margin)).reshape({parts, -1});  // [P, n k (n-k)]
   Tensor nonzero, part_loss;
   {

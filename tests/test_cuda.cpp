@@ -162,6 +162,12 @@ TEST_CASE("every op: CUDA matches the CPU backend, forward and backward") {
                      std::copy(v, v + 5, i.data<int64_t>());
                      return index_select(in[0], 1, i.to(in[0].device()));
                    }});
+  cases.push_back({"index_select host index", {leafu({5, 3, 4}, 42)}, [](auto& in) {
+                     Tensor i = Tensor::empty({3}, DType::i64);  // stays on the CPU
+                     int64_t v[3] = {4, 1, 2};
+                     std::copy(v, v + 3, i.data<int64_t>());
+                     return index_select(in[0], 0, i);
+                   }});
   cases.push_back({"triplet loss", {leafu({8, 5, 3}, 36)}, [](auto& in) {
                      return nn::triplet_loss(in[0], {0, 0, 1, 1, 2, 2, 3, 3}).loss.reshape({1});
                    }});

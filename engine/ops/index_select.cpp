@@ -10,11 +10,13 @@ namespace rmgait {
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   check_dtype(x, DType::f32, "index_select");
   check_dtype(index, DType::i64, "index_select", "index");
-  check_same_device(x, index, "index_select");
+  RM_CHECK(index.device() == Device::cpu || index.device() == x.device(), "index_select: index on ",
+           device_name(index.device()), ", input on ", device_name(x.device()),
+           "; the index must be on the CPU or the input's device");
   RM_CHECK(index.dim() == 1, "index_select: index must be 1-d, got ", shape_str(index.shape()));
   dim = wrap_dim(dim, x.dim(), "index_select");
   const int64_t len = x.size(dim), m = index.numel();
-  Tensor idx = index.contiguous().to(Device::cpu);
+  Tensor idx = index.contiguous().to(Device::cpu);  // checked on the host (no read-back if there)
   std::vector<bool> seen(size_t(len), false);
   bool unique = true;
   for (int64_t i = 0; i < m; ++i) {
@@ -24,7 +26,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
     unique = unique && !seen[size_t(k)];
     seen[size_t(k)] = true;
   }
-  Tensor xi = index.contiguous().detach();
+  Tensor xi = index.device() == x.device() ? index.contiguous().detach() : idx.to(x.device());
   int64_t last = x.dim() - 1;
   Tensor xt = x.detach().transpose(dim, last).contiguous();
   Shape tshape = xt.shape();
