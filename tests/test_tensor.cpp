@@ -1,6 +1,7 @@
 // Tensor basics: factories, views sharing storage, contiguity, conversions, printing.
 #include <sstream>
 
+#include "engine/strided_view.h"
 #include "tests/test_util.h"
 
 using namespace rmgait;
@@ -74,4 +75,38 @@ TEST_CASE("to(cuda) without a CUDA backend is a clear error") {
   if (device_available(Device::cuda)) return;
   CHECK_THROWS_WITH_AS(Tensor::zeros({2}).to(Device::cuda),
                        doctest::Contains("no allocator for device cuda"), Error);
+}
+
+TEST_CASE("strided_view merges dims and gives every operand's offsets, as naive indexing does") {
+  Tensor base = uniform({4, 3, 5, 6}, 1);
+  struct Case {
+    Tensor a, b;
+    int merged_dims;  // dims left after dropping 1s and merging
+  } cases[] = {
+      {base, base.clone(), 1},                                          // dense: one flat dim
+      {base.permute({0, 2, 1, 3}), base.clone(), 4},                    // a permuted
+      {base.narrow(2, 1, 3), uniform({4, 3, 3, 6}, 2), 2},              // a cropped in dim 2
+      {uniform({1, 1, 5, 6}, 3).expand({4, 3, 5, 6}), base, 2},         // broadcast [H, W]
+      {uniform({4, 3, 1, 1}, 4).expand({4, 3, 5, 6}), base, 2},         // broadcast [N, C]
+      {uniform({1}, 5).expand({6, 3, 5, 4}), base.transpose(0, 3), 3},  // scalar, transposed
+  };
+  for (const Case& c : cases) {
+    const Shape& shape = c.b.shape();
+    const Tensor &av = c.a, &bv = c.b;
+    const Tensor* ops[2] = {&av, &bv};
+    Strided<2> g = strided_view<2>(shape, ops);
+    CHECK(g.nd == c.merged_dims);
+    CHECK(g.n == numel_of(shape));
+    for (int64_t i = 0; i < g.n; ++i) {
+      int64_t got[2], want[2] = {av.offset(), bv.offset()}, rem = i;
+      g.offsets(i, got);
+      for (int64_t d = int64_t(shape.size()) - 1; d >= 0; --d) {
+        int64_t pos = rem % shape[d];
+        rem /= shape[d];
+        want[0] += pos * av.strides()[d], want[1] += pos * bv.strides()[d];
+      }
+      REQUIRE(got[0] == want[0]);
+      REQUIRE(got[1] == want[1]);
+    }
+  }
 }

@@ -18,12 +18,13 @@ struct Strided {
   int64_t stride[K][kMaxDims];
   int64_t offset[K];
 
-  // Element offsets of every operand at row-major linear index i of the shape.
+  // Element offsets of every operand at row-major linear index i (0 <= i < n) of the shape.
+  // The outermost dim needs no division: what is left of i is its position.
   RM_HD void offsets(int64_t i, int64_t out[K]) const {
     for (int k = 0; k < K; ++k) out[k] = offset[k];
     for (int d = nd - 1; d >= 0; --d) {
-      int64_t pos = i % shape[d];
-      i /= shape[d];
+      int64_t pos = d > 0 ? i % shape[d] : i;
+      if (d > 0) i /= shape[d];
       for (int k = 0; k < K; ++k) out[k] += pos * stride[k][d];
     }
   }
