@@ -44,6 +44,13 @@ void CudaBackend::copy(const Tensor& src, const Tensor& dst) {
     return;
   }
   if (src.numel() == 0) return;
+  if (src.dtype() == dst.dtype() && src.is_contiguous() && dst.is_contiguous()) {
+    CUDA_CHECK(cudaMemcpyAsync(dst.raw_data(), src.raw_data(),
+                               size_t(src.numel()) * dtype_size(src.dtype()),
+                               cudaMemcpyDeviceToDevice, ctx.stream),
+               "copy " + shape_str(src.shape()));
+    return;
+  }
   const Tensor* ops[2] = {&src, &dst};
   Strided<2> g = strided_view<2>(src.shape(), ops);
   dispatch(src.dtype(), [&](auto s) {
