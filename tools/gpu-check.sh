@@ -2,8 +2,8 @@
 # GPU checks for a lent device machine (no oneDNN, no internet there).
 #   here:   bash tools/gpu-check.sh bundle     # builds with CUDA and copies the shared libraries
 #                                              # the binaries need into build/gpu-libs
-#   there:  bash tools/gpu-check.sh run        # runs the CUDA parity test and the benchmarks,
-#                                              # writing logs under $OUT when set
+#   there:  bash tools/gpu-check.sh run        # runs the CUDA parity test, the benchmarks and a
+#                                              # short GPU training + eval, logs under $OUT
 # Carry build/gpu-libs, build/tests/test_cuda and build/tools/rmgait (about 47 MiB together).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,15 +20,42 @@ case "${1:-}" in
     done
     du -sh build/gpu-libs build ;;
   run)
-    export LD_LIBRARY_PATH="$PWD/build/gpu-libs:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+    # CUDA libraries: the toolkit's, else the pip wheels (nvidia-cudnn-cu13, nvidia-cublas) that
+    # the device image's PyTorch brings.
+    pylibs=$(python3 -c 'import importlib, os
+d = []
+for m in ("nvidia.cudnn", "nvidia.cublas", "nvidia.cuda_runtime"):
+    try: d += [os.path.join(p, "lib") for p in importlib.import_module(m).__path__]
+    except Exception: pass
+print(":".join(d))' 2>/dev/null || true)
+    export LD_LIBRARY_PATH="$PWD/build/gpu-libs:/usr/local/cuda/lib64:/usr/local/cuda/lib:$pylibs:${LD_LIBRARY_PATH:-}"
     out="${OUT:-/tmp}"
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
+    ldd ./build/tests/test_cuda | grep -E "not found|cudnn|cublas|cudart" | tee -a "$out/gpu.txt"
     set +e
     ./build/tests/test_cuda 2>&1 | tee "$out/test_cuda.log"
-    ./build/tools/rmgait bench --config configs/casiab_inception.yaml --device cuda --iters 3 2>&1 |
-      tee "$out/bench_cuda.log"
-    RMGAIT_TF32=1 ./build/tools/rmgait bench --config configs/casiab_inception.yaml --device cuda \
-      --iters 3 2>&1 | tee "$out/bench_cuda_tf32.log" ;;
+    for tf32 in 0 1; do
+      RMGAIT_TF32=$tf32 ./build/tools/rmgait bench --config configs/casiab_inception.yaml \
+        --device cuda --iters 5 2>&1 | tee "$out/bench_cuda_tf32_$tf32.log"
+    done
+    # end to end on the GPU: a small SynGait, a short training, evaluation on both devices,
+    # and the checkpoint read by the Python safetensors package
+    e2e="$out/e2e"
+    mkdir -p "$e2e"
+    {
+      ./build/tools/rmgait synth "$e2e/syn.pack" --subjects 30 --frames 36 --seed 1 --aligned &&
+      ./build/tools/rmgait train --config configs/quickstart.yaml --device cuda \
+        --set data_cfg.dataset="$e2e/syn.pack" --set trainer_cfg.output_dir="$e2e/run" \
+        --set trainer_cfg.total_iter=60 --set trainer_cfg.save_iter=60 &&
+      for dev in cuda cpu; do
+        ./build/tools/rmgait eval --checkpoint "$e2e/run/latest.safetensors" --device $dev \
+          --dataset "$e2e/syn.pack" --protocol casiab-st --out "$e2e/eval_$dev"
+      done &&
+      python3 -c 'import sys; from safetensors.numpy import load_file
+t = load_file(sys.argv[1]); print(len(t), "tensors read by safetensors", sorted(t)[:3])' \
+        "$e2e/run/latest.safetensors"
+    } 2>&1 | tee "$out/e2e.log"
+    rm -f "$e2e/syn.pack" ;;
   *)
     echo "usage: tools/gpu-check.sh bundle|run" >&2
     exit 2 ;;
