@@ -1,6 +1,7 @@
 // Every op against a naive loop in double, forward and backward, on awkward shapes.
 #include <cmath>
 
+#include "engine/math/pool.h"
 #include "tests/test_util.h"
 
 using namespace rmgait;
@@ -239,6 +240,38 @@ TEST_CASE("max_pool3d matches naive loops with stride and padding; ties go to th
               }
       check_close(y, yr, 0, 0, "max_pool3d forward");
       check_close(grads_of(y, {x}, g)[0], gxr, 1e-6, 1e-6, "max_pool3d backward");
+    }
+}
+
+TEST_CASE("the CUDA pooling backward rule (engine/math/pool.h) gives the CPU's gradients") {
+  const Pool3dParams cases[] = {{{1, 2, 2}, {1, 2, 2}, {0, 0, 0}},
+                                {{3, 3, 3}, {2, 2, 2}, {1, 1, 1}},
+                                {{2, 3, 2}, {2, 1, 3}, {0, 1, 1}},
+                                {{2, 3, 3}, {1, 2, 1}, {1, 1, 1}}};
+  const Shape xs = {2, 3, 6, 7, 9};
+  for (bool ties : {false, true})
+    for (const Pool3dParams& p : cases) {
+      CAPTURE(ties);
+      Tensor x = leaf(ties ? quantized(xs, 24) : distinct(xs, 25));
+      Tensor y = max_pool3d(x, p);
+      Tensor g = uniform(y.shape(), 26);
+      PoolGeom geom = make_pool_geom(xs.data(), y.shape().data(), p.kernel.data(), p.stride.data(),
+                                     p.padding.data());
+      std::vector<float> xv = x.to_vector(), gv = g.to_vector();
+      std::vector<int64_t> arg(size_t(y.numel()));
+      for (int64_t i = 0; i < y.numel(); ++i) {  // the loops of the two CUDA kernels
+        int64_t o[3];
+        int64_t row = pool_split(i, geom.out, o);
+        arg[i] = pool_first_argmax(xv.data() + row * geom.plane_in, geom, o);
+      }
+      std::vector<double> gx(size_t(x.numel()));
+      for (int64_t i = 0; i < x.numel(); ++i) {
+        int64_t c[3];
+        int64_t row = pool_split(i, geom.in, c);
+        gx[i] = pool_input_grad(gv.data() + row * geom.plane_out, arg.data() + row * geom.plane_out,
+                                geom, c, i % geom.plane_in);
+      }
+      check_close(grads_of(y, {x}, g)[0], gx, 1e-6, 1e-6, "pool.h backward rule vs oneDNN");
     }
 }
 
