@@ -61,6 +61,13 @@ class Backend {
   virtual void softmax_rows_backward(const Tensor& gy, const Tensor& y, const Tensor& gx,
                                      bool log) = 0;
 
+  // GeM pooling of the rows of a contiguous x [rows, len] -> y [rows] with exponent p (f32 [1]
+  // on the backend's device, read there: no host read-back), and its backward: gx [rows, len]
+  // and gp_rows [rows], each row's gy * dy/dp (summed by the caller). engine/math/gem.h.
+  virtual void gem_rows(const Tensor& x, const Tensor& p, float eps, const Tensor& y) = 0;
+  virtual void gem_rows_backward(const Tensor& gy, const Tensor& x, const Tensor& p, float eps,
+                                 const Tensor& gx, const Tensor& gp_rows) = 0;
+
   // c[b] = op(a[b]) x op(b[b]): a [Ba, M, K] (or [Ba, K, M] when ta), b [Bb, K, N] (or [Bb, N, K]
   // when tb), c [B, M, N] contiguous; Ba and Bb are B or 1 (broadcast). a and b contiguous.
   virtual void matmul(const Tensor& a, const Tensor& b, const Tensor& c, bool ta, bool tb) = 0;
@@ -116,6 +123,9 @@ class Backend {
   void softmax_rows(const Tensor& x, const Tensor& y, bool log) override;                          \
   void softmax_rows_backward(const Tensor& gy, const Tensor& y, const Tensor& gx, bool log)        \
       override;                                                                                    \
+  void gem_rows(const Tensor& x, const Tensor& p, float eps, const Tensor& y) override;            \
+  void gem_rows_backward(const Tensor& gy, const Tensor& x, const Tensor& p, float eps,            \
+                         const Tensor& gx, const Tensor& gp_rows) override;                        \
   void matmul(const Tensor& a, const Tensor& b, const Tensor& c, bool ta, bool tb) override;       \
   void conv3d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,       \
                       const Conv3dParams& p) override;                                             \

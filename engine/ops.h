@@ -77,6 +77,9 @@ Tensor min(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = fal
 Tensor min(const Tensor& x);
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim = false);  // i64
 Tensor argmin(const Tensor& x, int64_t dim, bool keepdim = false);  // i64
+// Generalized mean over the last dim: (mean(max(x, eps)^p))^(1/p), p a learnable f32 [1] tensor
+// on x's device. [..., L] -> [...].
+Tensor gem_pool(const Tensor& x, const Tensor& p, float eps = 1e-6f);
 Tensor softmax(const Tensor& x, int64_t dim);
 Tensor log_softmax(const Tensor& x, int64_t dim);
 

@@ -16,8 +16,7 @@ GeMHPP::GeMHPP(float p0, float eps_) : eps(eps_) {
 
 Tensor GeMHPP::forward(const Tensor& x) {
   RM_CHECK(x.dim() == 4, "GeMHPP: input ", shape_str(x.shape()), " must be [N, C, H, W]");
-  Tensor z = mean(pow(clamp(x, eps, 3.4e38f), p), {3});  // [N, C, H]
-  return pow(z, div(1.f, p));
+  return gem_pool(x, p, eps);  // over W: [N, C, H]
 }
 
 SeparateFCs::SeparateFCs(int64_t parts, int64_t in, int64_t out) {

@@ -157,6 +157,9 @@ TEST_CASE("every op: CUDA matches the CPU backend, forward and backward") {
          Tensor u = clamp(abs(t), 0.f, 255.f).to(DType::u8).to(DType::f32);
          return cat({t.to(DType::i64).to(DType::f32), t.to(DType::i32).to(DType::f32), u}, 0);
        }});
+  cases.push_back({"gem_pool clamped",
+                   {leafu({5, 3, 9}, 47, -0.5f, 2.f), leaf(Tensor::full({1}, 3.f))},
+                   [](auto& in) { return gem_pool(in[0], in[1], 0.05f); }});
   cases.push_back({"GeM horizontal pooling",  // x and the learnable exponent p
                    {leafu({2, 4, 16, 11}, 46, -0.5f, 2.f), leaf(Tensor::full({1}, 6.5f))},
                    [](auto& in) {

@@ -80,6 +80,16 @@ TEST_CASE("gradcheck: unary ops") {
   gradcheck([](auto& in) { return clamp(in[0], -2.f, 2.f); }, {y}, "clamp inside");
 }
 
+TEST_CASE("gradcheck: GeM pooling, input and exponent") {
+  Tensor p = leaf(Tensor::full({1}, 3.5f));
+  gradcheck([](auto& in) { return gem_pool(in[0], in[1], 1e-6f); },
+            {leaf(uniform({3, 4, 7}, 23, 0.2f, 2.f)), p}, "gem_pool", {1e-3, 1e-2, 64});
+  // some inputs below eps sit on the clamp's flat side
+  gradcheck([](auto& in) { return gem_pool(in[0], in[1], 0.1f); },
+            {leaf(away_from_zero({5, 6}, 24, 0.15f, 1.5f)), p}, "gem_pool clamped",
+            {1e-3, 1e-2, 64});
+}
+
 TEST_CASE("gradcheck: reductions, softmax, views and shape ops") {
   Tensor x = leaf(distinct({3, 4, 5}, 23, 0.05f));
   gradcheck([](auto& in) { return sum(in[0], {1}); }, {x}, "sum");

@@ -275,6 +275,38 @@ TEST_CASE("the CUDA pooling backward rule (engine/math/pool.h) gives the CPU's g
     }
 }
 
+TEST_CASE("gem_pool matches naive loops, forward and backward (input and exponent)") {
+  const int64_t rows = 12, len = 9;
+  const float eps = 0.05f;
+  for (float pv : {1.f, 3.f, 6.5f}) {
+    Tensor x = leaf(uniform({3, 4, len}, 27, -0.5f, 2.f));  // some below eps: clamped
+    Tensor p = leaf(Tensor::full({1}, pv));
+    Tensor y = gem_pool(x, p, eps);
+    REQUIRE(y.shape() == Shape{3, 4});
+    Tensor g = uniform({3, 4}, 28);
+    std::vector<float> xv = x.to_vector(), gv = g.to_vector();
+    std::vector<double> yr(rows), gxr(rows * len), gpr(1, 0.0);
+    for (int64_t r = 0; r < rows; ++r) {
+      double z = 0, zlog = 0;
+      for (int64_t i = 0; i < len; ++i) {
+        double c = std::max(double(xv[r * len + i]), double(eps));
+        z += std::pow(c, pv) / len, zlog += std::pow(c, pv) * std::log(c) / len;
+      }
+      yr[r] = std::pow(z, 1.0 / pv);
+      for (int64_t i = 0; i < len; ++i) {
+        double xi = xv[r * len + i];
+        gxr[r * len + i] = xi >= eps ? gv[r] * yr[r] * std::pow(xi, pv - 1) / (len * z) : 0.0;
+      }
+      gpr[0] += gv[r] * yr[r] * (zlog / (z * pv) - std::log(z) / (pv * pv));
+    }
+    CAPTURE(pv);
+    check_close(y, yr, 1e-5, 1e-6, "gem_pool forward");
+    auto gs = grads_of(y, {x, p}, g);
+    check_close(gs[0], gxr, 1e-4, 1e-6, "gem_pool backward x");
+    check_close(gs[1], gpr, 1e-4, 1e-6, "gem_pool backward p");
+  }
+}
+
 TEST_CASE("matmul: batched, transposed, broadcast batch, against naive loops") {
   struct Case {
     Shape a, b;
