@@ -35,8 +35,7 @@ void binary_loop(F f, const Tensor& a, const Tensor& b, const Tensor& out) {
     for (int64_t i = 0; i < n; ++i) op_[i] = f(x[i], y[i]);
     return;
   }
-  const Tensor* ops[2] = {&a, &b};
-  for_each_row(strided_view<2>(out.shape(), ops),
+  for_each_row(strided_view<2>(out.shape(), {&a, &b}),
                [&](int64_t o, auto offs, int64_t len, auto inner) {
                  row(f, ap + offs[0], bp + offs[1], op_ + o, len, inner[0], inner[1]);
                });
@@ -59,8 +58,7 @@ void CpuBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Ten
   const float* ap = static_cast<const float*>(a.storage()->data());
   const float* bp = static_cast<const float*>(b.storage()->data());
   float* op_ = out.data<float>();
-  const Tensor* ops[2] = {&a, &b};
-  for_each_row(strided_view<2>(out.shape(), ops),
+  for_each_row(strided_view<2>(out.shape(), {&a, &b}),
                [&](int64_t o, auto offs, int64_t len, auto inner) {
                  const float* x = ap + offs[0];
                  const float* y = bp + offs[1];
@@ -76,8 +74,7 @@ void CpuBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, con
   dispatch(cond.dtype(), [&](auto z) {
     using C = decltype(z);
     const C* cp = static_cast<const C*>(cond.storage()->data());
-    const Tensor* ops[3] = {&cond, &a, &b};
-    for_each_row(strided_view<3>(out.shape(), ops),
+    for_each_row(strided_view<3>(out.shape(), {&cond, &a, &b}),
                  [&](int64_t o, auto offs, int64_t len, auto inner) {
                    for (int64_t i = 0; i < len; ++i)
                      op_[o + i] = cp[offs[0] + i * inner[0]] != C(0) ? ap[offs[1] + i * inner[1]]

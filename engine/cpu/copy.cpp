@@ -19,8 +19,7 @@ void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
       using D = decltype(d);
       const S* sp = static_cast<const S*>(src.storage()->data());
       D* dp = static_cast<D*>(dst.storage()->data());
-      const Tensor* ops[2] = {&src, &dst};
-      for_each_row(strided_view<2>(src.shape(), ops),
+      for_each_row(strided_view<2>(src.shape(), {&src, &dst}),
                    [&](int64_t, auto offs, int64_t len, auto inner) {
                      const S* a = sp + offs[0];
                      D* b = dp + offs[1];

@@ -31,8 +31,7 @@ __global__ void where_kernel(const C* cond, const float* a, const float* b, floa
 
 void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
   if (out.numel() == 0) return;
-  const Tensor* ops[2] = {&a, &b};
-  Strided<2> g = strided_view<2>(out.shape(), ops);
+  Strided<2> g = strided_view<2>(out.shape(), {&a, &b});
   binary_kernel<<<blocks_for(g.n), 256, 0, context().stream>>>(
       op, static_cast<const float*>(a.storage()->data()),
       static_cast<const float*>(b.storage()->data()), out.data<float>(), g);
@@ -41,8 +40,7 @@ void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Te
 
 void CudaBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
   if (out.numel() == 0) return;
-  const Tensor* ops[3] = {&cond, &a, &b};
-  Strided<3> g = strided_view<3>(out.shape(), ops);
+  Strided<3> g = strided_view<3>(out.shape(), {&cond, &a, &b});
   const float* ap = static_cast<const float*>(a.storage()->data());
   const float* bp = static_cast<const float*>(b.storage()->data());
   if (cond.dtype() == DType::u8)

@@ -51,8 +51,7 @@ void CudaBackend::copy(const Tensor& src, const Tensor& dst) {
                "copy " + shape_str(src.shape()));
     return;
   }
-  const Tensor* ops[2] = {&src, &dst};
-  Strided<2> g = strided_view<2>(src.shape(), ops);
+  Strided<2> g = strided_view<2>(src.shape(), {&src, &dst});
   dispatch(src.dtype(), [&](auto s) {
     dispatch(dst.dtype(), [&](auto d) {
       using S = decltype(s);
