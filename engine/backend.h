@@ -51,11 +51,12 @@ class Backend {
                            const Tensor& index) = 0;
   // gx [rows, len] = 0 except gx[r, index[r]] = gy[r].
   virtual void scatter_rows(const Tensor& gy, const Tensor& index, const Tensor& gx) = 0;
-  // out [rows, m] = x [rows, len] at columns index (i64 [m]); and its adjoint, which adds
-  // g [rows, m] into gx [rows, len] (gx zeroed first). `unique`: no column repeats in index.
-  virtual void gather_columns(const Tensor& x, const Tensor& index, const Tensor& out) = 0;
-  virtual void scatter_add_columns(const Tensor& g, const Tensor& index, const Tensor& gx,
-                                   bool unique) = 0;
+  // out [outer, m, inner] = x [outer, len, inner] at positions index (i64 [m]) of the middle
+  // dim; and its adjoint, which adds g [outer, m, inner] into gx [outer, len, inner] (gx zeroed
+  // first). `unique`: no position repeats in index. All contiguous.
+  virtual void index_gather(const Tensor& x, const Tensor& index, const Tensor& out) = 0;
+  virtual void index_scatter_add(const Tensor& g, const Tensor& index, const Tensor& gx,
+                                 bool unique) = 0;
   // softmax (or log_softmax) over the rows of a contiguous [rows, len] tensor, and backward.
   virtual void softmax_rows(const Tensor& x, const Tensor& y, bool log) = 0;
   virtual void softmax_rows_backward(const Tensor& gy, const Tensor& y, const Tensor& gx,
@@ -67,6 +68,11 @@ class Backend {
   virtual void gem_rows(const Tensor& x, const Tensor& p, float eps, const Tensor& y) = 0;
   virtual void gem_rows_backward(const Tensor& gy, const Tensor& x, const Tensor& p, float eps,
                                  const Tensor& gx, const Tensor& gp_rows) = 0;
+
+  // Mean over B slices of Euclidean distances from Gram terms (engine/math/distance.h):
+  // x2 [B, N] and y2 [B, M] squared norms, xy [B, N, M] dot products -> out [N, M]; contiguous.
+  virtual void gram_distance_mean(const Tensor& x2, const Tensor& y2, const Tensor& xy,
+                                  const Tensor& out) = 0;
 
   // c[b] = op(a[b]) x op(b[b]): a [Ba, M, K] (or [Ba, K, M] when ta), b [Bb, K, N] (or [Bb, N, K]
   // when tb), c [B, M, N] contiguous; Ba and Bb are B or 1 (broadcast). a and b contiguous.
@@ -117,8 +123,8 @@ class Backend {
   void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) override;    \
   void reduce_rows(ReduceOp op, const Tensor& x, const Tensor& out, const Tensor& index) override; \
   void scatter_rows(const Tensor& gy, const Tensor& index, const Tensor& gx) override;             \
-  void gather_columns(const Tensor& x, const Tensor& index, const Tensor& out) override;           \
-  void scatter_add_columns(const Tensor& g, const Tensor& index, const Tensor& gx, bool unique)    \
+  void index_gather(const Tensor& x, const Tensor& index, const Tensor& out) override;             \
+  void index_scatter_add(const Tensor& g, const Tensor& index, const Tensor& gx, bool unique)      \
       override;                                                                                    \
   void softmax_rows(const Tensor& x, const Tensor& y, bool log) override;                          \
   void softmax_rows_backward(const Tensor& gy, const Tensor& y, const Tensor& gx, bool log)        \
@@ -126,6 +132,8 @@ class Backend {
   void gem_rows(const Tensor& x, const Tensor& p, float eps, const Tensor& y) override;            \
   void gem_rows_backward(const Tensor& gy, const Tensor& x, const Tensor& p, float eps,            \
                          const Tensor& gx, const Tensor& gp_rows) override;                        \
+  void gram_distance_mean(const Tensor& x2, const Tensor& y2, const Tensor& xy, const Tensor& out) \
+      override;                                                                                    \
   void matmul(const Tensor& a, const Tensor& b, const Tensor& c, bool ta, bool tb) override;       \
   void conv3d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,       \
                       const Conv3dParams& p) override;                                             \

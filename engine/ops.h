@@ -101,6 +101,10 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool ta = false, bool tb = false
 Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(),
               const Conv3dParams& p = {});
 Tensor max_pool3d(const Tensor& x, const Pool3dParams& p);
+// x [B, N, C], y [B, M, C] -> [N, M]: the Euclidean distance of x[b, n] and y[b, m] averaged
+// over the B slices, through the Gram matrix (sqrt(max(0, |x|^2 + |y|^2 - 2 x.y)), slices summed
+// in double). Outside the graph (evaluation).
+Tensor mean_pairwise_distance(const Tensor& x, const Tensor& y);
 // x [N, C, *] (2-D to 5-D). Training: normalises with the batch statistics and updates the
 // running statistics in place PyTorch's way (running = (1 - m) running + m stat, unbiased
 // variance). Eval: normalises with the running statistics. weight/bias may be undefined.

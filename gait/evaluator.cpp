@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <map>
 #include <set>
 
 #include "engine/autograd.h"
@@ -28,29 +29,65 @@ double round2(double x) {
 }
 }  // namespace
 
+namespace {
+// [N, C, P] -> [P, N, C] slices for mean_pairwise_distance; the flattened distance is one slice
+// of the C-outer vector [1, N, C*P].
+Tensor as_slices(const Tensor& e, Distance kind) {
+  Tensor x = kind == Distance::flattened ? e.reshape({e.size(0), -1, 1}) : e;
+  return x.permute({2, 0, 1});
+}
+
+// Bytes one tile of b probes x g gallery sequences holds: per side the gathered rows [n, C, P],
+// their [P, n, C] layout and its squares, and the norms [P, n]; the Gram tile [P, b, g]; the
+// distances [b, g] on the device and on the host.
+int64_t tile_bytes(int64_t b, int64_t g, int64_t c, int64_t p) {
+  return int64_t(sizeof(float)) * (3 * c * p * (b + g) + p * (b + g) + p * b * g + 2 * b * g);
+}
+
+Tensor host_index(const std::vector<int64_t>& idx, int64_t start, int64_t len) {
+  Tensor t = Tensor::empty({len}, DType::i64);
+  std::copy(idx.begin() + start, idx.begin() + start + len, t.data<int64_t>());
+  return t;
+}
+}  // namespace
+
 Tensor pairwise_distance(const Tensor& q, const Tensor& g, Distance kind) {
-  NoGradGuard ng;
   RM_CHECK(q.dim() == 3 && g.dim() == 3 && q.size(1) == g.size(1) && q.size(2) == g.size(2),
            "pairwise_distance: embeddings ", shape_str(q.shape()), " and ", shape_str(g.shape()),
            " must both be [N, C, P] with equal C and P");
-  Tensor x = kind == Distance::flattened ? q.reshape({q.size(0), -1, 1}) : q;
-  Tensor y = kind == Distance::flattened ? g.reshape({g.size(0), -1, 1}) : g;
-  x = x.permute({2, 0, 1}).contiguous();  // [P, Nq, C]
-  y = y.permute({2, 0, 1}).contiguous();  // [P, Ng, C]
-  Tensor x2 = sum(mul(x, x), {2}, true), y2 = sum(mul(y, y), {2}, true).transpose(1, 2);
-  Tensor d = sqrt(relu(sub(add(x2, y2), mul(matmul(x, y, false, true), 2.f))));
-  return mean(d, {0});  // mean over parts
+  return mean_pairwise_distance(as_slices(q.detach(), kind), as_slices(g.detach(), kind));
+}
+
+EvalTiles eval_tiles(int64_t c, int64_t p, int64_t num_probes, int64_t num_gallery,
+                     int64_t fixed_bytes, int64_t memory_bytes) {
+  // 512 x 512 was the fastest square tile on the development machine (smaller ones lose to the
+  // per-tile work, larger ones to memory traffic); smaller when the bound asks for it.
+  EvalTiles t{std::max<int64_t>(1, std::min<int64_t>(num_probes, 512)),
+              std::max<int64_t>(1, std::min<int64_t>(num_gallery, 512))};
+  while (fixed_bytes + tile_bytes(t.probes, t.gallery, c, p) > memory_bytes) {
+    RM_CHECK(t.probes > 1 || t.gallery > 1, "evaluate: the memory bound of ", memory_bytes,
+             " bytes is too small: ", fixed_bytes, " bytes of per-probe state and ",
+             tile_bytes(1, 1, c, p), " for the smallest tile of [", c, ", ", p,
+             "] embeddings are needed");
+    if (t.gallery >= t.probes)
+      t.gallery = (t.gallery + 1) / 2;
+    else
+      t.probes = (t.probes + 1) / 2;
+  }
+  return t;
 }
 
 EvalTable rank1_excluding_identical_view(const Tensor& emb, const std::vector<EvalSample>& samples,
-                                         Distance kind) {
+                                         Distance kind, int64_t memory_bytes) {
   RM_CHECK(emb.dim() == 3 && emb.size(0) == int64_t(samples.size()), "evaluate: ", samples.size(),
            " samples for embeddings ", shape_str(emb.shape()));
   EvalTable t;
   std::set<std::string> views, conds;
+  std::map<std::string, int64_t> subject_ids;
   std::vector<int64_t> gal, prb;
   for (size_t i = 0; i < samples.size(); ++i) {
     views.insert(samples[i].view);
+    subject_ids.emplace(samples[i].subject, 0);
     if (samples[i].gallery) gal.push_back(int64_t(i));
     if (!samples[i].probe_condition.empty()) {
       prb.push_back(int64_t(i));
@@ -65,64 +102,92 @@ EvalTable rank1_excluding_identical_view(const Tensor& emb, const std::vector<Ev
   for (const auto& c : conds)
     if (std::find(t.conditions.begin(), t.conditions.end(), c) == t.conditions.end())
       t.conditions.push_back(c);
-  auto pick = [&](const std::vector<int64_t>& idx) {
-    Tensor i = Tensor::empty({int64_t(idx.size())}, DType::i64);
-    std::copy(idx.begin(), idx.end(), i.data<int64_t>());
-    return index_select(emb.detach(), 0, i);
-  };
-  std::vector<float> dist = pairwise_distance(pick(prb), pick(gal), kind).to_vector();
-  const size_t ng = gal.size(), nv = t.views.size(), nc = t.conditions.size();
+  int64_t next_id = 0;
+  for (auto& [name, id] : subject_ids) id = next_id++;
+  const int64_t nq = int64_t(prb.size()), ng = int64_t(gal.size()), nv = int64_t(t.views.size()),
+                nc = int64_t(t.conditions.size()), ns = next_id;
   auto view_index = [&](const std::string& v) {
-    return size_t(std::lower_bound(t.views.begin(), t.views.end(), v) - t.views.begin());
+    return int64_t(std::lower_bound(t.views.begin(), t.views.end(), v) - t.views.begin());
   };
-  // One pass: view of every gallery sequence, the subjects present per gallery view, and for each
-  // probe its nearest gallery sequence in every gallery view. Counts per (condition, pv, gv).
-  std::vector<size_t> gal_view(ng);
-  std::vector<std::set<std::string>> gallery_subjects(nv);
-  for (size_t j = 0; j < ng; ++j) {
-    gal_view[j] = view_index(samples[gal[j]].view);
-    gallery_subjects[gal_view[j]].insert(samples[gal[j]].subject);
+  // The view and subject of every gallery sequence, and which subjects each gallery view holds.
+  std::vector<int64_t> gal_view(ng), gal_subject(ng);
+  std::vector<char> in_gallery(nv * ns, 0);
+  std::vector<bool> view_has_gallery(nv, false);
+  for (int64_t j = 0; j < ng; ++j) {
+    const EvalSample& s = samples[gal[j]];
+    gal_view[j] = view_index(s.view), gal_subject[j] = subject_ids.at(s.subject);
+    in_gallery[gal_view[j] * ns + gal_subject[j]] = 1;
+    view_has_gallery[gal_view[j]] = true;
   }
-  auto cell = [&](size_t c, size_t pv, size_t gv) { return (c * nv + pv) * nv + gv; };
-  std::vector<int64_t> count(nc * nv * nv, 0), hits(count), valid(count);
-  std::vector<float> best(nv);
-  std::vector<size_t> arg(nv);
-  for (size_t i = 0; i < prb.size(); ++i) {
-    const EvalSample& p = samples[prb[i]];
-    size_t c = size_t(std::find(t.conditions.begin(), t.conditions.end(), p.probe_condition) -
-                      t.conditions.begin());
-    size_t pv = view_index(p.view);
-    std::fill(best.begin(), best.end(), std::numeric_limits<float>::infinity());
-    for (size_t j = 0; j < ng; ++j)
-      if (dist[i * ng + j] < best[gal_view[j]])
-        best[gal_view[j]] = dist[i * ng + j], arg[gal_view[j]] = j;
-    for (size_t gv = 0; gv < nv; ++gv) {
-      if (gv == pv || gallery_subjects[gv].empty()) continue;
-      ++count[cell(c, pv, gv)];
-      hits[cell(c, pv, gv)] += samples[gal[arg[gv]]].subject == p.subject;
-      valid[cell(c, pv, gv)] += gallery_subjects[gv].count(p.subject) > 0;
+  // Each probe's nearest gallery sequence per gallery view (first one on ties, -1: none),
+  // reduced tile by tile in ascending gallery order.
+  std::vector<float> best(nq * nv, std::numeric_limits<float>::infinity());
+  std::vector<int64_t> arg(nq * nv, -1);
+  const int64_t fixed = int64_t(best.size() * (sizeof(float) + sizeof(int64_t))) +
+                        int64_t((ng + nq) * 3 * sizeof(int64_t)) + int64_t(in_gallery.size());
+  const Tensor e = emb.detach();
+  const int64_t c = kind == Distance::flattened ? e.size(1) * e.size(2) : e.size(1);
+  const int64_t p = kind == Distance::flattened ? 1 : e.size(2);
+  const EvalTiles tiles = t.tiles = eval_tiles(c, p, nq, ng, fixed, memory_bytes);
+  {
+    NoGradGuard ng_guard;
+    for (int64_t q0 = 0; q0 < nq; q0 += tiles.probes) {
+      const int64_t nb = std::min(tiles.probes, nq - q0);
+      Tensor x = as_slices(index_select(e, 0, host_index(prb, q0, nb)), kind).contiguous();
+      for (int64_t g0 = 0; g0 < ng; g0 += tiles.gallery) {
+        const int64_t gb = std::min(tiles.gallery, ng - g0);
+        Tensor y = as_slices(index_select(e, 0, host_index(gal, g0, gb)), kind);
+        Tensor d = mean_pairwise_distance(x, y).to(Device::cpu);  // [nb, gb]
+        const float* dp = d.data<float>();
+#pragma omp parallel for schedule(static) if (nb * gb > 32768)
+        for (int64_t i = 0; i < nb; ++i) {
+          float* bi = &best[(q0 + i) * nv];
+          int64_t* ai = &arg[(q0 + i) * nv];
+          for (int64_t j = 0; j < gb; ++j) {
+            const int64_t v = gal_view[g0 + j];
+            if (dp[i * gb + j] < bi[v]) bi[v] = dp[i * gb + j], ai[v] = g0 + j;
+          }
+        }
+      }
     }
   }
-  for (size_t ci = 0; ci < nc; ++ci) {
-    const std::string& c = t.conditions[ci];
+  // Counts per (condition, probe view, gallery view).
+  auto cell = [&](int64_t ci, int64_t pv, int64_t gv) { return (ci * nv + pv) * nv + gv; };
+  std::vector<int64_t> count(nc * nv * nv, 0), hits(count), valid(count);
+  for (int64_t i = 0; i < nq; ++i) {
+    const EvalSample& s = samples[prb[i]];
+    const int64_t ci =
+        int64_t(std::find(t.conditions.begin(), t.conditions.end(), s.probe_condition) -
+                t.conditions.begin());
+    const int64_t pv = view_index(s.view), subject = subject_ids.at(s.subject);
+    for (int64_t gv = 0; gv < nv; ++gv) {
+      if (gv == pv || !view_has_gallery[gv]) continue;
+      const int64_t a = arg[i * nv + gv];
+      ++count[cell(ci, pv, gv)];
+      hits[cell(ci, pv, gv)] += a >= 0 && gal_subject[a] == subject;
+      valid[cell(ci, pv, gv)] += in_gallery[gv * ns + subject];
+    }
+  }
+  for (int64_t ci = 0; ci < nc; ++ci) {
+    const std::string& cond = t.conditions[ci];
     std::vector<std::vector<double>> acc(nv, std::vector<double>(nv, kNaN)), acc_valid = acc;
-    for (size_t pv = 0; pv < nv; ++pv)
-      for (size_t gv = 0; gv < nv; ++gv) {
-        size_t k = cell(ci, pv, gv);
+    for (int64_t pv = 0; pv < nv; ++pv)
+      for (int64_t gv = 0; gv < nv; ++gv) {
+        const int64_t k = cell(ci, pv, gv);
         if (count[k] == 0) continue;
         acc[pv][gv] = round2(100.0 * double(hits[k]) / double(count[k]));
         if (valid[k]) acc_valid[pv][gv] = round2(100.0 * double(hits[k]) / double(valid[k]));
       }
     std::vector<double> row(nv), row_valid(nv);
-    for (size_t v = 0; v < nv; ++v) {
+    for (int64_t v = 0; v < nv; ++v) {
       row[v] = mean_defined(acc[v]);
       row_valid[v] = mean_defined(acc_valid[v]);
     }
-    t.pairs[c] = acc;
-    t.per_view[c] = row;
-    t.per_view_valid[c] = row_valid;
-    t.mean[c] = mean_defined(row);
-    t.mean_valid[c] = mean_defined(row_valid);
+    t.pairs[cond] = acc;
+    t.per_view[cond] = row;
+    t.per_view_valid[cond] = row_valid;
+    t.mean[cond] = mean_defined(row);
+    t.mean_valid[cond] = mean_defined(row_valid);
   }
   return t;
 }

@@ -19,6 +19,10 @@ struct EvalSample {
 
 enum class Distance { per_part_mean, flattened };
 
+struct EvalTiles {
+  int64_t probes = 0, gallery = 0;
+};
+
 struct EvalTable {
   std::vector<std::string> conditions, views;           // row and column order
   std::map<std::string, std::vector<double>> per_view;  // condition -> per probe view (NaN: none)
@@ -29,15 +33,29 @@ struct EvalTable {
   std::map<std::string, double> mean_valid;
   // acc[condition][probe view][gallery view], NaN where undefined (same view or no samples)
   std::map<std::string, std::vector<std::vector<double>>> pairs;
+  EvalTiles tiles;  // how the distance matrix was cut
 };
 
-// Pairwise distances [Nq, Ng] between embeddings [N, C, P].
+// Pairwise distances [Nq, Ng] between embeddings [N, C, P], the whole matrix at once.
 Tensor pairwise_distance(const Tensor& query, const Tensor& gallery, Distance kind);
 
-// embeddings [N, C, P] for the samples, in the same order.
+// The evaluator's own memory (beyond the embeddings it is given) stays under this bound.
+constexpr int64_t kDefaultEvalMemoryBytes = int64_t(1) << 30;
+
+// Probes and gallery sequences per tile of the distance matrix for [C, P] embeddings, so that
+// one tile's buffers plus `fixed_bytes` fit in `memory_bytes`; fails naming the bound when not
+// even a 1 x 1 tile fits.
+EvalTiles eval_tiles(int64_t channels, int64_t parts, int64_t num_probes, int64_t num_gallery,
+                     int64_t fixed_bytes, int64_t memory_bytes);
+
+// embeddings [N, C, P] for the samples, in the same order. Distances are computed tile by tile
+// (probes x gallery sequences) and reduced to each probe's nearest gallery sequence per view as
+// they come, so memory stays under `memory_bytes` whatever the test set; the result does not
+// depend on the tiling.
 EvalTable rank1_excluding_identical_view(const Tensor& embeddings,
                                          const std::vector<EvalSample>& samples,
-                                         Distance kind = Distance::per_part_mean);
+                                         Distance kind = Distance::per_part_mean,
+                                         int64_t memory_bytes = kDefaultEvalMemoryBytes);
 
 // A fixed-width text table: one row per condition, one column per probe view, then the mean.
 std::string format_table(const EvalTable& t, bool valid_only = false);

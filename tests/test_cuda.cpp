@@ -167,6 +167,9 @@ TEST_CASE("every op: CUDA matches the CPU backend, forward and backward") {
                      gem.p = in[1];
                      return gem.forward(in[0]);
                    }});
+  cases.push_back({"mean_pairwise_distance",
+                   {leafu({3, 7, 5}, 48), leafu({3, 6, 5}, 49)},
+                   [](auto& in) { return mean_pairwise_distance(in[0], in[1]); }});
   auto d = leaf(distinct({3, 4, 5, 2}, 31));
   cases.push_back({"sum", {d}, [](auto& in) { return sum(in[0], {1, 3}); }});
   cases.push_back({"mean", {d}, [](auto& in) { return mean(in[0], {0}); }});

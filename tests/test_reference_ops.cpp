@@ -364,3 +364,33 @@ TEST_CASE("matmul: batched, transposed, broadcast batch, against naive loops") {
     check_close(gs[1], reduce(gbr, fb, cs.b), 1e-4, 1e-5, "matmul grad b");
   }
 }
+
+TEST_CASE("mean_pairwise_distance: naive loops, and the op-by-op formula bit for bit") {
+  // B = 3 slices of N = 7 and M = 6 vectors of C = 5; one pair of equal vectors (distance 0, where
+  // the Gram form may go slightly negative and must clamp).
+  Tensor x = uniform({3, 7, 5}, 51), y = uniform({3, 6, 5}, 52);
+  y.narrow(1, 2, 1).copy_(x.narrow(1, 4, 1));
+  Tensor d = mean_pairwise_distance(x, y);
+  REQUIRE(d.shape() == Shape{7, 6});
+  CHECK_FALSE(d.requires_grad());
+  std::vector<float> xv = x.to_vector(), yv = y.to_vector();
+  std::vector<double> want(7 * 6, 0.0);
+  for (int64_t b = 0; b < 3; ++b)
+    for (int64_t i = 0; i < 7; ++i)
+      for (int64_t j = 0; j < 6; ++j) {
+        double s = 0;
+        for (int64_t c = 0; c < 5; ++c) {
+          double t = double(xv[(b * 7 + i) * 5 + c]) - yv[(b * 6 + j) * 5 + c];
+          s += t * t;
+        }
+        want[i * 6 + j] += std::sqrt(s) / 3.0;
+      }
+  check_close(d, want, 1e-5, 1e-5, "mean_pairwise_distance");
+  CHECK(d.to_vector()[4 * 6 + 2] < 1e-3f);
+  // what the evaluator computed before it worked in tiles, op by op over the whole matrix
+  Tensor x2 = sum(mul(x, x), {2}, true), y2 = sum(mul(y, y), {2}, true).transpose(1, 2);
+  Tensor old = mean(sqrt(relu(sub(add(x2, y2), mul(matmul(x, y, false, true), 2.f)))), {0});
+  CHECK(d.to_vector() == old.to_vector());
+  CHECK_THROWS_WITH_AS(mean_pairwise_distance(x, uniform({2, 6, 5}, 53)),
+                       doctest::Contains("must be [B, N, C] and [B, M, C]"), Error);
+}

@@ -3,7 +3,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "data/syngait.h"
 #include "gait/evaluator.h"
@@ -53,6 +55,97 @@ TEST_CASE("evaluator: identical views excluded, rounding per pair, per-part dist
   t = rank1_excluding_identical_view(e3, s3);
   CHECK(t.per_view.at("cl")[1] == 33.33);
   CHECK(t.per_view_valid.at("cl")[1] == 50.0);  // C has no gallery sequence: an invalid probe
+}
+
+namespace {
+// The evaluator as it was before it worked in tiles: the whole distance matrix, then each probe's
+// nearest gallery sequence per view; returns acc[condition][probe view][gallery view].
+std::map<std::string, std::vector<std::vector<double>>> whole_matrix_pairs(
+    const Tensor& emb, const std::vector<EvalSample>& s, Distance kind,
+    const std::vector<std::string>& views) {
+  std::vector<int64_t> gal, prb;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i].gallery) gal.push_back(int64_t(i));
+    if (!s[i].probe_condition.empty()) prb.push_back(int64_t(i));
+  }
+  auto pick = [&](const std::vector<int64_t>& idx) {
+    Tensor t = Tensor::empty({int64_t(idx.size())}, DType::i64);
+    std::copy(idx.begin(), idx.end(), t.data<int64_t>());
+    return index_select(emb, 0, t);
+  };
+  std::vector<float> d = pairwise_distance(pick(prb), pick(gal), kind).to_vector();
+  const size_t nv = views.size(), ng = gal.size();
+  auto vi = [&](const std::string& v) {
+    return size_t(std::find(views.begin(), views.end(), v) - views.begin());
+  };
+  std::map<std::string, std::vector<std::vector<int>>> hits, count;
+  for (size_t i = 0; i < prb.size(); ++i) {
+    const EvalSample& p = s[prb[i]];
+    auto& h = hits.try_emplace(p.probe_condition, nv, std::vector<int>(nv)).first->second;
+    auto& c = count.try_emplace(p.probe_condition, nv, std::vector<int>(nv)).first->second;
+    for (size_t gv = 0; gv < nv; ++gv) {
+      if (gv == vi(p.view)) continue;
+      float best = INFINITY;
+      size_t arg = 0;
+      for (size_t j = 0; j < ng; ++j)
+        if (vi(s[gal[j]].view) == gv && d[i * ng + j] < best) best = d[i * ng + j], arg = j;
+      ++c[vi(p.view)][gv];
+      h[vi(p.view)][gv] += s[gal[arg]].subject == p.subject;
+    }
+  }
+  std::map<std::string, std::vector<std::vector<double>>> acc;
+  for (auto& [cond, c] : count) {
+    acc[cond].assign(nv, std::vector<double>(nv, NAN));
+    for (size_t pv = 0; pv < nv; ++pv)
+      for (size_t gv = 0; gv < nv; ++gv)
+        if (c[pv][gv])
+          acc[cond][pv][gv] = std::round(10000.0 * hits[cond][pv][gv] / c[pv][gv]) / 100.0;
+  }
+  return acc;
+}
+
+bool same_cells(const std::vector<std::vector<double>>& a,
+                const std::vector<std::vector<double>>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    for (size_t j = 0; j < a[i].size(); ++j)
+      if (!(a[i][j] == b[i][j] || (std::isnan(a[i][j]) && std::isnan(b[i][j])))) return false;
+  return true;
+}
+}  // namespace
+
+TEST_CASE("evaluator: distance tiles under a memory bound give the whole-matrix result") {
+  // 23 subjects x 4 views x 5 sequences (2 gallery, 2 nm probes, 1 cl probe); embeddings with a
+  // subject component, so that rank-1 is neither 0 nor 100, and [C, P] = [6, 4].
+  const std::vector<std::string> views = {"000", "045", "090", "180"};
+  std::vector<EvalSample> s;
+  for (int sub = 0; sub < 23; ++sub)
+    for (const auto& v : views)
+      for (int q = 0; q < 5; ++q)
+        s.push_back({"s" + std::to_string(sub), v, q < 2, q < 2 ? "" : q < 4 ? "nm" : "cl"});
+  const int64_t n = int64_t(s.size());
+  Tensor ids = Tensor::empty({n}, DType::i64);
+  for (int64_t i = 0; i < n; ++i) ids.data<int64_t>()[i] = i / 20;
+  Tensor emb = add(index_select(test::uniform({23, 6, 4}, 61), 0, ids),
+                   mul(test::uniform({n, 6, 4}, 62), 0.9f));
+  for (Distance kind : {Distance::per_part_mean, Distance::flattened}) {
+    auto want = whole_matrix_pairs(emb, s, kind, views);
+    std::set<std::pair<int64_t, int64_t>> tilings;
+    // about 24 KB of per-probe state, then tiles of a few KB and one whole-matrix tile
+    for (int64_t bound : {int64_t(26000), int64_t(30000), int64_t(60000), int64_t(1) << 30}) {
+      EvalTable t = rank1_excluding_identical_view(emb, s, kind, bound);
+      CAPTURE(bound);
+      for (const char* c : {"nm", "cl"}) {
+        CHECK(same_cells(t.pairs.at(c), want.at(c)));
+        CHECK(t.mean.at(c) > 5.0);
+        CHECK(t.mean.at(c) < 95.0);
+      }
+      tilings.insert({t.tiles.probes, t.tiles.gallery});
+    }
+    CHECK(tilings.size() >= 3);  // the bounds above really tile differently
+  }
+  CHECK_THROWS_WITH_AS(rank1_excluding_identical_view(emb, s, Distance::per_part_mean, 20000),
+                       doctest::Contains("memory bound of 20000 bytes is too small"), Error);
 }
 
 TEST_CASE("configuration errors name the file and the key") {

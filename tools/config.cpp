@@ -73,6 +73,7 @@ std::map<std::string, Setter> setters(TrainConfig& c) {
       {"trainer_cfg.flip", set(c.flip)},
       {"trainer_cfg.output_dir", set(c.output_dir)},
       {"evaluator_cfg.distance", set(c.distance)},
+      {"evaluator_cfg.memory_mb", set(c.eval_memory_mb)},
   };
 }
 
@@ -100,6 +101,8 @@ void apply(const YAML::Node& root, TrainConfig& c, const std::string& origin) {
            ": optimizer_cfg.solver '", c.solver, "': expected Adam, AdamW or SGD");
   RM_CHECK(c.distance == "per_part" || c.distance == "flattened", origin,
            ": evaluator_cfg.distance '", c.distance, "': expected per_part or flattened");
+  RM_CHECK(c.eval_memory_mb > 0, origin, ": evaluator_cfg.memory_mb must be positive, got ",
+           c.eval_memory_mb);
   RM_CHECK(c.gammas.empty() || c.gammas.size() == c.milestones.size(), origin,
            ": scheduler_cfg.gammas needs one factor per milestone (", c.milestones.size(), ")");
   RM_CHECK(c.total_iter > 0 && c.frames > 0 && c.log_iter > 0, origin,

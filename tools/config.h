@@ -34,6 +34,7 @@ struct TrainConfig {
   std::string output_dir = "output";
   // evaluator_cfg
   std::string distance = "per_part";
+  int64_t eval_memory_mb = 1024;  // bound on the scorer's own memory (distance tiles)
 
   std::string yaml;  // the effective configuration, stored in checkpoints
 };

@@ -1,24 +1,25 @@
 #!/usr/bin/env bash
 # GPU checks for a lent device machine (no oneDNN, no internet there).
-#   here:   bash tools/gpu-check.sh bundle     # builds with CUDA and copies the shared libraries
-#                                              # the binaries need into build/gpu-libs
+#   here:   bash tools/gpu-check.sh bundle     # builds with CUDA into build-gpu (not for this
+#                                              # CPU: RMGAIT_NATIVE=OFF) and copies the shared
+#                                              # libraries the binaries need into build-gpu/gpu-libs
 #   there:  bash tools/gpu-check.sh run        # runs the CUDA parity test, the benchmarks and a
 #                                              # short GPU training + eval, logs under $OUT
-# Carry build/gpu-libs, build/tests/test_cuda and build/tools/rmgait (about 47 MiB together).
+# Carry build-gpu/gpu-libs, build-gpu/tests/test_cuda and build-gpu/tools/rmgait (about 47 MiB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
   bundle)
-    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DENABLE_CUDA=ON
-    cmake --build build -j "$(nproc)" --target test_cuda rmgait bench_conv3d
-    mkdir -p build/gpu-libs
+    cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DENABLE_CUDA=ON -DRMGAIT_NATIVE=OFF
+    cmake --build build-gpu -j "$(nproc)" --target test_cuda rmgait bench_conv3d
+    mkdir -p build-gpu/gpu-libs
     # every non-system library the binaries load, except the CUDA ones the machine has
-    for bin in build/tests/test_cuda build/tools/rmgait; do
+    for bin in build-gpu/tests/test_cuda build-gpu/tools/rmgait; do
       ldd "$bin" | awk '/=> \// {print $3}' |
         grep -v -E 'libcuda|libcudart|libcublas|libcudnn|libc\.so|libm\.so|libpthread|ld-linux|libdl|librt' |
-        xargs -r -I{} cp -L -n {} build/gpu-libs/
+        xargs -r -I{} cp -L -n {} build-gpu/gpu-libs/
     done
-    du -sh build/gpu-libs build ;;
+    du -sh build-gpu/gpu-libs build-gpu ;;
   run)
     # CUDA libraries: the toolkit's, else the pip wheels (nvidia-cudnn-cu13, nvidia-cublas) that
     # the device image's PyTorch brings.
@@ -28,14 +29,14 @@ for m in ("nvidia.cudnn", "nvidia.cublas", "nvidia.cuda_runtime"):
     try: d += [os.path.join(p, "lib") for p in importlib.import_module(m).__path__]
     except Exception: pass
 print(":".join(d))' 2>/dev/null || true)
-    export LD_LIBRARY_PATH="$PWD/build/gpu-libs:/usr/local/cuda/lib64:/usr/local/cuda/lib:$pylibs:${LD_LIBRARY_PATH:-}"
+    export LD_LIBRARY_PATH="$PWD/build-gpu/gpu-libs:/usr/local/cuda/lib64:/usr/local/cuda/lib:$pylibs:${LD_LIBRARY_PATH:-}"
     out="${OUT:-/tmp}"
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
-    ldd ./build/tests/test_cuda | grep -E "not found|cudnn|cublas|cudart" | tee -a "$out/gpu.txt"
+    ldd ./build-gpu/tests/test_cuda | grep -E "not found|cudnn|cublas|cudart" | tee -a "$out/gpu.txt"
     set +e
-    ./build/tests/test_cuda 2>&1 | tee "$out/test_cuda.log"
+    ./build-gpu/tests/test_cuda 2>&1 | tee "$out/test_cuda.log"
     for tf32 in 0 1; do
-      RMGAIT_TF32=$tf32 ./build/tools/rmgait bench --config configs/casiab_inception.yaml \
+      RMGAIT_TF32=$tf32 ./build-gpu/tools/rmgait bench --config configs/casiab_inception.yaml \
         --device cuda --iters 5 2>&1 | tee "$out/bench_cuda_tf32_$tf32.log"
     done
     # end to end on the GPU: a small SynGait, a short training, evaluation on both devices,
@@ -43,12 +44,12 @@ print(":".join(d))' 2>/dev/null || true)
     e2e="$out/e2e"
     mkdir -p "$e2e"
     {
-      ./build/tools/rmgait synth "$e2e/syn.pack" --subjects 30 --frames 36 --seed 1 --aligned &&
-      ./build/tools/rmgait train --config configs/quickstart.yaml --device cuda \
+      ./build-gpu/tools/rmgait synth "$e2e/syn.pack" --subjects 30 --frames 36 --seed 1 --aligned &&
+      ./build-gpu/tools/rmgait train --config configs/quickstart.yaml --device cuda \
         --set data_cfg.dataset="$e2e/syn.pack" --set trainer_cfg.output_dir="$e2e/run" \
         --set trainer_cfg.total_iter=60 --set trainer_cfg.save_iter=60 &&
       for dev in cuda cpu; do
-        ./build/tools/rmgait eval --checkpoint "$e2e/run/latest.safetensors" --device $dev \
+        ./build-gpu/tools/rmgait eval --checkpoint "$e2e/run/latest.safetensors" --device $dev \
           --dataset "$e2e/syn.pack" --protocol casiab-st --out "$e2e/eval_$dev"
       done &&
       python3 -c 'import sys; from safetensors.numpy import load_file

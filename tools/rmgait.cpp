@@ -52,14 +52,19 @@ int cmd_info(const std::string& path) {
 }
 
 int cmd_eval(const std::string& ckpt, const std::string& dataset, const std::string& protocol,
-             const std::string& out, const std::string& distance, Device device) {
+             const std::string& out, const std::string& distance, int64_t memory_mb,
+             Device device) {
+  RM_CHECK(memory_mb > 0, "eval: --memory-mb must be positive, got ", memory_mb);
   tools::LoadedModel lm = tools::load_model(ckpt);
   lm.model->to(device);
   data::PackedDataset ds(dataset);
   data::Protocol p = data::parse_protocol(protocol);
-  gait::Distance d =
-      distance == "flattened" ? gait::Distance::flattened : gait::Distance::per_part_mean;
-  gait::EvalTable t = tools::evaluate(*lm.model, ds, p, d, true, device);
+  tools::EvalOptions o;
+  o.distance = distance == "flattened" ? gait::Distance::flattened : gait::Distance::per_part_mean;
+  o.memory_bytes = memory_mb << 20;
+  o.progress = true;
+  o.device = device;
+  gait::EvalTable t = tools::evaluate(*lm.model, ds, p, o);
   std::printf("rank-1 (%%), excluding identical views, %s, %s:\n%s", p.name.c_str(), ckpt.c_str(),
               gait::format_table(t).c_str());
   if (p.kind == data::ProtocolKind::oumvlp)
@@ -208,6 +213,9 @@ int main(int argc, char** argv) {
   eval->add_option("--protocol", protocol, "casiab-st|casiab-mt|casiab-lt|casiab-lt73|oumvlp");
   eval->add_option("--out", out, "write OUT.json and OUT.csv");
   eval->add_option("--distance", distance)->check(CLI::IsMember({"per_part", "flattened"}));
+  int64_t eval_memory_mb = 1024;
+  eval->add_option("--memory-mb", eval_memory_mb,
+                   "bound on the scorer's own memory in MiB (distance tiles; default 1024)");
   eval->add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
 
   std::string sils, dir, emb_out;
@@ -259,7 +267,9 @@ int main(int argc, char** argv) {
     if (*train)
       return tools::run_train(tools::load_config(config, sets), resume,
                               tools::parse_device(device));
-    if (*eval) return cmd_eval(ckpt, dataset, protocol, out, distance, tools::parse_device(device));
+    if (*eval)
+      return cmd_eval(ckpt, dataset, protocol, out, distance, eval_memory_mb,
+                      tools::parse_device(device));
     if (*embed) {
       RM_CHECK(!sils.empty() || !dir.empty(), "embed: give --sils or --dir");
       return cmd_embed(ckpt, sils, dir, emb_out, tools::parse_device(device));

@@ -68,29 +68,43 @@ Device parse_device(const std::string& s) {
   return Device::cuda;
 }
 
+EvalOptions eval_options(const TrainConfig& cfg, Device device) {
+  EvalOptions o;
+  o.distance =
+      cfg.distance == "flattened" ? gait::Distance::flattened : gait::Distance::per_part_mean;
+  o.memory_bytes = cfg.eval_memory_mb << 20;
+  o.device = device;
+  return o;
+}
+
 gait::EvalTable evaluate(gait::ReverseMaskModel& model, const data::PackedDataset& ds,
-                         const data::Protocol& protocol, gait::Distance distance, bool progress,
-                         Device device) {
-  std::vector<size_t> test = data::select_sequences(ds, protocol, false);
+                         const data::Protocol& protocol, const EvalOptions& o) {
+  std::vector<size_t> test;
   std::vector<gait::EvalSample> samples;
-  std::vector<Tensor> embs;
+  for (size_t i : data::select_sequences(ds, protocol, false)) {
+    const data::SequenceInfo& s = ds.info(i);
+    gait::EvalSample e{s.subject, s.view, data::is_gallery(protocol, s),
+                       data::probe_condition(protocol, s)};
+    if ((!e.gallery && e.probe_condition.empty()) || s.frames == 0) continue;
+    test.push_back(i);
+    samples.push_back(e);
+  }
+  RM_CHECK(!test.empty(), ds.path(), ": no test sequences for protocol ", protocol.name);
   bool was_training = model.is_training();
   model.eval();
   NoGradGuard ng;
+  Tensor embs;  // [N, C, P], filled in place (no second copy from a final cat)
   for (size_t n = 0; n < test.size(); ++n) {
-    const data::SequenceInfo& s = ds.info(test[n]);
-    bool gallery = data::is_gallery(protocol, s);
-    std::string probe = data::probe_condition(protocol, s);
-    if ((!gallery && probe.empty()) || s.frames == 0) continue;
-    embs.push_back(model.forward(data::load_sequence(ds, test[n]).to(device)).embedding);
-    samples.push_back({s.subject, s.view, gallery, probe});
-    if (progress && (n % 50 == 0 || n + 1 == test.size()))
+    Tensor e = model.forward(data::load_sequence(ds, test[n]).to(o.device)).embedding;
+    if (!embs.defined())
+      embs = Tensor::empty({int64_t(test.size()), e.size(1), e.size(2)}, DType::f32, o.device);
+    embs.narrow(0, int64_t(n), 1).copy_(e);
+    if (o.progress && (n % 50 == 0 || n + 1 == test.size()))
       std::fprintf(stderr, "\reval: %zu/%zu sequences", n + 1, test.size());
   }
-  if (progress) std::fprintf(stderr, "\n");
+  if (o.progress) std::fprintf(stderr, "\n");
   model.train(was_training);
-  RM_CHECK(!embs.empty(), ds.path(), ": no test sequences for protocol ", protocol.name);
-  return gait::rank1_excluding_identical_view(cat(embs, 0), samples, distance);
+  return gait::rank1_excluding_identical_view(embs, samples, o.distance, o.memory_bytes);
 }
 
 void write_results(const gait::EvalTable& t, const std::string& stem) {

@@ -23,10 +23,19 @@ struct LoadedModel {
 };
 LoadedModel load_model(const std::string& checkpoint);
 
+// How evaluate() runs: the distance, the bound on the scorer's memory, progress on stderr, and
+// the device the model and the embeddings live on.
+struct EvalOptions {
+  gait::Distance distance = gait::Distance::per_part_mean;
+  int64_t memory_bytes = gait::kDefaultEvalMemoryBytes;
+  bool progress = false;
+  Device device = Device::cpu;
+};
+EvalOptions eval_options(const TrainConfig& cfg, Device device);  // from evaluator_cfg
+
 // Embeds every test sequence of the protocol (all frames, eval mode) and scores it.
 gait::EvalTable evaluate(gait::ReverseMaskModel& model, const data::PackedDataset& ds,
-                         const data::Protocol& protocol, gait::Distance distance, bool progress,
-                         Device device = Device::cpu);
+                         const data::Protocol& protocol, const EvalOptions& options);
 
 // Writes the table as JSON and CSV (atomically) next to `stem` (stem.json, stem.csv).
 void write_results(const gait::EvalTable& t, const std::string& stem);

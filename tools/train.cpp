@@ -74,10 +74,9 @@ int run_train(const TrainConfig& cfg, const std::string& resume, Device device) 
                         opt.get(), info);
   };
   auto run_eval = [&](int64_t it) {
-    gait::EvalTable t = evaluate(
-        model, ds, protocol,
-        cfg.distance == "flattened" ? gait::Distance::flattened : gait::Distance::per_part_mean,
-        true);
+    EvalOptions eo = eval_options(cfg, device);
+    eo.progress = true;
+    gait::EvalTable t = evaluate(model, ds, protocol, eo);
     std::printf("rank-1 (%%) at iteration %lld, excluding identical views, %s:\n%s", (long long)it,
                 protocol.name.c_str(), gait::format_table(t).c_str());
     std::fflush(stdout);

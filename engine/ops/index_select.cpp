@@ -1,4 +1,5 @@
-// index_select: the picked dim is moved last and handled as columns of [rows, len].
+// index_select: x viewed as [outer, len, inner] around the picked dim; the backend gathers
+// along the middle dim.
 #include <vector>
 
 #include "engine/autograd.h"
@@ -27,20 +28,22 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
     seen[size_t(k)] = true;
   }
   Tensor xi = index.device() == x.device() ? index.contiguous().detach() : idx.to(x.device());
-  int64_t last = x.dim() - 1;
-  Tensor xt = x.detach().transpose(dim, last).contiguous();
-  Shape tshape = xt.shape();
-  int64_t rows = len ? xt.numel() / len : 0;
-  Tensor out = Tensor::empty({rows, m}, DType::f32, x.device());
-  backend(x.device()).gather_columns(xt.view({rows, len}), xi, out);
-  Shape oshape = tshape;
-  oshape.back() = m;
-  Tensor y = out.view(oshape).transpose(dim, last).contiguous();
+  // x as [outer, len, inner] around the picked dim: no transpose, inner runs stay contiguous
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < dim; ++d) outer *= x.size(d);
+  for (int64_t d = dim + 1; d < x.dim(); ++d) inner *= x.size(d);
+  Tensor xc = x.detach().contiguous();
+  Shape oshape = x.shape();
+  oshape[dim] = m;
+  Tensor y = Tensor::empty(oshape, DType::f32, x.device());
+  backend(x.device()).index_gather(xc.view({outer, len, inner}), xi, y.view({outer, m, inner}));
+  Shape xshape = x.shape();
   return record("index_select", y, {x}, [=](const Tensor& g) {
-    Tensor gt = g.transpose(dim, last).contiguous().view({rows, m});
-    Tensor gx = Tensor::empty({rows, len}, DType::f32, g.device());
-    backend(g.device()).scatter_add_columns(gt, xi, gx, unique);
-    return std::vector<Tensor>{gx.view(tshape).transpose(dim, last).contiguous()};
+    Tensor gx = Tensor::empty(xshape, DType::f32, g.device());
+    backend(g.device())
+        .index_scatter_add(g.contiguous().view({outer, m, inner}), xi, gx.view({outer, len, inner}),
+                           unique);
+    return std::vector<Tensor>{gx};
   });
 }
 

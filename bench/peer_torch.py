@@ -1,0 +1,233 @@
+#!/usr/bin/python3
+"""The PyTorch peer of `rmgait bench`: the same models (parameter names as rmgait's and
+OpenGait's GaitGL: shared/spec/model.md), the same shapes, the same training step (separate
+Batch-All triplet + cross entropy, Adam with L2 weight decay) and the same inference, timed the
+same way. Never part of the build: bench/compare.sh runs it beside rmgait (Debian python3-torch).
+
+Prints lines that compare.sh reads:
+  train_s <seconds per training step>
+  infer_s <seconds per inference of one sequence>
+  peak_rss_mib <peak resident memory of the process>
+"""
+import argparse
+import resource
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def lrelu(x):
+    return F.leaky_relu(x, 0.01)
+
+
+class BasicConv3d(nn.Module):
+    def __init__(self, cin, cout, k=3, s=1, p=1):
+        super().__init__()
+        self.conv3d = nn.Conv3d(cin, cout, k, s, p, bias=False)
+
+    def forward(self, x):
+        return self.conv3d(x)
+
+
+def rm_weights(h, w, variant, device):
+    """ReverseMask (Eq. 1-7): M ~ Bernoulli(0.5) over (h, w); w1 = alpha M + beta (1 - M)."""
+    m = torch.bernoulli(torch.full((h, w), 0.5, device=device))
+    alpha, beta = (1.0, 0.0) if variant == "drop" else (float(torch.rand(1)), float(torch.rand(1)))
+    w1 = beta + (alpha - beta) * m
+    return w1, 1.0 - w1
+
+
+def rmfe(conv, x, w1, w2):
+    """Eq. 8: lrelu(W X1) + lrelu(W X2), both convs as one call on the pair stacked along N."""
+    n = x.size(0)
+    f = lrelu(conv(torch.cat([x * w1, x * w2], 0)))
+    return f[:n] + f[n:]
+
+
+class PlainBlock(nn.Module):
+    def __init__(self, cin, cout, last):
+        super().__init__()
+        self.conv3d = BasicConv3d(cin, cout)
+
+    def forward(self, x):
+        return lrelu(self.conv3d(x))
+
+
+class GLConv(nn.Module):
+    def __init__(self, cin, cout, last, halving=3):
+        super().__init__()
+        self.halving, self.last = halving, last
+        self.global_conv3d = BasicConv3d(cin, cout)
+        self.local_conv3d = BasicConv3d(cin, cout)
+
+    def forward(self, x):
+        g = self.global_conv3d(x)
+        split = x.size(3) // 2 ** self.halving
+        loc = torch.cat([self.local_conv3d(s) for s in x.split(split, 3)], 3)
+        return lrelu(torch.cat([g, loc], 3)) if self.last else lrelu(g) + lrelu(loc)
+
+
+class PlainRMBlock(nn.Module):
+    def __init__(self, cin, cout, last, variant):
+        super().__init__()
+        self.variant = variant
+        self.rm_conv3d = BasicConv3d(cin, cout)
+
+    def forward(self, x):
+        if not self.training:
+            return lrelu(self.rm_conv3d(x))
+        w1, w2 = rm_weights(x.size(3), x.size(4), self.variant, x.device)
+        return rmfe(self.rm_conv3d.conv3d, x, w1, w2)
+
+
+class InceptionRMBlock(nn.Module):
+    def __init__(self, cin, cout, last):
+        super().__init__()
+        self.last = last
+        self.global_conv3d = BasicConv3d(cin, cout)
+        self.drop_conv3d = BasicConv3d(cin, cout)
+        self.scale_conv3d = BasicConv3d(cin, cout)
+
+    def forward(self, x):
+        fg = lrelu(self.global_conv3d(x))
+        if self.training:
+            h, w = x.size(3), x.size(4)
+            fd = rmfe(self.drop_conv3d.conv3d, x, *rm_weights(h, w, "drop", x.device))
+            fs = rmfe(self.scale_conv3d.conv3d, x, *rm_weights(h, w, "scale", x.device))
+        else:
+            fd, fs = lrelu(self.drop_conv3d(x)), lrelu(self.scale_conv3d(x))
+        return torch.cat([fg, fd, fs], 3) if self.last else fg + fd + fs
+
+
+BLOCKS = {  # kind -> (attribute prefix, constructor, height multiplier of the last stage)
+    "plain": ("Conv", PlainBlock, 1),
+    "gl": ("GLConv", GLConv, 2),
+    "rm_drop": ("RMBlock", lambda i, o, last: PlainRMBlock(i, o, last, "drop"), 1),
+    "rm_scale": ("RMBlock", lambda i, o, last: PlainRMBlock(i, o, last, "scale"), 1),
+    "inception": ("RMBlock", InceptionRMBlock, 3),
+}
+
+
+class ReverseMaskModel(nn.Module):
+    def __init__(self, kind, channels, classes, height=64):
+        super().__init__()
+        c0, c1, c2 = channels
+        prefix, block, m = BLOCKS[kind]
+        self.conv3d = nn.Sequential(BasicConv3d(1, c0), nn.LeakyReLU(0.01))
+        self.LTA = nn.Sequential(BasicConv3d(c0, c0, (3, 1, 1), (3, 1, 1), 0), nn.LeakyReLU(0.01))
+        self.stages = [prefix + s for s in ("A0", "A1", "B2")]
+        setattr(self, self.stages[0], block(c0, c1, False))
+        self.MaxPool0 = nn.MaxPool3d((1, 2, 2), (1, 2, 2))
+        setattr(self, self.stages[1], block(c1, c2, False))
+        setattr(self, self.stages[2], block(c2, c2, True))
+        parts = m * height // 2
+        self.HPP = GeMHPP()
+        self.Head0 = SeparateFCs(parts, c2, c2)
+        self.Bn = nn.BatchNorm1d(c2)
+        self.Head1 = SeparateFCs(parts, c2, classes)
+        for name, p in self.named_parameters():
+            if p.dim() == 5 or name.endswith("fc_bin"):
+                nn.init.xavier_uniform_(p)
+
+    def forward(self, sils):  # [N, T, H, W]
+        x = self.LTA(self.conv3d(sils.unsqueeze(1)))
+        a0, a1, b2 = (getattr(self, s) for s in self.stages)
+        x = b2(a1(self.MaxPool0(a0(x))))
+        x = x.max(2)[0]  # temporal max: [N, C, H, W]
+        emb = self.Bn(self.Head0(self.HPP(x)))
+        return emb, self.Head1(emb)
+
+
+class GeMHPP(nn.Module):
+    def __init__(self, p=6.5, eps=1e-6):
+        super().__init__()
+        self.p, self.eps = nn.Parameter(torch.full((1,), p)), eps
+
+    def forward(self, x):  # GeM over W: [N, C, H, W] -> [N, C, H]
+        return x.clamp(min=self.eps).pow(self.p).mean(-1).pow(1.0 / self.p)
+
+
+class SeparateFCs(nn.Module):
+    def __init__(self, parts, cin, cout):
+        super().__init__()
+        self.fc_bin = nn.Parameter(torch.zeros(parts, cin, cout))
+
+    def forward(self, x):  # [N, C, P] -> [N, C', P]
+        return x.permute(2, 0, 1).matmul(self.fc_bin).permute(1, 2, 0)
+
+
+def triplet_loss(emb, labels, margin=0.2):
+    """OpenGait's TripletLoss per part (Batch-All, BA+ mean over non-zero terms)."""
+    x = emb.permute(2, 0, 1)  # [P, N, C]
+    x2 = (x * x).sum(2, keepdim=True)
+    d = (x2 + x2.transpose(1, 2) - 2 * x.matmul(x.transpose(1, 2))).clamp(min=0).sqrt()
+    same = labels[:, None] == labels[None, :]
+    n, k = len(labels), int(same[0].sum())
+    dap = d[:, same].view(d.size(0), n, k, 1)
+    dan = d[:, ~same].view(d.size(0), n, 1, n - k)
+    terms = F.relu(dap - dan + margin).view(d.size(0), -1)
+    nonzero = (terms > 0).sum(1).float()
+    return (terms.sum(1) / (nonzero + 1e-9)).mean()
+
+
+def cross_entropy(logits, labels):  # logits [N, classes, P]
+    n, _, p = logits.shape
+    return F.cross_entropy(logits, labels[:, None].expand(n, p))
+
+
+def peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="inception", choices=sorted(BLOCKS))
+    ap.add_argument("--channels", default="32,64,128")
+    ap.add_argument("--sampler", default="2,2", help="P,K: the batch is P*K sequences")
+    ap.add_argument("--frames", type=int, default=30)
+    ap.add_argument("--infer-frames", type=int, default=90)
+    ap.add_argument("--classes", type=int, default=74)
+    ap.add_argument("--iters", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--precision", default="f32", choices=["f32", "bf16"])
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(1)
+    p, k = (int(v) for v in a.sampler.split(","))
+    model = ReverseMaskModel(a.model, [int(c) for c in a.channels.split(",")], a.classes)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=5e-4)
+    x = torch.rand(p * k, a.frames, 64, 44)
+    labels = torch.arange(p).repeat_interleave(k) % a.classes
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16")
+    train_s = 0.0
+    model.train()
+    for i in range(a.iters + 1):  # the first step warms up and is not counted
+        t0 = time.perf_counter()
+        opt.zero_grad()
+        with autocast:
+            emb, logits = model(x)
+            loss = triplet_loss(emb.float(), labels) + cross_entropy(logits.float(), labels)
+        loss.backward()
+        opt.step()
+        if i:
+            train_s += time.perf_counter() - t0
+    model.eval()
+    seq = torch.rand(1, a.infer_frames, 64, 44)
+    infer_s = 0.0
+    with torch.no_grad(), autocast:
+        for i in range(a.iters + 1):
+            t0 = time.perf_counter()
+            model(seq)
+            if i:
+                infer_s += time.perf_counter() - t0
+    print(f"model {a.model}, channels ({a.channels}), torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, {a.precision}")
+    print(f"train_s {train_s / a.iters:.4f}")
+    print(f"infer_s {infer_s / a.iters:.4f}")
+    print(f"peak_rss_mib {peak_rss_mib():.1f}")
+
+
+if __name__ == "__main__":
+    main()
