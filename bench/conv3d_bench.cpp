@@ -1,14 +1,12 @@
 // conv3d forward + backward on the paper's shapes, against this machine's measured f32 FMA peak.
 // Usage: bench_conv3d [N=4] [repeats=5]
-#include <immintrin.h>
-#include <omp.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
 
+#include "bench/peak.h"
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "engine/random.h"
@@ -22,50 +20,6 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// 16 independent FMA chains per thread keep both FMA pipes busy.
-__attribute__((target("avx512f"))) double fma_loop_avx512(int64_t iters) {
-  __m512 acc[16];
-  for (int i = 0; i < 16; ++i) acc[i] = _mm512_set1_ps(float(i));
-  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
-  for (int64_t it = 0; it < iters; ++it)
-    for (int i = 0; i < 16; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
-  float out[16];
-  __m512 s = acc[0];
-  for (int i = 1; i < 16; ++i) s = _mm512_add_ps(s, acc[i]);
-  _mm512_storeu_ps(out, s);
-  return out[0];
-}
-
-__attribute__((target("avx2,fma"))) double fma_loop_avx2(int64_t iters) {
-  __m256 acc[12];
-  for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(float(i));
-  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
-  for (int64_t it = 0; it < iters; ++it)
-    for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
-  float out[8];
-  __m256 s = acc[0];
-  for (int i = 1; i < 12; ++i) s = _mm256_add_ps(s, acc[i]);
-  _mm256_storeu_ps(out, s);
-  return out[0];
-}
-
-// Measured peak in GFLOP/s over all OpenMP threads (best of 3).
-double measure_peak() {
-  const bool avx512 = __builtin_cpu_supports("avx512f");
-  const int64_t iters = 20'000'000;
-  const double flops_per_iter = avx512 ? 16 * 16 * 2 : 12 * 8 * 2;
-  double best = 0, sink = 0;
-  for (int rep = 0; rep < 3; ++rep) {
-    auto t0 = Clock::now();
-#pragma omp parallel reduction(+ : sink)
-    sink += avx512 ? fma_loop_avx512(iters) : fma_loop_avx2(iters);
-    double s = seconds_since(t0);
-    best = std::max(best, flops_per_iter * iters * omp_get_max_threads() / s / 1e9);
-  }
-  if (sink == 12345.678) std::printf(" ");
-  return best;
-}
-
 struct Shape5 {
   const char* name;
   Shape x, w;
@@ -76,7 +30,7 @@ struct Shape5 {
 int main(int argc, char** argv) {
   const int64_t n = argc > 1 ? std::atoll(argv[1]) : 4;
   const int repeats = argc > 2 ? std::atoi(argv[2]) : 5;
-  const double peak = measure_peak();
+  const double peak = bench::measure_peak();
   std::printf("threads %d, measured f32 FMA peak %.1f GFLOP/s (%s)\n", omp_get_max_threads(), peak,
               __builtin_cpu_supports("avx512f") ? "AVX-512" : "AVX2");
   std::printf("%-28s %10s %10s %10s %10s %10s %8s\n", "shape (k3, s1, p1)", "fwd ms", "bwd-d ms",

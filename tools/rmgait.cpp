@@ -17,6 +17,7 @@
 #include "data/syngait.h"
 #include "engine/autograd.h"
 #include "engine/error.h"
+#include "engine/flops.h"
 #include "engine/npy.h"
 #include "engine/ops.h"
 #include "engine/random.h"
@@ -126,7 +127,9 @@ int cmd_bench(const tools::TrainConfig& cfg, int iters, int64_t classes, Device 
   std::vector<int64_t> labels;
   for (int i = 0; i < n; ++i) labels.push_back((i / cfg.k) % classes);
   double train_s = 0;
+  uint64_t flops0 = 0;
   for (int i = 0; i <= iters; ++i) {
+    if (i == 1) flops0 = dense_flops();
     auto t0 = Clock::now();
     opt.zero_grad();
     auto out = model.forward(x);
@@ -136,6 +139,7 @@ int cmd_bench(const tools::TrainConfig& cfg, int iters, int64_t classes, Device 
     backend(device).synchronize();
     if (i) train_s += std::chrono::duration<double>(Clock::now() - t0).count();
   }
+  const double step_gflop = double(dense_flops() - flops0) / iters / 1e9;
   model.eval();
   Tensor seq = rand({1, 90, 64, 44}, g, 0.f, 1.f, device);
   double infer_s = 0;
@@ -154,8 +158,11 @@ int cmd_bench(const tools::TrainConfig& cfg, int iters, int64_t classes, Device 
               gait::block_kind_name(cfg.model.block), (long long)cfg.model.channels[0],
               (long long)cfg.model.channels[1], (long long)cfg.model.channels[2],
               (long long)model.parameter_count());
-  std::printf("train step (%dx%d sequences x %d frames): %.3f s/it, %.1f sequences/s\n", cfg.p,
-              cfg.k, cfg.frames, train_s / iters, n * iters / train_s);
+  std::printf(
+      "train step (%dx%d sequences x %d frames): %.3f s/it, %.1f sequences/s, %.1f GFLOP/step "
+      "(conv + matmul), %.1f GFLOP/s\n",
+      cfg.p, cfg.k, cfg.frames, train_s / iters, n * iters / train_s, step_gflop,
+      step_gflop * iters / train_s);
   std::printf("inference (one 90-frame sequence): %.3f s, %.1f sequences/s\n", infer_s / iters,
               iters / infer_s);
   std::printf("peak resident memory: %.1f MiB\n", double(ru.ru_maxrss) / 1024.0);

@@ -1,6 +1,7 @@
 // conv3d: shape checks, then the backend's forward / backward-data / backward-weights.
 #include "engine/autograd.h"
 #include "engine/error.h"
+#include "engine/flops.h"
 #include "engine/ops.h"
 
 namespace rmgait {
@@ -26,6 +27,9 @@ Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv3d
              shape_str(x.shape()));
     ys[2 + i] = span / p.stride[i] + 1;
   }
+  // one pass: 2 flops per (output element, input channel, kernel tap)
+  const uint64_t pass_flops = 2 * uint64_t(numel_of(ys)) * uint64_t(w.numel() / w.size(0));
+  count_dense_flops(pass_flops);
   Tensor xc = x.contiguous().detach(), wc = w.contiguous().detach();
   Tensor y = Tensor::empty(ys, DType::f32, x.device());
   backend(x.device())
@@ -38,11 +42,13 @@ Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv3d
     if (rx) {
       gx = Tensor::empty(xc.shape(), DType::f32, g.device());
       be.conv3d_backward_data(gc, wc, gx, p);
+      count_dense_flops(pass_flops);
     }
     if (rw || rb) {
       gw = Tensor::empty(wc.shape(), DType::f32, g.device());
       if (rb) gb = Tensor::empty({wc.size(0)}, DType::f32, g.device());
       be.conv3d_backward_weights(xc, gc, gw, gb, p);
+      count_dense_flops(pass_flops);
     }
     return std::vector<Tensor>{gx, rw ? gw : Tensor(), gb};
   });

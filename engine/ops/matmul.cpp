@@ -1,6 +1,7 @@
 // matmul with batch broadcasting and transposes; backward by the usual identities.
 #include "engine/autograd.h"
 #include "engine/error.h"
+#include "engine/flops.h"
 #include "engine/ops.h"
 
 namespace rmgait {
@@ -33,6 +34,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   Tensor a3 = as_batched(a, batch), b3 = as_batched(b, batch);
   Tensor c = Tensor::empty({numel_of(batch), m, n}, DType::f32, a.device());
   backend(a.device()).matmul(a3, b3, c, ta, tb);
+  count_dense_flops(2 * uint64_t(numel_of(batch)) * uint64_t(m) * uint64_t(n) * uint64_t(k));
   Shape out_shape = batch;
   out_shape.push_back(m);
   out_shape.push_back(n);
