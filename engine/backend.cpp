@@ -1,27 +1,54 @@
 // The backend registry: the one place that knows which backends this build has.
 #include "engine/backend.h"
 
+#include <dlfcn.h>
+
+#include <string>
+
 #include "engine/cpu/cpu_backend.h"
 #include "engine/error.h"
-#ifdef RMGAIT_WITH_CUDA  // the one place that knows the CUDA backend exists
-#include "engine/cuda/register.h"
-#endif
 
 namespace rmgait {
 
 namespace {
 Backend* g_backends[2] = {nullptr, nullptr};
-}
+std::string g_cuda_missing = "this build has no CUDA backend";  // why there is none
+}  // namespace
 
 void register_backend(Device device, Backend* b) {
   g_backends[int(device)] = b;
 }
 
 namespace {
+#ifdef RMGAIT_WITH_CUDA  // the one place that knows the CUDA backend exists
+// Loads the CUDA backend module from this library's own folder (else the loader's search path)
+// and runs its registration.
+void load_cuda_module() {
+  Dl_info self;
+  std::string dir;
+  if (dladdr(reinterpret_cast<void*>(&load_cuda_module), &self) && self.dli_fname) {
+    dir = self.dli_fname;
+    dir = dir.substr(0, dir.find_last_of('/') + 1);
+  }
+  void* h = dlopen((dir + RMGAIT_CUDA_MODULE).c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!h) h = dlopen(RMGAIT_CUDA_MODULE, RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    g_cuda_missing = std::string("the CUDA backend module could not be loaded: ") + dlerror();
+    return;
+  }
+  auto reg = reinterpret_cast<bool (*)()>(dlsym(h, "rmgait_register_cuda_backend"));
+  if (!reg) {
+    g_cuda_missing = std::string(RMGAIT_CUDA_MODULE) + " has no rmgait_register_cuda_backend";
+    return;
+  }
+  if (!reg()) g_cuda_missing = "no usable GPU was found";
+}
+#endif
+
 // Registers the optional backends once, on first use.
 void register_optional_backends() {
 #ifdef RMGAIT_WITH_CUDA
-  static bool once = (cuda::register_cuda_backend(), true);
+  static bool once = (load_cuda_module(), true);
   (void)once;
 #endif
 }
@@ -31,8 +58,7 @@ Backend& backend(Device device) {
   static cpu::CpuBackend cpu_backend;
   if (device == Device::cpu) return cpu_backend;
   register_optional_backends();
-  RM_CHECK(g_backends[int(device)], "no ", device_name(device),
-           " backend: this build has no CUDA support or no GPU was found");
+  RM_CHECK(g_backends[int(device)], "no ", device_name(device), " backend: ", g_cuda_missing);
   return *g_backends[int(device)];
 }
 
@@ -40,6 +66,10 @@ bool device_available(Device device) {
   if (device == Device::cpu) return true;
   register_optional_backends();
   return g_backends[int(device)] != nullptr;
+}
+
+std::string device_unavailable_reason(Device device) {
+  return device_available(device) ? "" : g_cuda_missing;
 }
 
 }  // namespace rmgait

@@ -4,6 +4,7 @@
 // Outputs are allocated by the caller (contiguous unless said otherwise); kernels overwrite them.
 #include <array>
 #include <cstdint>
+#include <string>
 
 #include "engine/math/elementwise.h"
 #include "engine/math/philox.h"
@@ -160,5 +161,7 @@ class Backend {
 Backend& backend(Device device);
 void register_backend(Device device, Backend* b);
 bool device_available(Device device);
+// Why device_available(device) is false, in words ("no usable GPU was found", ...).
+std::string device_unavailable_reason(Device device);
 
 }  // namespace rmgait

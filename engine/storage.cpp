@@ -31,6 +31,10 @@ class CpuCache {
     return (n + step - 1) / step * step;
   }
   void* allocate(size_t n) {
+    in_use_ += n;
+    for (size_t peak = peak_.load();
+         in_use_.load() > peak && !peak_.compare_exchange_weak(peak, in_use_.load());) {
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = free_.find(n);
@@ -50,6 +54,7 @@ class CpuCache {
     return p;
   }
   void release(void* p, size_t n) {
+    in_use_ -= n;
     std::lock_guard<std::mutex> lock(mu_);
     if (n >= (size_t(1) << 12) && cached_ + n <= kBudget) {
       free_[n].push_back(p);
@@ -58,6 +63,11 @@ class CpuCache {
     }
     std::free(p);
   }
+  CpuMemoryStats stats() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return {in_use_.load(), peak_.load(), cached_};
+  }
+  void reset_peak() { peak_ = in_use_.load(); }
   void release_all() {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [n, v] : free_)
@@ -71,11 +81,20 @@ class CpuCache {
   std::mutex mu_;
   std::map<size_t, std::vector<void*>> free_;
   size_t cached_ = 0;
+  std::atomic<size_t> in_use_{0}, peak_{0};
 };
 }  // namespace
 
 void release_cached_cpu_memory() {
   CpuCache::get().release_all();
+}
+
+CpuMemoryStats cpu_memory_stats() {
+  return CpuCache::get().stats();
+}
+
+void reset_peak_cpu_memory() {
+  CpuCache::get().reset_peak();
 }
 
 size_t dtype_size(DType t) {

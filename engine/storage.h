@@ -41,4 +41,12 @@ void register_allocator(Device device, DeviceAllocator alloc);
 // Returns the CPU blocks kept for reuse to the system.
 void release_cached_cpu_memory();
 
+// Bytes of CPU tensor storage (rounded to the cache's size buckets): held by tensors now, the
+// most held at once since the start or the last reset_peak_cpu_memory(), and kept for reuse.
+struct CpuMemoryStats {
+  size_t in_use = 0, peak = 0, cached = 0;
+};
+CpuMemoryStats cpu_memory_stats();
+void reset_peak_cpu_memory();
+
 }  // namespace rmgait

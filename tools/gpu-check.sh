@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 case "${1:-}" in
   bundle)
     cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DENABLE_CUDA=ON -DRMGAIT_NATIVE=OFF
-    cmake --build build-gpu -j "$(nproc)" --target test_cuda rmgait bench_conv3d
+    cmake --build build-gpu -j "$(nproc)" --target test_cuda rmgait rmgait_cuda bench_conv3d
     mkdir -p build-gpu/gpu-libs
+    cp -L build-gpu/engine/librmgait_cuda.so build-gpu/gpu-libs/  # dlopen'ed, not in ldd
     # every non-system library the binaries load, except the CUDA ones the machine has
     for bin in build-gpu/tests/test_cuda build-gpu/tools/rmgait; do
       ldd "$bin" | awk '/=> \// {print $3}' |

@@ -128,8 +128,9 @@ int cmd_bench(const tools::TrainConfig& cfg, int iters, int64_t classes, Device 
   for (int i = 0; i < n; ++i) labels.push_back((i / cfg.k) % classes);
   double train_s = 0;
   uint64_t flops0 = 0;
+  size_t train_peak = 0;
   for (int i = 0; i <= iters; ++i) {
-    if (i == 1) flops0 = dense_flops();
+    if (i == 1) flops0 = dense_flops(), reset_peak_cpu_memory();
     auto t0 = Clock::now();
     opt.zero_grad();
     auto out = model.forward(x);
@@ -140,6 +141,7 @@ int cmd_bench(const tools::TrainConfig& cfg, int iters, int64_t classes, Device 
     if (i) train_s += std::chrono::duration<double>(Clock::now() - t0).count();
   }
   const double step_gflop = double(dense_flops() - flops0) / iters / 1e9;
+  train_peak = cpu_memory_stats().peak;
   model.eval();
   Tensor seq = rand({1, 90, 64, 44}, g, 0.f, 1.f, device);
   double infer_s = 0;
@@ -165,6 +167,9 @@ int cmd_bench(const tools::TrainConfig& cfg, int iters, int64_t classes, Device 
       step_gflop * iters / train_s);
   std::printf("inference (one 90-frame sequence): %.3f s, %.1f sequences/s\n", infer_s / iters,
               iters / infer_s);
+  if (device == Device::cpu)
+    std::printf("tensors at the peak of a training step: %.1f MiB\n",
+                double(train_peak) / double(1 << 20));
   std::printf("peak resident memory: %.1f MiB\n", double(ru.ru_maxrss) / 1024.0);
   return 0;
 }

@@ -64,7 +64,7 @@ Device parse_device(const std::string& s) {
   if (s == "cpu") return Device::cpu;
   RM_CHECK(s == "cuda", "--device '", s, "': expected cpu or cuda");
   RM_CHECK(device_available(Device::cuda),
-           "--device cuda: this build has no CUDA backend or no usable GPU was found");
+           "--device cuda: ", device_unavailable_reason(Device::cuda));
   return Device::cuda;
 }
 

@@ -4,14 +4,11 @@
 #include "engine/cuda/context.h"
 #include "engine/cuda/cuda_backend.h"
 
-namespace rmgait::cuda {
-
-bool register_cuda_backend() {
-  if (!device_present()) return false;
-  static CudaBackend backend;
-  register_allocator(Device::cuda, {device_alloc, device_free});
+extern "C" __attribute__((visibility("default"))) bool rmgait_register_cuda_backend() {
+  using namespace rmgait;
+  if (!cuda::device_present()) return false;
+  static cuda::CudaBackend backend;
+  register_allocator(Device::cuda, {cuda::device_alloc, cuda::device_free});
   register_backend(Device::cuda, &backend);
   return true;
 }
-
-}  // namespace rmgait::cuda
