@@ -43,7 +43,17 @@ Tensor record(const char* name, Tensor out, std::vector<Tensor> inputs, Backward
   if (!needs_grad(inputs)) return out;
   auto node = std::make_shared<Node>();
   node->name = name;
-  node->inputs = std::move(inputs);
+  node->next.resize(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& in = inputs[i];
+    if (!in.defined() || !in.requires_grad()) continue;
+    Edge& e = node->next[i];
+    e.shape = in.shape();
+    if (in.impl()->grad_fn)
+      e.node = in.impl()->grad_fn;
+    else
+      e.leaf = in.impl_ptr();
+  }
   node->backward = std::move(backward);
   out.impl()->grad_fn = std::move(node);
   out.impl()->requires_grad = true;
@@ -75,7 +85,7 @@ void Tensor::backward(const Tensor& grad) const {
     accumulate_leaf(*this, g);
     return;
   }
-  // Topological order by iterative DFS. `order` owns the nodes: freeing a node's inputs below
+  // Topological order by iterative DFS. `order` owns the nodes: freeing a node's edges below
   // may drop the last other reference to a node not yet run.
   std::vector<std::shared_ptr<Node>> order;
   std::unordered_set<Node*> seen;
@@ -86,9 +96,8 @@ void Tensor::backward(const Tensor& grad) const {
     size_t& next = stack.back().second;
     RM_CHECK(node->backward, "backward: the graph through '", node->name,
              "' was already freed by an earlier backward()");
-    if (next < node->inputs.size()) {
-      const Tensor& in = node->inputs[next++];
-      const std::shared_ptr<Node>& child = in.defined() ? in.impl()->grad_fn : nullptr;
+    if (next < node->next.size()) {
+      const std::shared_ptr<Node>& child = node->next[next++].node;
       if (child && seen.insert(child.get()).second) stack.push_back({child, 0});
     } else {
       order.push_back(std::move(stack.back().first));
@@ -104,21 +113,20 @@ void Tensor::backward(const Tensor& grad) const {
     Tensor gout = found->second;
     grads.erase(found);
     std::vector<Tensor> gin = node->backward(gout);
-    RM_CHECK(gin.size() == node->inputs.size(), "backward of '", node->name, "' returned ",
-             gin.size(), " gradients for ", node->inputs.size(), " inputs");
+    RM_CHECK(gin.size() == node->next.size(), "backward of '", node->name, "' returned ",
+             gin.size(), " gradients for ", node->next.size(), " inputs");
     for (size_t i = 0; i < gin.size(); ++i) {
-      const Tensor& in = node->inputs[i];
-      if (!in.defined() || !in.requires_grad() || !gin[i].defined()) continue;
-      RM_CHECK(gin[i].shape() == in.shape(), "backward of '", node->name, "': gradient ",
-               shape_str(gin[i].shape()), " for input ", i, " of shape ", shape_str(in.shape()));
-      if (Node* child = in.impl()->grad_fn.get()) {
-        accumulate(grads[child], gin[i]);
-      } else {
-        accumulate_leaf(in, gin[i]);
-      }
+      const Edge& e = node->next[i];
+      if (!e.requires_grad() || !gin[i].defined()) continue;
+      RM_CHECK(gin[i].shape() == e.shape, "backward of '", node->name, "': gradient ",
+               shape_str(gin[i].shape()), " for input ", i, " of shape ", shape_str(e.shape));
+      if (e.node)
+        accumulate(grads[e.node.get()], gin[i]);
+      else
+        accumulate_leaf(Tensor(e.leaf), gin[i]);
     }
     node->backward = nullptr;  // free saved tensors and the graph behind this node
-    node->inputs.clear();
+    node->next.clear();
   }
 }
 

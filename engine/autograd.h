@@ -1,7 +1,8 @@
 #pragma once
-// Reverse-mode autograd, micrograd-sized: every differentiable op records a Node holding its
-// inputs and a backward closure; Tensor::backward() runs the nodes in reverse topological order
-// and accumulates gradients, then frees the graph.
+// Reverse-mode autograd, micrograd-sized: every differentiable op records a Node holding an edge
+// per input (the node that produced it, or the leaf to accumulate into) and a backward closure;
+// Tensor::backward() runs the nodes in reverse topological order and accumulates gradients, then
+// frees the graph. A node keeps no input's data alive: only what its closure saves.
 //
 // Rule for op authors: the closure must not capture the op's own output tensor (that would be a
 // reference cycle); capture `out.detach()` instead.
@@ -17,9 +18,18 @@ namespace rmgait {
 // Tensor where the input needs no gradient).
 using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_out)>;
 
+// Where the gradient of one input goes: its producer's node, or the leaf itself. Empty (no
+// gradient) when the input does not require one.
+struct Edge {
+  std::shared_ptr<Node> node;
+  std::shared_ptr<TensorImpl> leaf;
+  Shape shape;  // the input's shape, to check the gradient against
+  bool requires_grad() const { return node || leaf; }
+};
+
 struct Node {
   const char* name;
-  std::vector<Tensor> inputs;
+  std::vector<Edge> next;  // one per recorded input
   BackwardFn backward;
 };
 

@@ -39,8 +39,14 @@ class Backend {
 
   // elementwise (f32). unary: x, y contiguous, same shape.
   virtual void unary(UnaryOp op, const Tensor& x, const Tensor& y, float a, float b) = 0;
-  virtual void unary_backward(UnaryOp op, const Tensor& gy, const Tensor& x, const Tensor& y,
-                              const Tensor& gx, float a, float b) = 0;
+  // saved: y where unary_backward_reads_output(op, a), else x.
+  virtual void unary_backward(UnaryOp op, const Tensor& gy, const Tensor& saved, const Tensor& gx,
+                              float a, float b) = 0;
+  // bits (u8 [ceil(n / 8)]) = the signs y > 0 of a contiguous y, one bit each; and the backward
+  // of leaky_relu (relu: slope 0) from them: gx = bit ? gy : gy * slope.
+  virtual void sign_bits(const Tensor& y, const Tensor& bits) = 0;
+  virtual void leaky_relu_backward_bits(const Tensor& gy, const Tensor& bits, const Tensor& gx,
+                                        float slope) = 0;
   // a, b: views already expanded to out's shape (stride 0 on broadcast dims); out contiguous.
   virtual void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
   // cond (u8 or f32, non-zero = true), a, b expanded to out's shape.
@@ -118,8 +124,11 @@ class Backend {
   void copy(const Tensor& src, const Tensor& dst) override;                                        \
   void fill(const Tensor& dst, double value) override;                                             \
   void unary(UnaryOp op, const Tensor& x, const Tensor& y, float a, float b) override;             \
-  void unary_backward(UnaryOp op, const Tensor& gy, const Tensor& x, const Tensor& y,              \
-                      const Tensor& gx, float a, float b) override;                                \
+  void unary_backward(UnaryOp op, const Tensor& gy, const Tensor& saved, const Tensor& gx,         \
+                      float a, float b) override;                                                  \
+  void sign_bits(const Tensor& y, const Tensor& bits) override;                                    \
+  void leaky_relu_backward_bits(const Tensor& gy, const Tensor& bits, const Tensor& gx,            \
+                                float slope) override;                                             \
   void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) override;          \
   void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) override;    \
   void reduce_rows(ReduceOp op, const Tensor& x, const Tensor& out, const Tensor& index) override; \

@@ -57,28 +57,45 @@ RM_HD float unary_forward(UnaryOp op, float x, float a, float b) {
   return 0.f;
 }
 
-// d(loss)/dx given d(loss)/dy = gy, the input x and the output y.
-// Kinks (relu at 0, clamp at its bounds) take the gradient of the flat side, as PyTorch does.
-RM_HD float unary_backward(UnaryOp op, float gy, float x, float y, float a, float b) {
+// What a unary op's backward reads: the output (true) or the input (false). Autograd keeps only
+// that tensor. relu and leaky_relu with a slope >= 0 read the output's sign (y > 0 iff x > 0),
+// so the input can be freed as soon as the output exists.
+RM_HD bool unary_backward_reads_output(UnaryOp op, float a) {
+  switch (op) {
+    case UnaryOp::exp:
+    case UnaryOp::sqrt:
+    case UnaryOp::relu:
+      return true;
+    case UnaryOp::leaky_relu:
+      return a >= 0.f;
+    default:
+      return false;
+  }
+}
+
+// d(loss)/dx given d(loss)/dy = gy and s, the saved value: y where
+// unary_backward_reads_output(op, a), else x. Kinks (relu at 0, clamp at its bounds) take the
+// gradient of the flat side, as PyTorch does.
+RM_HD float unary_backward(UnaryOp op, float gy, float s, float a, float b) {
   switch (op) {
     case UnaryOp::neg:
       return -gy;
     case UnaryOp::abs:
-      return x > 0.f ? gy : (x < 0.f ? -gy : 0.f);
+      return s > 0.f ? gy : (s < 0.f ? -gy : 0.f);
     case UnaryOp::exp:
-      return gy * y;
+      return gy * s;
     case UnaryOp::log:
-      return gy / x;
+      return gy / s;
     case UnaryOp::sqrt:
-      return y > 0.f ? gy * 0.5f / y : 0.f;
+      return s > 0.f ? gy * 0.5f / s : 0.f;
     case UnaryOp::relu:
-      return x > 0.f ? gy : 0.f;
-    case UnaryOp::leaky_relu:
-      return x > 0.f ? gy : gy * a;
+      return s > 0.f ? gy : 0.f;
+    case UnaryOp::leaky_relu:  // s is y for a >= 0, x otherwise: the sign test is the same
+      return s > 0.f ? gy : gy * a;
     case UnaryOp::pow_scalar:
-      return a == 0.f ? 0.f : gy * a * powf(x, a - 1.f);
+      return a == 0.f ? 0.f : gy * a * powf(s, a - 1.f);
     case UnaryOp::clamp:
-      return (x >= a && x <= b) ? gy : 0.f;
+      return (s >= a && s <= b) ? gy : 0.f;
     case UnaryOp::add_scalar:
       return gy;
     case UnaryOp::mul_scalar:
@@ -86,9 +103,16 @@ RM_HD float unary_backward(UnaryOp op, float gy, float x, float y, float a, floa
     case UnaryOp::rsub_scalar:
       return -gy;
     case UnaryOp::rdiv_scalar:
-      return -gy * a / (x * x);
+      return -gy * a / (s * s);
   }
   return 0.f;
+}
+
+// relu / leaky_relu backward from the sign of the output kept as one bit per element (bit i % 8
+// of byte i / 8 = y[i] > 0): 32 times less memory than keeping y.
+// slope 0 (relu) gives exactly 0 on the flat side, as relu's own rule does.
+RM_HD float leaky_relu_backward_bit(float gy, bool positive, float slope) {
+  return positive ? gy : (slope == 0.f ? 0.f : gy * slope);
 }
 
 RM_HD float binary_forward(BinaryOp op, float x, float y) {

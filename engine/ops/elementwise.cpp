@@ -7,15 +7,31 @@ namespace rmgait {
 
 namespace {
 
+// Autograd keeps only what the backward reads: the sign bits of relu / leaky_relu's output, the
+// output or the input of the others (engine/math/elementwise.h), nothing for the affine ones.
 Tensor unary_op(const char* name, UnaryOp op, const Tensor& x, float a = 0.f, float b = 0.f) {
   check_dtype(x, DType::f32, name);
   Tensor xc = x.contiguous().detach();
   Tensor y = Tensor::empty(x.shape(), DType::f32, x.device());
-  backend(x.device()).unary(op, xc, y, a, b);
-  Tensor yd = y.detach();
-  return record(name, y, {x}, [op, xc, yd, a, b](const Tensor& g) {
-    Tensor gx = Tensor::empty(xc.shape(), DType::f32, xc.device());
-    backend(xc.device()).unary_backward(op, g.contiguous(), xc, yd, gx, a, b);
+  Backend& be = backend(x.device());
+  be.unary(op, xc, y, a, b);
+  if (!needs_grad({x})) return y;
+  if (op == UnaryOp::relu || (op == UnaryOp::leaky_relu && a >= 0.f)) {
+    Tensor bits = Tensor::empty({(y.numel() + 7) / 8}, DType::u8, y.device());
+    be.sign_bits(y, bits);
+    const float slope = op == UnaryOp::relu ? 0.f : a;
+    return record(name, y, {x}, [bits, slope](const Tensor& g) {
+      Tensor gx = Tensor::empty(g.shape(), DType::f32, g.device());
+      backend(g.device()).leaky_relu_backward_bits(g.contiguous(), bits, gx, slope);
+      return std::vector<Tensor>{gx};
+    });
+  }
+  const bool affine = op == UnaryOp::neg || op == UnaryOp::add_scalar ||
+                      op == UnaryOp::mul_scalar || op == UnaryOp::rsub_scalar;
+  Tensor saved = affine ? Tensor() : unary_backward_reads_output(op, a) ? y.detach() : xc;
+  return record(name, y, {x}, [op, saved, a, b](const Tensor& g) {
+    Tensor gc = g.contiguous(), gx = Tensor::empty(g.shape(), DType::f32, g.device());
+    backend(g.device()).unary_backward(op, gc, saved.defined() ? saved : gc, gx, a, b);
     return std::vector<Tensor>{gx};
   });
 }
@@ -38,16 +54,24 @@ Tensor binary_raw(BinaryOp op, const Tensor& a, const Tensor& b) {
   return out;
 }
 
-// Records a binary op whose input gradients are computed by `grads(g, a, b, y)`.
+// What a binary op's gradients read, so that autograd keeps nothing else alive.
+struct Saves {
+  bool a, b, y;
+};
+
+// Records a binary op whose input gradients are computed by `grads(g, a, b, y, ra, rb)`; the
+// operands and output it does not save reach it as undefined tensors.
 template <class F>
-Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b, F grads) {
+Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b, Saves saves, F grads) {
   Tensor y = binary_raw(op, a, b);
-  Tensor ad = a.detach(), bd = b.detach(), yd = y.detach();
+  if (!needs_grad({a, b})) return y;
+  Tensor ad = saves.a ? a.detach() : Tensor(), bd = saves.b ? b.detach() : Tensor(),
+         yd = saves.y ? y.detach() : Tensor();
+  Shape sa = a.shape(), sb = b.shape();
   bool ra = a.requires_grad(), rb = b.requires_grad();
   return record(binary_name(op), y, {a, b}, [=](const Tensor& g) {
     auto [ga, gb] = grads(g, ad, bd, yd, ra, rb);
-    return std::vector<Tensor>{ra ? sum_to(ga, ad.shape()) : Tensor(),
-                               rb ? sum_to(gb, bd.shape()) : Tensor()};
+    return std::vector<Tensor>{ra ? sum_to(ga, sa) : Tensor(), rb ? sum_to(gb, sb) : Tensor()};
   });
 }
 
@@ -56,49 +80,55 @@ using Pair = std::pair<Tensor, Tensor>;
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
-  return binary_op(BinaryOp::add, a, b, [](auto& g, auto&, auto&, auto&, bool, bool) {
+  return binary_op(BinaryOp::add, a, b, {}, [](auto& g, auto&, auto&, auto&, bool, bool) {
     return Pair{g, g};
   });
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-  return binary_op(BinaryOp::sub, a, b, [](auto& g, auto&, auto&, auto&, bool, bool rb) {
+  return binary_op(BinaryOp::sub, a, b, {}, [](auto& g, auto&, auto&, auto&, bool, bool rb) {
     return Pair{g, rb ? neg(g) : Tensor()};
   });
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  return binary_op(BinaryOp::mul, a, b, [](auto& g, auto& a, auto& b, auto&, bool ra, bool rb) {
-    return Pair{ra ? mul(g, b) : Tensor(), rb ? mul(g, a) : Tensor()};
-  });
+  Saves saves{b.requires_grad(), a.requires_grad(), false};  // d/da reads b, d/db reads a
+  return binary_op(BinaryOp::mul, a, b, saves,
+                   [](auto& g, auto& a, auto& b, auto&, bool ra, bool rb) {
+                     return Pair{ra ? mul(g, b) : Tensor(), rb ? mul(g, a) : Tensor()};
+                   });
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
-  return binary_op(BinaryOp::div, a, b, [](auto& g, auto&, auto& b, auto& y, bool ra, bool rb) {
-    return Pair{ra ? div(g, b) : Tensor(), rb ? neg(div(mul(g, y), b)) : Tensor()};
-  });
+  return binary_op(BinaryOp::div, a, b, {false, true, b.requires_grad()},
+                   [](auto& g, auto&, auto& b, auto& y, bool ra, bool rb) {
+                     return Pair{ra ? div(g, b) : Tensor(), rb ? neg(div(mul(g, y), b)) : Tensor()};
+                   });
 }
 
 Tensor pow(const Tensor& a, const Tensor& b) {
-  return binary_op(BinaryOp::pow, a, b, [](auto& g, auto& a, auto& b, auto& y, bool ra, bool rb) {
-    Tensor ga, gb;
-    if (ra) ga = mul(g, mul(b, binary_raw(BinaryOp::pow, a, add(b, -1.f))));
-    if (rb) {
-      Tensor positive = compare(BinaryOp::gt, a, Tensor::zeros({}, DType::f32, a.device()));
-      Tensor safe_a = where(positive, a, Tensor::ones({}, DType::f32, a.device()));
-      gb = mul(g, mul(mul(y, log(safe_a)), positive));
-    }
-    return Pair{ga, gb};
-  });
+  return binary_op(BinaryOp::pow, a, b, {true, true, b.requires_grad()},
+                   [](auto& g, auto& a, auto& b, auto& y, bool ra, bool rb) {
+                     Tensor ga, gb;
+                     if (ra) ga = mul(g, mul(b, binary_raw(BinaryOp::pow, a, add(b, -1.f))));
+                     if (rb) {
+                       Tensor positive =
+                           compare(BinaryOp::gt, a, Tensor::zeros({}, DType::f32, a.device()));
+                       Tensor safe_a = where(positive, a, Tensor::ones({}, DType::f32, a.device()));
+                       gb = mul(g, mul(mul(y, log(safe_a)), positive));
+                     }
+                     return Pair{ga, gb};
+                   });
 }
 
 namespace {
 // maximum / minimum: the gradient goes to a where `keep_a` (a >= b, resp. a <= b) holds, else b.
 Tensor extreme_of(BinaryOp op, BinaryOp keep_a, const Tensor& a, const Tensor& b) {
-  return binary_op(op, a, b, [keep_a](auto& g, auto& a, auto& b, auto&, bool, bool) {
-    Tensor take_a = compare(keep_a, a, b);
-    return Pair{mul(g, take_a), mul(g, sub(1.f, take_a))};
-  });
+  return binary_op(op, a, b, {true, true, false},
+                   [keep_a](auto& g, auto& a, auto& b, auto&, bool, bool) {
+                     Tensor take_a = compare(keep_a, a, b);
+                     return Pair{mul(g, take_a), mul(g, sub(1.f, take_a))};
+                   });
 }
 }  // namespace
 
