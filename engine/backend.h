@@ -52,12 +52,12 @@ class Backend {
   // cond (u8 or f32, non-zero = true), a, b expanded to out's shape.
   virtual void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
 
-  // x: contiguous [rows, len] -> out [rows]; for max/min, index (i64 [rows], may be undefined)
-  // receives the first position of the extreme.
-  virtual void reduce_rows(ReduceOp op, const Tensor& x, const Tensor& out,
-                           const Tensor& index) = 0;
-  // gx [rows, len] = 0 except gx[r, index[r]] = gy[r].
-  virtual void scatter_rows(const Tensor& gy, const Tensor& index, const Tensor& gx) = 0;
+  // Reduces the middle dim of a contiguous x [outer, len, inner] -> out [outer, inner], in order
+  // of the middle index (sums in double); for max/min, index (i64 [outer, inner], may be
+  // undefined) receives the first position of the extreme.
+  virtual void reduce(ReduceOp op, const Tensor& x, const Tensor& out, const Tensor& index) = 0;
+  // gx [outer, len, inner] = 0 except gx[o, index[o, k], k] = gy[o, k].
+  virtual void scatter_index(const Tensor& gy, const Tensor& index, const Tensor& gx) = 0;
   // out [outer, m, inner] = x [outer, len, inner] at positions index (i64 [m]) of the middle
   // dim; and its adjoint, which adds g [outer, m, inner] into gx [outer, len, inner] (gx zeroed
   // first). `unique`: no position repeats in index. All contiguous.
@@ -131,8 +131,8 @@ class Backend {
                                 float slope) override;                                             \
   void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) override;          \
   void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) override;    \
-  void reduce_rows(ReduceOp op, const Tensor& x, const Tensor& out, const Tensor& index) override; \
-  void scatter_rows(const Tensor& gy, const Tensor& index, const Tensor& gx) override;             \
+  void reduce(ReduceOp op, const Tensor& x, const Tensor& out, const Tensor& index) override;      \
+  void scatter_index(const Tensor& gy, const Tensor& index, const Tensor& gx) override;            \
   void index_gather(const Tensor& x, const Tensor& index, const Tensor& out) override;             \
   void index_scatter_add(const Tensor& g, const Tensor& index, const Tensor& gx, bool unique)      \
       override;                                                                                    \

@@ -145,7 +145,9 @@ TEST_CASE("where routes values and gradients by the condition") {
 
 TEST_CASE("reductions over dims: sum, mean, max, min, argmax, argmin") {
   const Shape s = {3, 4, 5, 2};
-  std::vector<std::vector<int64_t>> dim_sets = {{0}, {2}, {-1}, {1, 3}, {0, 1, 2, 3}};
+  // middle dims and blocks of them reduce in place ([outer, len, inner]); others move last
+  std::vector<std::vector<int64_t>> dim_sets = {{0},    {2},    {-1},   {1, 3},
+                                                {1, 2}, {2, 1}, {0, 1}, {0, 1, 2, 3}};
   for (auto& dims : dim_sets)
     for (bool keep : {false, true}) {
       CAPTURE(dims.size());
@@ -213,6 +215,15 @@ TEST_CASE("reductions over dims: sum, mean, max, min, argmax, argmin") {
   CHECK(argmin(t, 1).to(DType::f32).to_vector() == std::vector<float>{0, 0, 0});
   CHECK(argmax(t, 0, true).shape() == Shape{1, 3});
   CHECK(argmax(t, 0).to(DType::f32).to_vector() == std::vector<float>{0, 1, 1});
+  // ties along a middle dim, wider than one block of inner positions (256): the first wins
+  Tensor w = Tensor::zeros({2, 3, 300});
+  w.narrow(1, 1, 2).fill_(1.0);
+  CHECK(argmax(w, 1).to(DType::f32).to_vector() == std::vector<float>(600, 1.f));
+  CHECK(argmin(w, 1).to(DType::f32).to_vector() == std::vector<float>(600, 0.f));
+  Tensor wl = leaf(w);
+  max(wl, {1}).backward(Tensor::ones({2, 300}));
+  std::vector<float> gw = wl.grad().to_vector();
+  for (int64_t i = 0; i < 1800; ++i) CHECK(gw[i] == ((i / 300) % 3 == 1 ? 1.f : 0.f));
 }
 
 TEST_CASE("softmax and log_softmax over any dim") {

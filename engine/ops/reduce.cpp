@@ -1,5 +1,5 @@
-// Reductions over a set of dims. The reduced dims are moved last and the tensor is laid out as
-// contiguous [rows, len] rows for the backend; results come back in the kept dims' order.
+// Reductions over a set of dims. The tensor is laid out as contiguous [outer, len, inner] for the
+// backend (len: the reduced elements); reduced dims that are not one block are moved last first.
 #include <algorithm>
 #include <numeric>
 
@@ -11,44 +11,60 @@ namespace rmgait {
 
 namespace {
 
-struct Rows {
-  Tensor rows;                   // contiguous [rows, len], detached
-  Shape permuted_shape;          // x's shape with the reduced dims moved last
-  std::vector<int64_t> inverse;  // permutation back to x's order
+// x laid out as contiguous [outer, len, inner] for the backend, len = the reduced elements.
+struct Layout {
+  Tensor x3;                     // detached
+  Shape laid_shape;              // x's shape, or x's shape with the reduced dims moved last
+  std::vector<int64_t> inverse;  // permutation back to x's order (empty: none was needed)
   Shape out_shape;               // result shape (keepdim respected)
-  int64_t len = 1;
+  int64_t outer = 1, len = 1, inner = 1;
+
+  // A gradient laid out [outer, len, inner] back in x's shape.
+  Tensor unlaid(const Tensor& g3) const {
+    Tensor g = g3.view(laid_shape);
+    return inverse.empty() ? g : g.permute(inverse).contiguous();
+  }
 };
 
-Rows to_rows(const Tensor& x, std::vector<int64_t> dims, bool keepdim, const char* op) {
-  Rows r;
+// Reduced dims that are consecutive and ascending need no copy (a middle dim of x); others are
+// moved last (inner = 1), in the order given.
+Layout lay_out(const Tensor& x, std::vector<int64_t> dims, bool keepdim, const char* op) {
+  Layout r;
   std::vector<bool> reduced(x.dim(), false);
   for (int64_t& d : dims) {
     d = wrap_dim(d, x.dim(), op);
     RM_CHECK(!reduced[d], op, ": dim ", d, " given twice");
     reduced[d] = true;
   }
-  std::vector<int64_t> perm;
-  int64_t rows = 1;
   for (int64_t i = 0; i < x.dim(); ++i) {
     if (reduced[i]) {
       if (keepdim) r.out_shape.push_back(1);
-      continue;
+    } else {
+      r.out_shape.push_back(x.size(i));
     }
-    perm.push_back(i);
-    rows *= x.size(i);
-    r.out_shape.push_back(x.size(i));
   }
-  for (int64_t d : dims) {
-    perm.push_back(d);
-    r.len *= x.size(d);
+  bool block = !dims.empty();
+  for (size_t i = 1; i < dims.size(); ++i) block = block && dims[i] == dims[i - 1] + 1;
+  if (block) {
+    for (int64_t i = 0; i < x.dim(); ++i)
+      (i < dims.front() ? r.outer : i > dims.back() ? r.inner : r.len) *= x.size(i);
+    r.laid_shape = x.shape();
+    r.x3 = x.detach().contiguous();
+  } else {
+    std::vector<int64_t> perm;
+    for (int64_t i = 0; i < x.dim(); ++i)
+      if (!reduced[i]) perm.push_back(i), r.outer *= x.size(i);
+    for (int64_t d : dims) perm.push_back(d), r.len *= x.size(d);
+    r.inverse.assign(x.dim(), 0);
+    for (int64_t i = 0; i < x.dim(); ++i) {
+      r.inverse[perm[i]] = i;
+      r.laid_shape.push_back(x.size(perm[i]));
+    }
+    r.x3 = x.detach().permute(perm).contiguous();
   }
-  r.inverse.assign(x.dim(), 0);
-  for (int64_t i = 0; i < x.dim(); ++i) {
-    r.inverse[perm[i]] = i;
-    r.permuted_shape.push_back(x.size(perm[i]));
-  }
-  RM_CHECK(r.len > 0 || rows == 0, op, ": reducing an empty dim of ", shape_str(x.shape()));
-  r.rows = x.detach().permute(perm).contiguous().reshape({rows, r.len}).detach();
+  RM_CHECK(r.len > 0 || r.outer * r.inner == 0, op, ": reducing an empty dim of ",
+           shape_str(x.shape()));
+  r.x3 = r.x3.view({r.outer, r.len, r.inner}).detach();
   return r;
 }
 
@@ -62,28 +78,27 @@ std::vector<int64_t> all_dims(const Tensor& x) {
 Tensor extreme(ReduceOp op, const char* name, const Tensor& x, const std::vector<int64_t>& dims,
                bool keepdim) {
   check_dtype(x, DType::f32, name);
-  Rows r = to_rows(x, dims, keepdim, name);
+  Layout r = lay_out(x, dims, keepdim, name);
   RM_CHECK(r.len > 0, name, ": reducing an empty dim of ", shape_str(x.shape()));
-  int64_t rows = r.rows.size(0);
-  Tensor out = Tensor::empty({rows}, DType::f32, x.device());
-  Tensor index = Tensor::empty({rows}, DType::i64, x.device());
-  backend(x.device()).reduce_rows(op, r.rows, out, index);
+  Tensor out = Tensor::empty({r.outer, r.inner}, DType::f32, x.device());
+  Tensor index = Tensor::empty({r.outer, r.inner}, DType::i64, x.device());
+  backend(x.device()).reduce(op, r.x3, out, index);
   Tensor y = out.view(r.out_shape);
-  return record(name, y, {x}, [r, index, rows](const Tensor& g) {
-    Tensor gx = Tensor::empty({rows, r.len}, DType::f32, g.device());
-    backend(g.device()).scatter_rows(g.contiguous().reshape({rows}), index, gx);
-    return std::vector<Tensor>{gx.view(r.permuted_shape).permute(r.inverse).contiguous()};
+  r.x3 = Tensor();  // backward needs the index and the layout, not the data
+  return record(name, y, {x}, [r, index](const Tensor& g) {
+    Tensor gx = Tensor::empty({r.outer, r.len, r.inner}, DType::f32, g.device());
+    backend(g.device()).scatter_index(g.contiguous().view({r.outer, r.inner}), index, gx);
+    return std::vector<Tensor>{r.unlaid(gx)};
   });
 }
 
 Tensor arg_extreme(ReduceOp op, const char* name, const Tensor& x, int64_t dim, bool keepdim) {
   check_dtype(x, DType::f32, name);
-  Rows r = to_rows(x, {dim}, keepdim, name);
+  Layout r = lay_out(x, {dim}, keepdim, name);
   RM_CHECK(r.len > 0, name, ": reducing an empty dim of ", shape_str(x.shape()));
-  int64_t rows = r.rows.size(0);
-  Tensor out = Tensor::empty({rows}, DType::f32, x.device());
-  Tensor index = Tensor::empty({rows}, DType::i64, x.device());
-  backend(x.device()).reduce_rows(op, r.rows, out, index);
+  Tensor out = Tensor::empty({r.outer, r.inner}, DType::f32, x.device());
+  Tensor index = Tensor::empty({r.outer, r.inner}, DType::i64, x.device());
+  backend(x.device()).reduce(op, r.x3, out, index);
   return index.view(r.out_shape);
 }
 
@@ -91,9 +106,9 @@ Tensor arg_extreme(ReduceOp op, const char* name, const Tensor& x, int64_t dim, 
 
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   check_dtype(x, DType::f32, "sum");
-  Rows r = to_rows(x, dims, keepdim, "sum");
-  Tensor out = Tensor::empty({r.rows.size(0)}, DType::f32, x.device());
-  backend(x.device()).reduce_rows(ReduceOp::sum, r.rows, out, Tensor());
+  Layout r = lay_out(x, dims, keepdim, "sum");
+  Tensor out = Tensor::empty({r.outer, r.inner}, DType::f32, x.device());
+  backend(x.device()).reduce(ReduceOp::sum, r.x3, out, Tensor());
   Tensor y = out.view(r.out_shape);
   Shape in_shape = x.shape(), kept = in_shape;
   for (int64_t d : dims) kept[wrap_dim(d, x.dim(), "sum")] = 1;
