@@ -1,6 +1,7 @@
 #pragma once
 // The differentiable ops of the engine. Each records its backward with autograd when an input
 // requires a gradient and grad mode is on. Shapes use NCDHW for 3-D data: x [N, C, T, H, W].
+#include <functional>
 #include <vector>
 
 #include "engine/backend.h"
@@ -97,9 +98,11 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
 // ---- dense ----
 // [..., M, K] x [..., K, N] -> [..., M, N]; batch dims broadcast; ta/tb transpose the last two.
 Tensor matmul(const Tensor& a, const Tensor& b, bool ta = false, bool tb = false);
-// x [N, Ci, T, H, W], w [Co, Ci, kt, kh, kw], bias [Co] or undefined.
+// x [N, Ci, T, H, W], w [Co, Ci, kt, kh, kw], bias [Co] or undefined. With recompute_x, autograd
+// does not keep x for the weight gradient but calls recompute_x() in backward to rebuild it: for
+// inputs that are a cheap function of tensors kept anyway (ReverseMask's masked pair).
 Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(),
-              const Conv3dParams& p = {});
+              const Conv3dParams& p = {}, std::function<Tensor()> recompute_x = {});
 Tensor max_pool3d(const Tensor& x, const Pool3dParams& p);
 // x [B, N, C], y [B, M, C] -> [N, M]: the Euclidean distance of x[b, n] and y[b, m] averaged
 // over the B slices, through the Gram matrix (sqrt(max(0, |x|^2 + |y|^2 - 2 x.y)), slices summed

@@ -90,6 +90,29 @@ TEST_CASE("conv3d matches naive loops: forward, backward-data, backward-weights,
   }
 }
 
+TEST_CASE("conv3d with a recomputed input: the same gradients, the input not kept") {
+  Conv3dParams p{{1, 1, 1}, {1, 1, 1}};
+  Tensor a = leaf(uniform({2, 3, 4, 5, 6}, 11)), w = leaf(uniform({4, 3, 3, 3, 3}, 12));
+  Tensor m = uniform({1, 1, 1, 5, 6}, 13), g = uniform({2, 4, 4, 5, 6}, 14);
+  conv3d(mul(a, m), w, Tensor(), p).backward(g);
+  std::vector<double> ga = to_double(a.grad()), gw = to_double(w.grad());
+  a.zero_grad(), w.zero_grad();
+  std::weak_ptr<Storage> input;
+  int calls = 0;
+  Tensor y;
+  {
+    Tensor x = mul(a, m);
+    input = x.storage();
+    Tensor ad = a.detach();
+    y = conv3d(x, w, Tensor(), p, [ad, m, &calls] { return ++calls, mul(ad, m); });
+  }
+  CHECK(input.expired());  // rebuilt in backward, not kept
+  y.backward(g);
+  CHECK(calls == 1);
+  check_close(a.grad(), ga, 1e-6, 1e-7, "grad of the input through a recomputed conv");
+  check_close(w.grad(), gw, 1e-6, 1e-7, "weight grad from the recomputed input");
+}
+
 TEST_CASE("conv3d without bias, repeated calls reuse cached reordered weights correctly") {
   Tensor x = uniform({1, 16, 3, 6, 5}, 5), w = uniform({32, 16, 3, 3, 3}, 6);
   Conv3dParams p{{1, 1, 1}, {1, 1, 1}};

@@ -1,4 +1,6 @@
 // conv3d: shape checks, then the backend's forward / backward-data / backward-weights.
+#include <functional>
+
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/flops.h"
@@ -6,7 +8,8 @@
 
 namespace rmgait {
 
-Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv3dParams& p) {
+Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv3dParams& p,
+              std::function<Tensor()> recompute_x) {
   check_dtype(x, DType::f32, "conv3d", "input");
   check_dtype(w, DType::f32, "conv3d", "weight");
   check_same_device(x, w, "conv3d");
@@ -36,18 +39,25 @@ Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv3d
       .conv3d_forward(xc, wc, bias.defined() ? bias.contiguous().detach() : bias, y, p);
   bool rx = x.requires_grad(), rw = w.requires_grad();
   bool rb = bias.defined() && bias.requires_grad();
+  if (!needs_grad({x, w, bias})) return y;
+  // backward-weights reads x: kept, or rebuilt by recompute_x; nothing when no weight gradient
+  Tensor saved_x = (rw || rb) && !recompute_x ? xc : Tensor();
+  Shape xs = x.shape();
   return record("conv3d", y, {x, w, bias}, [=](const Tensor& g) {
     Backend& be = backend(g.device());
     Tensor gc = g.contiguous(), gx, gw, gb;
     if (rx) {
-      gx = Tensor::empty(xc.shape(), DType::f32, g.device());
+      gx = Tensor::empty(xs, DType::f32, g.device());
       be.conv3d_backward_data(gc, wc, gx, p);
       count_dense_flops(pass_flops);
     }
     if (rw || rb) {
       gw = Tensor::empty(wc.shape(), DType::f32, g.device());
       if (rb) gb = Tensor::empty({wc.size(0)}, DType::f32, g.device());
-      be.conv3d_backward_weights(xc, gc, gw, gb, p);
+      Tensor xin = saved_x.defined() ? saved_x : recompute_x().contiguous().detach();
+      RM_CHECK(xin.shape() == xs, "conv3d: the recomputed input ", shape_str(xin.shape()),
+               " is not the forward's ", shape_str(xs));
+      be.conv3d_backward_weights(xin, gc, gw, gb, p);
       count_dense_flops(pass_flops);
     }
     return std::vector<Tensor>{gx, rw ? gw : Tensor(), gb};
