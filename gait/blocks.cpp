@@ -31,12 +31,38 @@ Tensor GLConv::forward(const Tensor& x) {
   } else {
     const int64_t h = x.size(3), split = h >> halving_;
     RM_CHECK(split > 0, "GLConv: height ", h, " is too small for halving ", halving_);
-    std::vector<Tensor> strips;
-    for (int64_t s = 0; s < h; s += split)  // torch.split: equal strips, a shorter last one
-      strips.push_back(local_conv3d->forward(x.narrow(3, s, std::min(split, h - s))));
-    l = cat(strips, 3);
+    if (h % split == 0) {
+      l = local_strips(x, h / split);
+    } else {  // torch.split: equal strips, a shorter last one
+      std::vector<Tensor> strips;
+      for (int64_t s = 0; s < h; s += split)
+        strips.push_back(local_conv3d->forward(x.narrow(3, s, std::min(split, h - s))));
+      l = cat(strips, 3);
+    }
   }
   return last_ ? leaky_relu(cat({g, l}, 3)) : add(leaky_relu(g), leaky_relu(l));
+}
+
+// The local conv on s equal strips at once: the strips become batch entries
+// [s N, C, T, H / s, W] (each padded on its own, as separate convs would be), one conv, then back.
+// The strip batch is rebuilt from x for the weight gradient instead of being kept.
+Tensor GLConv::local_strips(const Tensor& x, int64_t s) {
+  const int64_t n = x.size(0), c = x.size(1), t = x.size(2), hs = x.size(3) / s, w = x.size(4);
+  auto to_strips = [=](const Tensor& v) {
+    return v.view({n, c, t, s, hs, w})
+        .permute({3, 0, 1, 2, 4, 5})
+        .contiguous()
+        .view({s * n, c, t, hs, w});
+  };
+  nn::Conv3d& conv = *local_conv3d->conv;
+  Tensor xd = x.detach();
+  Tensor y = conv3d(to_strips(x), conv.weight, conv.bias, conv.params,
+                    [xd, to_strips] { return to_strips(xd); });
+  const int64_t co = y.size(1), ty = y.size(2), wy = y.size(4);
+  return y.view({s, n, co, ty, y.size(3), wy})
+      .permute({1, 2, 3, 0, 4, 5})
+      .contiguous()
+      .view({n, co, ty, s * y.size(3), wy});
 }
 
 PlainRMBlock::PlainRMBlock(int64_t in, int64_t out, ReverseMaskConfig cfg, uint64_t seed)

@@ -47,6 +47,7 @@ class GLConv : public Block {
   std::shared_ptr<BasicConv3d> global_conv3d, local_conv3d;
 
  private:
+  Tensor local_strips(const Tensor& x, int64_t strips);
   int halving_;
   bool last_;
 };

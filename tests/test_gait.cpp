@@ -100,6 +100,33 @@ ModelConfig tiny_config(BlockKind kind) {
 }
 }  // namespace
 
+TEST_CASE("GLConv: the batched strips equal one conv per strip, forward and backward") {
+  for (bool last : {false, true}) {
+    GLConv gl(3, 4, 2, last);  // height 8 -> 4 strips of 2 rows
+    Generator gen(3);
+    nn::xavier_uniform_(gl.global_conv3d->conv->weight, gen);
+    nn::xavier_uniform_(gl.local_conv3d->conv->weight, gen);
+    Tensor x = leaf(uniform({2, 3, 3, 8, 5}, 31)), g = uniform({2, 4, 3, last ? 16 : 8, 5}, 32);
+    gl.forward(x).backward(g);
+    Tensor gx = x.grad(), gw = gl.local_conv3d->conv->weight.grad();
+    x.zero_grad(), gl.zero_grad();
+    // the reference: torch.split and one conv per strip
+    Tensor gy = gl.global_conv3d->forward(x);
+    std::vector<Tensor> strips;
+    for (int64_t s = 0; s < 8; s += 2)
+      strips.push_back(gl.local_conv3d->forward(x.narrow(3, s, 2)));
+    Tensor l = cat(strips, 3);
+    Tensor ref = last ? leaky_relu(cat({gy, l}, 3)) : add(leaky_relu(gy), leaky_relu(l));
+    ref.backward(g);
+    CAPTURE(last);
+    check_close(gx, to_double(x.grad()), 1e-5, 1e-6, "GLConv input gradient");
+    check_close(gw, to_double(gl.local_conv3d->conv->weight.grad()), 1e-5, 1e-6,
+                "GLConv local weight gradient");
+    NoGradGuard ng;
+    check_close(gl.forward(x), to_double(ref), 1e-5, 1e-6, "GLConv forward");
+  }
+}
+
 TEST_CASE("parameter names follow OpenGait's GaitGL keys") {
   ModelConfig cfg = tiny_config(BlockKind::gl);
   cfg.channels = {32, 64, 128};
