@@ -1,5 +1,8 @@
 #include "engine/storage.h"
 
+#include <sys/mman.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -15,8 +18,14 @@ namespace {
 DeviceAllocator g_allocators[2];
 
 // CPU memory cache: training allocates the same large activation sizes every iteration, and
-// fresh pages from the kernel cost a page fault and a zero-fill each. Freed blocks are kept in
-// size buckets (rounded up to 1/8 powers of two) up to a byte budget and reused.
+// fresh pages from the kernel cost a page fault and a zero-fill each. Freed blocks are kept (in
+// size buckets of 1/8 powers of two) and reused for requests of up to their size and down to half
+// of it. The cache never makes the process hold more than twice the most memory ever in use at
+// once: before a fresh allocation would push held memory past that, cached blocks are returned to
+// the system, largest first. So resident memory follows the true peak, not the sum of every size
+// ever freed. (Inception step, batch 4: peak RSS 947 MiB with an unbounded cache, 638 MiB with
+// this bound at 2.75 s a step, 420 MiB with a bound of 1x the peak but 3.0 s: the churn costs
+// page faults.)
 class CpuCache {
  public:
   static CpuCache& get() {
@@ -30,58 +39,89 @@ class CpuCache {
     size_t step = p / 8;
     return (n + step - 1) / step * step;
   }
-  void* allocate(size_t n) {
-    in_use_ += n;
-    for (size_t peak = peak_.load();
-         in_use_.load() > peak && !peak_.compare_exchange_weak(peak, in_use_.load());) {
+  // A block of at least n bytes; *capacity receives its size (to pass back to release).
+  void* allocate(size_t n, size_t* capacity) {
+    n = bucket(n ? n : 1);
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = n >= kMinCached ? free_.lower_bound(n) : free_.end();
+    if (it != free_.end() && it->first < 2 * n) {
+      void* p = it->second.back();
+      *capacity = it->first;
+      it->second.pop_back();
+      if (it->second.empty()) free_.erase(it);
+      cached_ -= *capacity;
+      in_use_ += *capacity;
+      note_peak();
+      return p;
     }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = free_.find(n);
-      if (it != free_.end() && !it->second.empty()) {
-        void* p = it->second.back();
-        it->second.pop_back();
-        cached_ -= n;
-        return p;
-      }
-    }
-    void* p = std::aligned_alloc(64, n);
+    const size_t limit = std::max(2 * high_water_, in_use_ + n);
+    while (cached_ > 0 && in_use_ + cached_ + n > limit) free_largest();
+    void* p = system_alloc(n);
     if (!p) {
-      release_all();
-      p = std::aligned_alloc(64, n);
+      while (cached_ > 0) free_largest();
+      p = system_alloc(n);
     }
     if (!p) throw std::bad_alloc();
+    *capacity = n;
+    in_use_ += n;
+    note_peak();
     return p;
   }
-  void release(void* p, size_t n) {
-    in_use_ -= n;
+  void release(void* p, size_t capacity) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (n >= (size_t(1) << 12) && cached_ + n <= kBudget) {
-      free_[n].push_back(p);
-      cached_ += n;
+    in_use_ -= capacity;
+    if (capacity >= kMinCached && cached_ + capacity <= kBudget) {
+      free_[capacity].push_back(p);
+      cached_ += capacity;
       return;
     }
-    std::free(p);
+    system_free(p, capacity);
   }
   CpuMemoryStats stats() {
     std::lock_guard<std::mutex> lock(mu_);
-    return {in_use_.load(), peak_.load(), cached_};
+    return {in_use_, peak_, cached_, high_water_};
   }
-  void reset_peak() { peak_ = in_use_.load(); }
+  void reset_peak() {
+    std::lock_guard<std::mutex> lock(mu_);
+    peak_ = in_use_;
+  }
   void release_all() {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [n, v] : free_)
-      for (void* p : v) std::free(p);
-    free_.clear();
-    cached_ = 0;
+    while (cached_ > 0) free_largest();
   }
 
  private:
-  static constexpr size_t kBudget = size_t(6) << 30;
+  static constexpr size_t kBudget = size_t(6) << 30, kMinCached = size_t(1) << 12,
+                          kMapped = size_t(1) << 18, kHuge = size_t(4) << 20;
+  void note_peak() {
+    peak_ = std::max(peak_, in_use_);
+    high_water_ = std::max(high_water_, in_use_);
+  }
+  // Large blocks come straight from mmap, so that returning one really lowers resident memory
+  // (glibc keeps freed chunks in its heap once its dynamic mmap threshold has grown).
+  static void* system_alloc(size_t n) {
+    if (n < kMapped) return std::aligned_alloc(64, n);
+    void* p = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return nullptr;
+    if (n >= kHuge) madvise(p, n, MADV_HUGEPAGE);  // 2 MiB pages: 512 times fewer faults
+    return p;
+  }
+  static void system_free(void* p, size_t n) {
+    if (n < kMapped)
+      std::free(p);
+    else
+      munmap(p, n);
+  }
+  void free_largest() {  // mu_ held, cached_ > 0
+    auto it = std::prev(free_.end());
+    system_free(it->second.back(), it->first);
+    cached_ -= it->first;
+    it->second.pop_back();
+    if (it->second.empty()) free_.erase(it);
+  }
   std::mutex mu_;
   std::map<size_t, std::vector<void*>> free_;
-  size_t cached_ = 0;
-  std::atomic<size_t> in_use_{0}, peak_{0};
+  size_t cached_ = 0, in_use_ = 0, peak_ = 0, high_water_ = 0;
 };
 }  // namespace
 
@@ -137,7 +177,7 @@ Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device
   static std::atomic<uint64_t> next_id{1};
   id_ = next_id++;
   if (device == Device::cpu) {
-    data_ = CpuCache::get().allocate(CpuCache::bucket(nbytes ? nbytes : 1));
+    data_ = CpuCache::get().allocate(nbytes, &capacity_);
     return;
   }
   device_available(device);  // registers the device's backend and allocator on first use
@@ -149,7 +189,7 @@ Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device
 
 Storage::~Storage() {
   if (device_ == Device::cpu)
-    CpuCache::get().release(data_, CpuCache::bucket(nbytes_ ? nbytes_ : 1));
+    CpuCache::get().release(data_, capacity_);
   else
     g_allocators[int(device_)].release(data_, nbytes_);
 }

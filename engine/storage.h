@@ -27,6 +27,7 @@ class Storage {
  private:
   void* data_ = nullptr;
   size_t nbytes_ = 0;
+  size_t capacity_ = 0;  // the CPU block's size (the cache may hand out a larger one)
   Device device_;
   std::atomic<uint64_t> version_{0};
   uint64_t id_;
@@ -41,10 +42,11 @@ void register_allocator(Device device, DeviceAllocator alloc);
 // Returns the CPU blocks kept for reuse to the system.
 void release_cached_cpu_memory();
 
-// Bytes of CPU tensor storage (rounded to the cache's size buckets): held by tensors now, the
-// most held at once since the start or the last reset_peak_cpu_memory(), and kept for reuse.
+// Bytes of CPU tensor storage (the cache's block sizes): held by tensors now, the most held at
+// once since the start or the last reset_peak_cpu_memory(), kept for reuse, and the most ever
+// held at once (the cache keeps in_use + cached under twice that).
 struct CpuMemoryStats {
-  size_t in_use = 0, peak = 0, cached = 0;
+  size_t in_use = 0, peak = 0, cached = 0, high_water = 0;
 };
 CpuMemoryStats cpu_memory_stats();
 void reset_peak_cpu_memory();

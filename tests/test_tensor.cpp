@@ -110,3 +110,27 @@ TEST_CASE("strided_view merges dims and gives every operand's offsets, as naive 
     }
   }
 }
+
+TEST_CASE("CPU block cache: reuses a larger block, holds at most twice the peak in use") {
+  release_cached_cpu_memory();
+  const size_t mib = size_t(1) << 20;
+  size_t cached0 = cpu_memory_stats().cached;
+  { Tensor a = Tensor::empty({int64_t(8 * mib / 4)}); }
+  CHECK(cpu_memory_stats().cached >= cached0 + 8 * mib);
+  {
+    Tensor b = Tensor::empty({int64_t(6 * mib / 4)});  // fits the cached 8 MiB block
+    CHECK(cpu_memory_stats().cached < cached0 + 8 * mib);
+  }
+  // 1.2 GiB of sizes that never coexist: the cache must give blocks back, not keep them all
+  size_t freed = 0;
+  for (int64_t m = 1; m <= 48; ++m) {
+    Tensor t = Tensor::empty({m * int64_t(mib) / 4 + 17});
+    CpuMemoryStats s = cpu_memory_stats();
+    CHECK(s.in_use + s.cached <= 2 * s.high_water);
+    freed += size_t(m) * mib;
+  }
+  CpuMemoryStats s = cpu_memory_stats();
+  CHECK(s.cached < freed);
+  release_cached_cpu_memory();
+  CHECK(cpu_memory_stats().cached == 0);
+}
