@@ -13,10 +13,12 @@
 
 namespace rmgait {
 
-// 3D convolution, no dilation, no groups. Weights [Co, Ci, kt, kh, kw].
+// 3D convolution, no dilation, no groups. Weights [Co, Ci, kt, kh, kw]. bf16: products in bf16
+// with f32 accumulation (tensors stay f32; engine/precision.h).
 struct Conv3dParams {
   std::array<int64_t, 3> stride{1, 1, 1};
   std::array<int64_t, 3> padding{0, 0, 0};
+  bool bf16 = false;
 };
 
 // 3D max pooling. Padding counts as -inf.
@@ -32,6 +34,8 @@ class Backend {
   virtual Device device() const = 0;
   // Waits for all queued work (timing, host reads of raw pointers). A no-op on the CPU.
   virtual void synchronize() {}
+  // Whether conv3d and matmul can multiply in bf16 in hardware (engine/precision.h).
+  virtual bool has_bf16() const = 0;
 
   // memory: dst and src have the same shape; either may be strided. cast converts dtypes.
   virtual void copy(const Tensor& src, const Tensor& dst) = 0;
@@ -83,7 +87,9 @@ class Backend {
 
   // c[b] = op(a[b]) x op(b[b]): a [Ba, M, K] (or [Ba, K, M] when ta), b [Bb, K, N] (or [Bb, N, K]
   // when tb), c [B, M, N] contiguous; Ba and Bb are B or 1 (broadcast). a and b contiguous.
-  virtual void matmul(const Tensor& a, const Tensor& b, const Tensor& c, bool ta, bool tb) = 0;
+  // bf16: products in bf16, f32 accumulation.
+  virtual void matmul(const Tensor& a, const Tensor& b, const Tensor& c, bool ta, bool tb,
+                      bool bf16) = 0;
 
   // x [N, Ci, T, H, W], w [Co, Ci, kt, kh, kw], bias [Co] or undefined, y [N, Co, T', H', W'].
   virtual void conv3d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
@@ -106,7 +112,8 @@ class Backend {
                                    const Tensor& mean, const Tensor& var, const Tensor& gx,
                                    const Tensor& gweight, const Tensor& gbias, float eps) = 0;
 
-  // x [N, C, T, H, W] -> y. Returns backend-specific saved state for backward (may be empty).
+  // x [N, C, T, H, W] -> y. Returns backend-specific saved state for backward (may be empty);
+  // when the state is defined, backward gets undefined x and y (they are not kept).
   virtual Tensor max_pool3d_forward(const Tensor& x, const Tensor& y, const Pool3dParams& p,
                                     bool training) = 0;
   virtual void max_pool3d_backward(const Tensor& gy, const Tensor& x, const Tensor& y,
@@ -144,7 +151,8 @@ class Backend {
                          const Tensor& gx, const Tensor& gp_rows) override;                        \
   void gram_distance_mean(const Tensor& x2, const Tensor& y2, const Tensor& xy, const Tensor& out) \
       override;                                                                                    \
-  void matmul(const Tensor& a, const Tensor& b, const Tensor& c, bool ta, bool tb) override;       \
+  void matmul(const Tensor& a, const Tensor& b, const Tensor& c, bool ta, bool tb, bool bf16)      \
+      override;                                                                                    \
   void conv3d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,       \
                       const Conv3dParams& p) override;                                             \
   void conv3d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx,                   \

@@ -266,7 +266,8 @@ TEST_CASE("max_pool3d matches naive loops with stride and padding; ties go to th
     }
 }
 
-TEST_CASE("the CUDA pooling backward rule (engine/math/pool.h) gives the CPU's gradients") {
+TEST_CASE(
+    "pooling backward: the CUDA kernels' gather form (engine/math/pool.h) equals the CPU scatter") {
   const Pool3dParams cases[] = {{{1, 2, 2}, {1, 2, 2}, {0, 0, 0}},
                                 {{3, 3, 3}, {2, 2, 2}, {1, 1, 1}},
                                 {{2, 3, 2}, {2, 1, 3}, {0, 1, 1}},
@@ -294,7 +295,7 @@ TEST_CASE("the CUDA pooling backward rule (engine/math/pool.h) gives the CPU's g
         gx[i] = pool_input_grad(gv.data() + row * geom.plane_out, arg.data() + row * geom.plane_out,
                                 geom, c, i % geom.plane_in);
       }
-      check_close(grads_of(y, {x}, g)[0], gx, 1e-6, 1e-6, "pool.h backward rule vs oneDNN");
+      check_close(grads_of(y, {x}, g)[0], gx, 1e-6, 1e-6, "pool.h gather rule vs the CPU backend");
     }
 }
 

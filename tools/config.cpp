@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "engine/error.h"
+#include "engine/precision.h"
 
 namespace rmgait::tools {
 
@@ -68,6 +69,11 @@ std::map<std::string, Setter> setters(TrainConfig& c) {
          c.p = v[0], c.k = v[1];
        }},
       {"trainer_cfg.frames", set(c.frames)},
+      {"trainer_cfg.precision",
+       [&c](const YAML::Node& n) {
+         c.precision = n.as<std::string>();
+         parse_precision(c.precision);  // f32 or bf16, else an error naming the value
+       }},
       {"trainer_cfg.seed", set(c.seed)},
       {"trainer_cfg.clip_grad", set(c.clip_grad)},
       {"trainer_cfg.flip", set(c.flip)},

@@ -20,6 +20,7 @@
 #include "engine/flops.h"
 #include "engine/npy.h"
 #include "engine/ops.h"
+#include "engine/precision.h"
 #include "engine/random.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
@@ -54,7 +55,7 @@ int cmd_info(const std::string& path) {
 
 int cmd_eval(const std::string& ckpt, const std::string& dataset, const std::string& protocol,
              const std::string& out, const std::string& distance, int64_t memory_mb,
-             Device device) {
+             const std::string& precision, Device device) {
   RM_CHECK(memory_mb > 0, "eval: --memory-mb must be positive, got ", memory_mb);
   tools::LoadedModel lm = tools::load_model(ckpt);
   lm.model->to(device);
@@ -65,6 +66,7 @@ int cmd_eval(const std::string& ckpt, const std::string& dataset, const std::str
   o.memory_bytes = memory_mb << 20;
   o.progress = true;
   o.device = device;
+  o.precision = parse_precision(precision.empty() ? lm.cfg.precision : precision);
   gait::EvalTable t = tools::evaluate(*lm.model, ds, p, o);
   std::printf("rank-1 (%%), excluding identical views, %s, %s:\n%s", p.name.c_str(), ckpt.c_str(),
               gait::format_table(t).c_str());
@@ -104,12 +106,15 @@ Tensor read_sequence(const std::string& npy, const std::string& dir) {
 }
 
 int cmd_embed(const std::string& ckpt, const std::string& npy, const std::string& dir,
-              const std::string& out, Device device) {
+              const std::string& out, const std::string& precision, Device device) {
   tools::LoadedModel lm = tools::load_model(ckpt);
+  const Precision prec = parse_precision(precision.empty() ? lm.cfg.precision : precision);
+  check_precision(prec, device);
   lm.model->to(device);
   Tensor x = read_sequence(npy, dir).to(device);
   lm.model->eval();
   NoGradGuard ng;
+  PrecisionGuard pg(prec);
   Tensor e = lm.model->forward(x).embedding.squeeze(0);  // [C, P]
   save_npy(out, e);
   std::printf("%s: embedding %s\n", out.c_str(), shape_str(e.shape()).c_str());
@@ -118,6 +123,8 @@ int cmd_embed(const std::string& ckpt, const std::string& npy, const std::string
 
 int cmd_bench(const tools::TrainConfig& cfg, int iters, int64_t classes, Device device) {
   using Clock = std::chrono::steady_clock;
+  const Precision precision = parse_precision(cfg.precision);
+  check_precision(precision, device);
   gait::ReverseMaskModel model(tools::model_config(cfg, classes, 64));
   model.to(device);
   nn::Adam opt(model.named_parameters(), cfg.lr, cfg.weight_decay);
@@ -133,7 +140,11 @@ int cmd_bench(const tools::TrainConfig& cfg, int iters, int64_t classes, Device 
     if (i == 1) flops0 = dense_flops(), reset_peak_cpu_memory();
     auto t0 = Clock::now();
     opt.zero_grad();
-    auto out = model.forward(x);
+    gait::ModelOutput out;
+    {
+      PrecisionGuard pg(precision);
+      out = model.forward(x);
+    }
     add(nn::triplet_loss(out.embedding, labels).loss, nn::cross_entropy(out.logits, labels).loss)
         .backward();
     opt.step();
@@ -149,6 +160,7 @@ int cmd_bench(const tools::TrainConfig& cfg, int iters, int64_t classes, Device 
     NoGradGuard ng;
     for (int i = 0; i <= iters; ++i) {
       auto t0 = Clock::now();
+      PrecisionGuard pg(precision);
       model.forward(seq);
       backend(device).synchronize();
       if (i) infer_s += std::chrono::duration<double>(Clock::now() - t0).count();
@@ -156,10 +168,10 @@ int cmd_bench(const tools::TrainConfig& cfg, int iters, int64_t classes, Device 
   }
   rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  std::printf("model %s, channels (%lld, %lld, %lld), %lld parameters\n",
+  std::printf("model %s, channels (%lld, %lld, %lld), %lld parameters, precision %s\n",
               gait::block_kind_name(cfg.model.block), (long long)cfg.model.channels[0],
               (long long)cfg.model.channels[1], (long long)cfg.model.channels[2],
-              (long long)model.parameter_count());
+              (long long)model.parameter_count(), precision_name(precision));
   std::printf(
       "train step (%dx%d sequences x %d frames): %.3f s/it, %.1f sequences/s, %.1f GFLOP/step "
       "(conv + matmul), %.1f GFLOP/s\n",
@@ -229,6 +241,9 @@ int main(int argc, char** argv) {
   eval->add_option("--memory-mb", eval_memory_mb,
                    "bound on the scorer's own memory in MiB (distance tiles; default 1024)");
   eval->add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  std::string precision;
+  const char* precision_help = "f32 or bf16 convs and matmuls (default: the training's)";
+  eval->add_option("--precision", precision, precision_help)->check(CLI::IsMember({"f32", "bf16"}));
 
   std::string sils, dir, emb_out;
   auto* embed = app.add_subcommand("embed", "embed one sequence: [C, P] .npy");
@@ -238,6 +253,8 @@ int main(int argc, char** argv) {
   o1->excludes(o2);
   embed->add_option("--out", emb_out)->required();
   embed->add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  embed->add_option("--precision", precision, precision_help)
+      ->check(CLI::IsMember({"f32", "bf16"}));
 
   int bench_iters = 3;
   int64_t bench_classes = 74;
@@ -247,6 +264,8 @@ int main(int argc, char** argv) {
   bench->add_option("--iters", bench_iters);
   bench->add_option("--classes", bench_classes);
   bench->add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  bench->add_option("--precision", precision, "f32 or bf16 (default: trainer_cfg.precision)")
+      ->check(CLI::IsMember({"f32", "bf16"}));
 
   CLI11_PARSE(app, argc, argv);
   try {
@@ -280,15 +299,17 @@ int main(int argc, char** argv) {
       return tools::run_train(tools::load_config(config, sets), resume,
                               tools::parse_device(device));
     if (*eval)
-      return cmd_eval(ckpt, dataset, protocol, out, distance, eval_memory_mb,
+      return cmd_eval(ckpt, dataset, protocol, out, distance, eval_memory_mb, precision,
                       tools::parse_device(device));
     if (*embed) {
       RM_CHECK(!sils.empty() || !dir.empty(), "embed: give --sils or --dir");
-      return cmd_embed(ckpt, sils, dir, emb_out, tools::parse_device(device));
+      return cmd_embed(ckpt, sils, dir, emb_out, precision, tools::parse_device(device));
     }
-    if (*bench)
+    if (*bench) {
+      if (!precision.empty()) sets.push_back("trainer_cfg.precision=" + precision);
       return cmd_bench(tools::load_config(config, sets), bench_iters, bench_classes,
                        tools::parse_device(device));
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "rmgait: error: %s\n", e.what());
     return 1;

@@ -74,6 +74,7 @@ EvalOptions eval_options(const TrainConfig& cfg, Device device) {
       cfg.distance == "flattened" ? gait::Distance::flattened : gait::Distance::per_part_mean;
   o.memory_bytes = cfg.eval_memory_mb << 20;
   o.device = device;
+  o.precision = parse_precision(cfg.precision);
   return o;
 }
 
@@ -90,12 +91,17 @@ gait::EvalTable evaluate(gait::ReverseMaskModel& model, const data::PackedDatase
     samples.push_back(e);
   }
   RM_CHECK(!test.empty(), ds.path(), ": no test sequences for protocol ", protocol.name);
+  check_precision(o.precision, o.device);
   bool was_training = model.is_training();
   model.eval();
   NoGradGuard ng;
   Tensor embs;  // [N, C, P], filled in place (no second copy from a final cat)
   for (size_t n = 0; n < test.size(); ++n) {
-    Tensor e = model.forward(data::load_sequence(ds, test[n]).to(o.device)).embedding;
+    Tensor e;
+    {
+      PrecisionGuard pg(o.precision);
+      e = model.forward(data::load_sequence(ds, test[n]).to(o.device)).embedding;
+    }
     if (!embs.defined())
       embs = Tensor::empty({int64_t(test.size()), e.size(1), e.size(2)}, DType::f32, o.device);
     embs.narrow(0, int64_t(n), 1).copy_(e);

@@ -6,6 +6,7 @@
 
 #include "data/packed.h"
 #include "data/protocol.h"
+#include "engine/precision.h"
 #include "gait/evaluator.h"
 #include "gait/model.h"
 #include "tools/config.h"
@@ -30,6 +31,7 @@ struct EvalOptions {
   int64_t memory_bytes = gait::kDefaultEvalMemoryBytes;
   bool progress = false;
   Device device = Device::cpu;
+  Precision precision = Precision::f32;  // of the model's forward (distances stay f32)
 };
 EvalOptions eval_options(const TrainConfig& cfg, Device device);  // from evaluator_cfg
 

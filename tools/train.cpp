@@ -37,6 +37,8 @@ std::string fmt_time(double s) {
 
 int run_train(const TrainConfig& cfg, const std::string& resume, Device device) {
   namespace fs = std::filesystem;
+  const Precision precision = parse_precision(cfg.precision);
+  check_precision(precision, device);  // before any work: a clear error on a CPU without bf16
   data::PackedDataset ds(cfg.dataset);
   data::Protocol protocol = data::parse_protocol(cfg.protocol);
   data::SamplerOptions so{cfg.p, cfg.k, cfg.frames, cfg.seed, cfg.flip};
@@ -93,7 +95,11 @@ int run_train(const TrainConfig& cfg, const std::string& resume, Device device) 
     data::Batch b = prefetch.next();
     Tensor x = (cfg.random_erasing ? gait::random_erasing(b.sils, {}, erasing) : b.sils).to(device);
     opt->zero_grad();
-    gait::ModelOutput out = model.forward(x);
+    gait::ModelOutput out;
+    {
+      PrecisionGuard pg(precision);  // convs and matmuls of the model; the losses stay f32
+      out = model.forward(x);
+    }
     nn::TripletResult tl = nn::triplet_loss(out.embedding, b.labels, cfg.margin);
     nn::CrossEntropyResult ce = nn::cross_entropy(out.logits, b.labels, cfg.label_smoothing);
     Tensor loss = add(mul(tl.loss, cfg.triplet_weight), mul(ce.loss, cfg.ce_weight));

@@ -1,6 +1,9 @@
 // conv3d on oneDNN: format_tag::any lets oneDNN pick blocked layouts; inputs are reordered in,
-// outputs reordered back to NCDHW. Primitive descriptors, primitives and reordered weights are
-// cached per shape (weights keyed by storage id and version, so eval reuses them).
+// outputs reordered back to NCDHW. Primitive descriptors, primitives and reordered weights (for
+// forward and for backward-data) are cached per shape (weights keyed by storage id and version,
+// so they are reordered once per optimizer step, and eval reuses them). bf16 (Conv3dParams):
+// the multiplied operands are bf16 in the blocked layouts (the reorders convert), results and
+// gradients f32.
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/dnnl_context.h"
 
@@ -28,23 +31,43 @@ ConvGeometry geometry(const Shape& x, const Shape& w, const Shape& y, const Conv
 
 std::string conv_key(const Shape& x, const Shape& w, const Shape& y, bool bias,
                      const Conv3dParams& p) {
-  return shape_str(x) + shape_str(w) + shape_str(y) + (bias ? "b" : "") +
+  return shape_str(x) + shape_str(w) + shape_str(y) + (bias ? "b" : "") + (p.bf16 ? "h" : "") +
          std::to_string(p.stride[0]) + "," + std::to_string(p.stride[1]) + "," +
          std::to_string(p.stride[2]) + "/" + std::to_string(p.padding[0]) + "," +
          std::to_string(p.padding[1]) + "," + std::to_string(p.padding[2]);
 }
 
-memory::desc any_desc(const Shape& s) {
-  return memory::desc(to_dims(s), memory::data_type::f32, tag::any);
+memory::desc any_desc(const Shape& s, bool bf16 = false) {
+  return memory::desc(to_dims(s), bf16 ? memory::data_type::bf16 : memory::data_type::f32,
+                      tag::any);
 }
+
+// Weights reordered (and converted) into a primitive's layout, refreshed when the weight tensor
+// changes (storage, version or offset).
+struct WeightCache {
+  std::unique_ptr<std::mutex> mu = std::make_unique<std::mutex>();
+  Tensor reordered;
+  uint64_t id = 0, version = 0;
+  int64_t offset = -1;
+
+  // Returns the weights in `want` (w itself when its plain layout already is that). Call under mu.
+  memory get(const Tensor& w, const memory::desc& want) {
+    memory wm = wrap(plain_desc(w.shape()), w);
+    if (want == wm.get_desc()) return wm;
+    const Storage& st = *w.storage();
+    if (!reordered.defined() || id != st.id() || version != st.version() || offset != w.offset()) {
+      reordered = Tensor::empty({int64_t((want.get_size() + 3) / 4)});
+      reorder_into(wm, wrap(want, reordered));
+      id = st.id(), version = st.version(), offset = w.offset();
+    }
+    return wrap(want, reordered);
+  }
+};
 
 struct Fwd {
   dnnl::convolution_forward::primitive_desc pd;
   dnnl::convolution_forward prim;
-  std::unique_ptr<std::mutex> mu = std::make_unique<std::mutex>();  // guards the weight cache
-  Tensor w_reordered;                                               // weights in pd.weights_desc()
-  uint64_t w_id = 0, w_version = 0;
-  int64_t w_offset = -1;
+  WeightCache weights;
 };
 
 PrimitiveCache<Fwd>& fwd_cache() {
@@ -57,9 +80,10 @@ Fwd& forward_entry(const Shape& x, const Shape& w, const Shape& y, bool bias,
   return fwd_cache().get(conv_key(x, w, y, bias, p), [&] {
     ConvGeometry g = geometry(x, w, y, p);
     dnnl::convolution_forward::desc d(
-        dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, any_desc(x),
-        any_desc(w), bias ? memory::desc({w[0]}, memory::data_type::f32, tag::a) : memory::desc(),
-        any_desc(y), g.strides, g.pad_l, g.pad_r);
+        dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, any_desc(x, p.bf16),
+        any_desc(w, p.bf16),
+        bias ? memory::desc({w[0]}, memory::data_type::f32, tag::a) : memory::desc(), any_desc(y),
+        g.strides, g.pad_l, g.pad_r);
     Fwd e;
     e.pd = dnnl::convolution_forward::primitive_desc(d, dnnl_engine());
     e.prim = dnnl::convolution_forward(e.pd);
@@ -91,20 +115,10 @@ void CpuBackend::conv3d_forward(const Tensor& x, const Tensor& w, const Tensor& 
                                 const Tensor& y, const Conv3dParams& p) {
   DNNL_CHECK("conv3d_forward", shapes3(x, w, y), {
     Fwd& e = forward_entry(x.shape(), w.shape(), y.shape(), bias.defined(), p);
-    std::lock_guard<std::mutex> lock(*e.mu);
+    std::lock_guard<std::mutex> lock(*e.weights.mu);
     Tensor xs;
     memory xm = to_layout(wrap(plain_desc(x.shape()), x), e.pd.src_desc(), xs);
-    memory wm = wrap(plain_desc(w.shape()), w);
-    if (e.pd.weights_desc() != wm.get_desc()) {
-      const Storage& st = *w.storage();
-      if (!e.w_reordered.defined() || e.w_id != st.id() || e.w_version != st.version() ||
-          e.w_offset != w.offset()) {
-        e.w_reordered = Tensor::empty({int64_t((e.pd.weights_desc().get_size() + 3) / 4)});
-        reorder_into(wm, wrap(e.pd.weights_desc(), e.w_reordered));
-        e.w_id = st.id(), e.w_version = st.version(), e.w_offset = w.offset();
-      }
-      wm = wrap(e.pd.weights_desc(), e.w_reordered);
-    }
+    memory wm = e.weights.get(w, e.pd.weights_desc());
     into_plain(e.pd.dst_desc(), y, [&](memory& ym) {
       std::unordered_map<int, memory> args{
           {DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, ym}};
@@ -119,6 +133,7 @@ namespace {
 struct BwdData {
   dnnl::convolution_backward_data::primitive_desc pd;
   dnnl::convolution_backward_data prim;
+  WeightCache weights;
 };
 struct BwdWeights {
   dnnl::convolution_backward_weights::primitive_desc pd;
@@ -135,16 +150,17 @@ void CpuBackend::conv3d_backward_data(const Tensor& gy, const Tensor& w, const T
     BwdData& e = cache.get(conv_key(xs, ws, ys, false, p), [&] {
       ConvGeometry g = geometry(xs, ws, ys, p);
       dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, any_desc(xs),
-                                              any_desc(ws), any_desc(ys), g.strides, g.pad_l,
-                                              g.pad_r);
+                                              any_desc(ws, p.bf16), any_desc(ys, p.bf16), g.strides,
+                                              g.pad_l, g.pad_r);
       BwdData b;
       b.pd = dnnl::convolution_backward_data::primitive_desc(d, dnnl_engine(), f.pd);
       b.prim = dnnl::convolution_backward_data(b.pd);
       return b;
     });
-    Tensor s1, s2;
+    std::lock_guard<std::mutex> lock(*e.weights.mu);
+    Tensor s1;
     memory gym = to_layout(wrap(plain_desc(ys), gy), e.pd.diff_dst_desc(), s1);
-    memory wm = to_layout(wrap(plain_desc(ws), w), e.pd.weights_desc(), s2);
+    memory wm = e.weights.get(w, e.pd.weights_desc());
     into_plain(e.pd.diff_src_desc(), gx, [&](memory& gxm) {
       e.prim.execute(dnnl_stream(),
                      {{DNNL_ARG_DIFF_DST, gym}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, gxm}});
@@ -164,9 +180,9 @@ void CpuBackend::conv3d_backward_weights(const Tensor& x, const Tensor& gy, cons
       ConvGeometry g = geometry(xs, ws, ys, p);
       memory::desc bmd =
           bias ? memory::desc({ws[0]}, memory::data_type::f32, tag::a) : memory::desc();
-      dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, any_desc(xs),
-                                                 any_desc(ws), bmd, any_desc(ys), g.strides,
-                                                 g.pad_l, g.pad_r);
+      dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct,
+                                                 any_desc(xs, p.bf16), any_desc(ws), bmd,
+                                                 any_desc(ys, p.bf16), g.strides, g.pad_l, g.pad_r);
       BwdWeights b;
       b.pd = dnnl::convolution_backward_weights::primitive_desc(d, dnnl_engine(), f.pd);
       b.prim = dnnl::convolution_backward_weights(b.pd);

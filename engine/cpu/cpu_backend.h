@@ -8,6 +8,7 @@ namespace rmgait::cpu {
 class CpuBackend final : public Backend {
  public:
   Device device() const override { return Device::cpu; }
+  bool has_bf16() const override;
   RMGAIT_BACKEND_OVERRIDES
 };
 

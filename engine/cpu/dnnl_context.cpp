@@ -1,5 +1,7 @@
 #include "engine/cpu/dnnl_context.h"
 
+#include "engine/cpu/cpu_backend.h"
+
 namespace rmgait::cpu {
 
 using dnnl::memory;
@@ -53,6 +55,13 @@ memory to_layout(const memory& src, const memory::desc& want, Tensor& scratch) {
   memory dst(want, dnnl_engine(), scratch.raw_data());
   reorder_into(src, dst);
   return dst;
+}
+
+// bf16 products in hardware: oneDNN's effective ISA (which DNNL_MAX_CPU_ISA may lower) includes
+// AVX512-BF16 (AMX's ISA value contains its bits).
+bool CpuBackend::has_bf16() const {
+  const int isa = int(dnnl::get_effective_cpu_isa()), bf16 = int(dnnl_cpu_isa_avx512_core_bf16);
+  return (isa & bf16) == bf16;
 }
 
 }  // namespace rmgait::cpu

@@ -1,5 +1,6 @@
 // Batched matmul on oneDNN's matmul primitive; transposes are expressed as strides, batch
-// broadcasting (Ba or Bb = 1) is native to the primitive.
+// broadcasting (Ba or Bb = 1) is native to the primitive. bf16: the operands are converted into
+// bf16 copies with the same strides, the product accumulates and lands in f32.
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/dnnl_context.h"
 
@@ -15,31 +16,43 @@ struct Entry {
 };
 
 // Logical [B, R, C] over memory laid out [B, R, C] (or [B, C, R] when transposed).
-memory::desc strided_desc(int64_t b, int64_t r, int64_t c, bool transposed) {
+memory::desc strided_desc(int64_t b, int64_t r, int64_t c, bool transposed,
+                          memory::data_type dt = memory::data_type::f32) {
   memory::dims strides = transposed ? memory::dims{r * c, 1, r} : memory::dims{r * c, c, 1};
-  return memory::desc({b, r, c}, memory::data_type::f32, strides);
+  return memory::desc({b, r, c}, dt, strides);
+}
+
+// t (f32) as an operand of type md: itself, or a bf16 copy in `scratch` (same strides).
+memory operand(const Tensor& t, const memory::desc& md, Tensor& scratch) {
+  if (md.data_type() == memory::data_type::f32) return wrap(md, t);
+  memory::desc f32 = md;
+  f32.data.data_type = dnnl_f32;
+  return to_layout(wrap(f32, t), md, scratch);
 }
 }  // namespace
 
-void CpuBackend::matmul(const Tensor& a, const Tensor& b, const Tensor& c, bool ta, bool tb) {
+void CpuBackend::matmul(const Tensor& a, const Tensor& b, const Tensor& c, bool ta, bool tb,
+                        bool bf16) {
   static PrimitiveCache<Entry> cache;
   const int64_t m = c.size(1), n = c.size(2), k = ta ? a.size(1) : a.size(2);
   const int64_t ba = a.size(0), bb = b.size(0), bc = c.size(0);
   std::string key = shape_str(a.shape()) + shape_str(b.shape()) + shape_str(c.shape()) +
-                    (ta ? "T" : "N") + (tb ? "T" : "N");
+                    (ta ? "T" : "N") + (tb ? "T" : "N") + (bf16 ? "h" : "");
   DNNL_CHECK("matmul", key, {
     Entry& e = cache.get(key, [&] {
       Entry en;
-      en.a_md = strided_desc(ba, m, k, ta);
-      en.b_md = strided_desc(bb, k, n, tb);
+      const auto dt = bf16 ? memory::data_type::bf16 : memory::data_type::f32;
+      en.a_md = strided_desc(ba, m, k, ta, dt);
+      en.b_md = strided_desc(bb, k, n, tb, dt);
       en.c_md = strided_desc(bc, m, n, false);
       en.pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(en.a_md, en.b_md, en.c_md),
                                            dnnl_engine());
       en.prim = dnnl::matmul(en.pd);
       return en;
     });
-    e.prim.execute(dnnl_stream(), {{DNNL_ARG_SRC, wrap(e.a_md, a)},
-                                   {DNNL_ARG_WEIGHTS, wrap(e.b_md, b)},
+    Tensor sa, sb;
+    e.prim.execute(dnnl_stream(), {{DNNL_ARG_SRC, operand(a, e.a_md, sa)},
+                                   {DNNL_ARG_WEIGHTS, operand(b, e.b_md, sb)},
                                    {DNNL_ARG_DST, wrap(e.c_md, c)}});
     dnnl_stream().wait();
   });

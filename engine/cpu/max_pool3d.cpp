@@ -1,91 +1,64 @@
-// 3-D max pooling on oneDNN; training keeps oneDNN's workspace (argmax positions) as state.
+// 3-D max pooling with the shared first-maximum rule (engine/math/pool.h), as the CUDA backend
+// computes it. Training keeps, per output, the in-plane index of its window's first maximum (i32:
+// a quarter of the input for 2 x 2 windows, so x itself need not be kept); backward scatters the
+// output gradients there, in output order per plane. oneDNN's pooling on plain NCDHW tensors is
+// its reference implementation (48 ms for the Inception model's A0 pooling at batch 4; this loop:
+// a few).
+#include <algorithm>
+#include <limits>
+
 #include "engine/cpu/cpu_backend.h"
-#include "engine/cpu/dnnl_context.h"
+#include "engine/error.h"
+#include "engine/math/pool.h"
 
 namespace rmgait::cpu {
 
-using dnnl::memory;
-
 namespace {
-struct Fwd {
-  dnnl::pooling_forward::primitive_desc pd;
-  dnnl::pooling_forward prim;
-  memory::dims strides, kernel, pad_l, pad_r;
-};
-struct Bwd {
-  dnnl::pooling_backward::primitive_desc pd;
-  dnnl::pooling_backward prim;
-};
-
-std::string pool_key(const Shape& x, const Shape& y, const Pool3dParams& p, bool training) {
-  std::string k = shape_str(x) + shape_str(y) + (training ? "T" : "I");
-  for (int i = 0; i < 3; ++i)
-    k += "/" + std::to_string(p.kernel[i]) + "," + std::to_string(p.stride[i]) + "," +
-         std::to_string(p.padding[i]);
-  return k;
-}
-
-Fwd& forward_entry(const Shape& x, const Shape& y, const Pool3dParams& p, bool training) {
-  static PrimitiveCache<Fwd> cache;
-  return cache.get(pool_key(x, y, p, training), [&] {
-    Fwd f;
-    for (int i = 0; i < 3; ++i) {
-      f.strides.push_back(p.stride[i]);
-      f.kernel.push_back(p.kernel[i]);
-      f.pad_l.push_back(p.padding[i]);
-      f.pad_r.push_back((y[2 + i] - 1) * p.stride[i] + p.kernel[i] - x[2 + i] - p.padding[i]);
-    }
-    auto kind = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
-    f.pd = dnnl::pooling_forward::primitive_desc(
-        dnnl::pooling_forward::desc(kind, dnnl::algorithm::pooling_max, plain_desc(x),
-                                    plain_desc(y), f.strides, f.kernel, f.pad_l, f.pad_r),
-        dnnl_engine());
-    f.prim = dnnl::pooling_forward(f.pd);
-    return f;
-  });
+PoolGeom geom(const Tensor& x, const Shape& y, const Pool3dParams& p) {
+  return make_pool_geom(x.shape().data(), y.data(), p.kernel.data(), p.stride.data(),
+                        p.padding.data());
 }
 }  // namespace
 
 Tensor CpuBackend::max_pool3d_forward(const Tensor& x, const Tensor& y, const Pool3dParams& p,
                                       bool training) {
-  Tensor workspace;
-  DNNL_CHECK("max_pool3d_forward", shape_str(x.shape()) + " -> " + shape_str(y.shape()), {
-    Fwd& f = forward_entry(x.shape(), y.shape(), p, training);
-    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(plain_desc(x.shape()), x)},
-                                         {DNNL_ARG_DST, wrap(plain_desc(y.shape()), y)}};
-    if (training) {
-      memory::desc ws = f.pd.workspace_desc();
-      workspace = Tensor::empty({int64_t(ws.get_size())}, DType::u8);
-      args[DNNL_ARG_WORKSPACE] = wrap(ws, workspace);
-    }
-    f.prim.execute(dnnl_stream(), args);
-    dnnl_stream().wait();
-  });
-  return workspace;
+  const PoolGeom g = geom(x, y.shape(), p);
+  RM_CHECK(g.plane_in <= std::numeric_limits<int32_t>::max(), "max_pool3d: an input plane of ",
+           g.plane_in, " elements is too large for the CPU backend's i32 argmax");
+  Tensor state = training ? Tensor::empty({g.rows * g.plane_out}, DType::i32) : Tensor();
+  const float* xp = x.data<float>();
+  float* yp = y.data<float>();
+  int32_t* sp = training ? state.data<int32_t>() : nullptr;
+#pragma omp parallel for schedule(static) if (g.rows * g.plane_in > 32768 && g.rows > 1)
+  for (int64_t r = 0; r < g.rows; ++r) {
+    const float* xr = xp + r * g.plane_in;
+    int64_t o = r * g.plane_out, c[3];
+    for (c[0] = 0; c[0] < g.out[0]; ++c[0])
+      for (c[1] = 0; c[1] < g.out[1]; ++c[1])
+        for (c[2] = 0; c[2] < g.out[2]; ++c[2], ++o) {
+          const int64_t i = pool_first_argmax(xr, g, c);
+          yp[o] = i < 0 ? -INFINITY : xr[i];
+          if (sp) sp[o] = int32_t(i);
+        }
+  }
+  return state;
 }
 
 void CpuBackend::max_pool3d_backward(const Tensor& gy, const Tensor& x, const Tensor& y,
                                      const Tensor& state, const Tensor& gx, const Pool3dParams& p) {
-  static PrimitiveCache<Bwd> cache;
-  (void)y;
-  DNNL_CHECK("max_pool3d_backward", shape_str(gy.shape()) + " -> " + shape_str(gx.shape()), {
-    RM_CHECK(state.defined(), "max_pool3d_backward: no workspace (forward ran in inference mode)");
-    Fwd& f = forward_entry(x.shape(), gy.shape(), p, true);
-    Bwd& b = cache.get(pool_key(x.shape(), gy.shape(), p, true), [&] {
-      Bwd e;
-      e.pd = dnnl::pooling_backward::primitive_desc(
-          dnnl::pooling_backward::desc(dnnl::algorithm::pooling_max, plain_desc(x.shape()),
-                                       plain_desc(gy.shape()), f.strides, f.kernel, f.pad_l,
-                                       f.pad_r),
-          dnnl_engine(), f.pd);
-      e.prim = dnnl::pooling_backward(e.pd);
-      return e;
-    });
-    b.prim.execute(dnnl_stream(), {{DNNL_ARG_DIFF_DST, wrap(plain_desc(gy.shape()), gy)},
-                                   {DNNL_ARG_DIFF_SRC, wrap(plain_desc(gx.shape()), gx)},
-                                   {DNNL_ARG_WORKSPACE, wrap(f.pd.workspace_desc(), state)}});
-    dnnl_stream().wait();
-  });
+  (void)x, (void)y;
+  RM_CHECK(state.defined(), "max_pool3d_backward: no argmax state (forward ran in inference mode)");
+  const PoolGeom g = geom(gx, gy.shape(), p);
+  const float* gp = gy.data<float>();
+  const int32_t* sp = state.data<int32_t>();
+  float* gxp = gx.data<float>();
+#pragma omp parallel for schedule(static) if (g.rows * g.plane_in > 32768 && g.rows > 1)
+  for (int64_t r = 0; r < g.rows; ++r) {
+    float* gr = gxp + r * g.plane_in;
+    std::fill(gr, gr + g.plane_in, 0.f);
+    for (int64_t o = r * g.plane_out; o < (r + 1) * g.plane_out; ++o)
+      if (sp[o] >= 0) gr[sp[o]] += gp[o];
+  }
 }
 
 }  // namespace rmgait::cpu

@@ -97,4 +97,8 @@ namespace rmgait::cuda {
 void CudaBackend::synchronize() {
   CUDA_CHECK(cudaStreamSynchronize(context().stream), "synchronize");
 }
+bool CudaBackend::has_bf16() const {
+  return false;  // conv3d and matmul are f32 (or TF32) only so far
+}
+
 }  // namespace rmgait::cuda

@@ -6,7 +6,9 @@
 
 namespace rmgait::cuda {
 
-void CudaBackend::matmul(const Tensor& a, const Tensor& b, const Tensor& c, bool ta, bool tb) {
+void CudaBackend::matmul(const Tensor& a, const Tensor& b, const Tensor& c, bool ta, bool tb,
+                         bool bf16) {
+  RM_CHECK(!bf16, "matmul: the CUDA backend multiplies in f32 only (check_precision)");
   const int64_t batch = c.size(0), m = c.size(1), n = c.size(2), k = ta ? a.size(1) : a.size(2);
   if (batch * m * n == 0) return;
   if (k == 0) {

@@ -5,6 +5,7 @@
 #include "engine/error.h"
 #include "engine/flops.h"
 #include "engine/ops.h"
+#include "engine/precision.h"
 
 namespace rmgait {
 
@@ -33,10 +34,13 @@ Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv3d
   // one pass: 2 flops per (output element, input channel, kernel tap)
   const uint64_t pass_flops = 2 * uint64_t(numel_of(ys)) * uint64_t(w.numel() / w.size(0));
   count_dense_flops(pass_flops);
+  Conv3dParams q = p;  // the precision of this call, kept for its backward
+  q.bf16 = compute_precision() == Precision::bf16;
+  if (q.bf16) check_precision(Precision::bf16, x.device());
   Tensor xc = x.contiguous().detach(), wc = w.contiguous().detach();
   Tensor y = Tensor::empty(ys, DType::f32, x.device());
   backend(x.device())
-      .conv3d_forward(xc, wc, bias.defined() ? bias.contiguous().detach() : bias, y, p);
+      .conv3d_forward(xc, wc, bias.defined() ? bias.contiguous().detach() : bias, y, q);
   bool rx = x.requires_grad(), rw = w.requires_grad();
   bool rb = bias.defined() && bias.requires_grad();
   if (!needs_grad({x, w, bias})) return y;
@@ -48,7 +52,7 @@ Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv3d
     Tensor gc = g.contiguous(), gx, gw, gb;
     if (rx) {
       gx = Tensor::empty(xs, DType::f32, g.device());
-      be.conv3d_backward_data(gc, wc, gx, p);
+      be.conv3d_backward_data(gc, wc, gx, q);
       count_dense_flops(pass_flops);
     }
     if (rw || rb) {
@@ -57,7 +61,7 @@ Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv3d
       Tensor xin = saved_x.defined() ? saved_x : recompute_x().contiguous().detach();
       RM_CHECK(xin.shape() == xs, "conv3d: the recomputed input ", shape_str(xin.shape()),
                " is not the forward's ", shape_str(xs));
-      be.conv3d_backward_weights(xin, gc, gw, gb, p);
+      be.conv3d_backward_weights(xin, gc, gw, gb, q);
       count_dense_flops(pass_flops);
     }
     return std::vector<Tensor>{gx, rw ? gw : Tensor(), gb};

@@ -3,6 +3,7 @@
 #include "engine/error.h"
 #include "engine/flops.h"
 #include "engine/ops.h"
+#include "engine/precision.h"
 
 namespace rmgait {
 
@@ -33,7 +34,9 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   Shape batch = broadcast_shapes(ba, bb, "matmul");
   Tensor a3 = as_batched(a, batch), b3 = as_batched(b, batch);
   Tensor c = Tensor::empty({numel_of(batch), m, n}, DType::f32, a.device());
-  backend(a.device()).matmul(a3, b3, c, ta, tb);
+  const Precision prec = compute_precision();  // kept for the backward products
+  if (prec == Precision::bf16) check_precision(prec, a.device());
+  backend(a.device()).matmul(a3, b3, c, ta, tb, prec == Precision::bf16);
   count_dense_flops(2 * uint64_t(numel_of(batch)) * uint64_t(m) * uint64_t(n) * uint64_t(k));
   Shape out_shape = batch;
   out_shape.push_back(m);
@@ -42,6 +45,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   Tensor ad = a.detach(), bd = b.detach();
   bool ra = a.requires_grad(), rb = b.requires_grad();
   return record("matmul", out, {a, b}, [=](const Tensor& g) {
+    PrecisionGuard pg(prec);
     Tensor ga, gb;  // C = X Y with X = op(A), Y = op(B): dX = dC Y^T, dY = X^T dC
     if (ra) ga = sum_to(ta ? matmul(bd, g, tb, true) : matmul(g, bd, false, !tb), ad.shape());
     if (rb) gb = sum_to(tb ? matmul(g, ad, true, ta) : matmul(ad, g, !ta, false), bd.shape());

@@ -23,10 +23,13 @@ Tensor max_pool3d(const Tensor& x, const Pool3dParams& p) {
   Tensor y = Tensor::empty(ys, DType::f32, x.device());
   bool training = needs_grad({x});
   Tensor state = backend(x.device()).max_pool3d_forward(xc, y, p, training);
-  Tensor yd = y.detach();
-  return record("max_pool3d", y, {x}, [xc, yd, state, p](const Tensor& g) {
-    Tensor gx = Tensor::empty(xc.shape(), DType::f32, g.device());
-    backend(g.device()).max_pool3d_backward(g.contiguous(), xc, yd, state, gx, p);
+  if (!training) return y;
+  // a backend that keeps its own state (the CPU's argmax) needs neither x nor y in backward
+  Tensor x_kept = state.defined() ? Tensor() : xc, y_kept = state.defined() ? Tensor() : y.detach();
+  Shape in_shape = x.shape();
+  return record("max_pool3d", y, {x}, [x_kept, y_kept, state, p, in_shape](const Tensor& g) {
+    Tensor gx = Tensor::empty(in_shape, DType::f32, g.device());
+    backend(g.device()).max_pool3d_backward(g.contiguous(), x_kept, y_kept, state, gx, p);
     return std::vector<Tensor>{gx};
   });
 }

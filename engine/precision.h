@@ -1,0 +1,34 @@
+#pragma once
+// Compute precision of the dense ops (conv3d, matmul), autocast-style: under
+// PrecisionGuard(Precision::bf16) they multiply in bf16 with f32 accumulation, while tensors,
+// weights and every other op stay f32. The mode is per thread and captured by each op at forward
+// time, so its backward passes run in the same precision.
+#include <cstdint>
+#include <string>
+
+#include "engine/dtype.h"
+
+namespace rmgait {
+
+enum class Precision : uint8_t { f32, bf16 };
+
+Precision compute_precision();
+const char* precision_name(Precision p);          // "f32", "bf16"
+Precision parse_precision(const std::string& s);  // throws naming the value
+
+// Throws a clear error unless `device` computes `p` in hardware (bf16 on the CPU: AVX512-BF16
+// or AMX-BF16; without them oneDNN would emulate it, slower than f32).
+void check_precision(Precision p, Device device);
+
+class PrecisionGuard {
+ public:
+  explicit PrecisionGuard(Precision p);
+  ~PrecisionGuard();
+  PrecisionGuard(const PrecisionGuard&) = delete;
+  PrecisionGuard& operator=(const PrecisionGuard&) = delete;
+
+ private:
+  Precision prev_;
+};
+
+}  // namespace rmgait
