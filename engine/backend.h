@@ -14,11 +14,15 @@
 namespace rmgait {
 
 // 3D convolution, no dilation, no groups. Weights [Co, Ci, kt, kh, kw]. bf16: products in bf16
-// with f32 accumulation (tensors stay f32; engine/precision.h).
+// with f32 accumulation (tensors stay f32; engine/precision.h). leaky_relu: the forward's output
+// is leaky_relu(conv, negative_slope >= 0), fused into the convolution where the backend can
+// (oneDNN post-op); the backward passes take the gradient of the conv itself.
 struct Conv3dParams {
   std::array<int64_t, 3> stride{1, 1, 1};
   std::array<int64_t, 3> padding{0, 0, 0};
   bool bf16 = false;
+  bool leaky_relu = false;
+  float negative_slope = 0.f;
 };
 
 // 3D max pooling. Padding counts as -inf.

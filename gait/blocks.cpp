@@ -14,7 +14,7 @@ PlainBlock::PlainBlock(int64_t in, int64_t out) {
 }
 
 Tensor PlainBlock::forward(const Tensor& x) {
-  return leaky_relu(conv3d->forward(x));
+  return conv3d->conv->forward_leaky_relu(x);
 }
 
 GLConv::GLConv(int64_t in, int64_t out, int halving, bool last_stage)
@@ -23,11 +23,12 @@ GLConv::GLConv(int64_t in, int64_t out, int halving, bool last_stage)
   local_conv3d = register_module("local_conv3d", std::make_shared<BasicConv3d>(in, out));
 }
 
+// lrelu(cat(G, L)) = cat(lrelu(G), lrelu(L)): both cases take the fused conv + lrelu outputs.
 Tensor GLConv::forward(const Tensor& x) {
-  Tensor g = global_conv3d->forward(x);
+  Tensor g = global_conv3d->conv->forward_leaky_relu(x);
   Tensor l;
   if (halving_ == 0) {
-    l = local_conv3d->forward(x);
+    l = local_conv3d->conv->forward_leaky_relu(x);
   } else {
     const int64_t h = x.size(3), split = h >> halving_;
     RM_CHECK(split > 0, "GLConv: height ", h, " is too small for halving ", halving_);
@@ -36,11 +37,12 @@ Tensor GLConv::forward(const Tensor& x) {
     } else {  // torch.split: equal strips, a shorter last one
       std::vector<Tensor> strips;
       for (int64_t s = 0; s < h; s += split)
-        strips.push_back(local_conv3d->forward(x.narrow(3, s, std::min(split, h - s))));
+        strips.push_back(
+            local_conv3d->conv->forward_leaky_relu(x.narrow(3, s, std::min(split, h - s))));
       l = cat(strips, 3);
     }
   }
-  return last_ ? leaky_relu(cat({g, l}, 3)) : add(leaky_relu(g), leaky_relu(l));
+  return last_ ? cat({g, l}, 3) : add(g, l);
 }
 
 // The local conv on s equal strips at once: the strips become batch entries
@@ -56,8 +58,8 @@ Tensor GLConv::local_strips(const Tensor& x, int64_t s) {
   };
   nn::Conv3d& conv = *local_conv3d->conv;
   Tensor xd = x.detach();
-  Tensor y = conv3d(to_strips(x), conv.weight, conv.bias, conv.params,
-                    [xd, to_strips] { return to_strips(xd); });
+  Tensor y =
+      conv.forward_leaky_relu(to_strips(x), 0.01f, [xd, to_strips] { return to_strips(xd); });
   const int64_t co = y.size(1), ty = y.size(2), wy = y.size(4);
   return y.view({s, n, co, ty, y.size(3), wy})
       .permute({1, 2, 3, 0, 4, 5})
@@ -90,7 +92,7 @@ Tensor InceptionRMBlock::forward(const Tensor& x) {
     wd = drop_rm.draw(x.size(3), x.size(4), x.device());
     ws = scale_rm.draw(x.size(3), x.size(4), x.device());
   }
-  Tensor fg = leaky_relu(global_conv3d->forward(x));
+  Tensor fg = global_conv3d->conv->forward_leaky_relu(x);
   Tensor fd = rmfe(*drop_conv3d->conv, x, wd);
   Tensor fs = rmfe(*scale_conv3d->conv, x, ws);
   return last_ ? cat({fg, fd, fs}, 3) : add(add(fg, fd), fs);
@@ -102,7 +104,7 @@ DropBlockConv::DropBlockConv(int64_t in, int64_t out, DropBlockConfig c, uint64_
 }
 
 Tensor DropBlockConv::forward(const Tensor& x) {
-  return leaky_relu(conv3d->forward(is_training() ? drop_block(x, cfg, gen) : x));
+  return conv3d->conv->forward_leaky_relu(is_training() ? drop_block(x, cfg, gen) : x);
 }
 
 }  // namespace rmgait::gait

@@ -58,11 +58,13 @@ ReverseMaskModel::ReverseMaskModel(const ModelConfig& cfg) : cfg_(cfg) {
   RM_CHECK(cfg.height >= 2 && cfg.height % 2 == 0 && cfg.width >= 2, "model: input ", cfg.height,
            "x", cfg.width, " must have an even height >= 2");
   stem = register_module("conv3d", std::make_shared<nn::Sequential>());
-  stem->push_back(std::make_shared<BasicConv3d>(1, c0));
+  stem_conv_ = std::make_shared<BasicConv3d>(1, c0);
+  stem->push_back(stem_conv_);
   stem->push_back(std::make_shared<nn::LeakyReLU>());
   lta = register_module("LTA", std::make_shared<nn::Sequential>());
-  lta->push_back(std::make_shared<BasicConv3d>(c0, c0, nn::Int3{3, 1, 1}, nn::Int3{3, 1, 1},
-                                               nn::Int3{0, 0, 0}));
+  lta_conv_ = std::make_shared<BasicConv3d>(c0, c0, nn::Int3{3, 1, 1}, nn::Int3{3, 1, 1},
+                                            nn::Int3{0, 0, 0});
+  lta->push_back(lta_conv_);
   lta->push_back(std::make_shared<nn::LeakyReLU>());
   a0 = make_block("A0", c0, c1, false, cfg.seed * 16 + 1);
   pool0 = register_module("MaxPool0",
@@ -102,7 +104,9 @@ ModelOutput ReverseMaskModel::forward(const Tensor& sils) {
     int64_t reps = x.size(2) == 1 ? 3 : 2;
     x = cat(std::vector<Tensor>(reps, x), 2);
   }
-  x = lta->forward(stem->forward(x));  // [N, c0, T/3, H, W]
+  // stem and LTA as fused conv + lrelu (the Sequentials keep OpenGait's parameter names)
+  x = stem_conv_->conv->forward_leaky_relu(x);
+  x = lta_conv_->conv->forward_leaky_relu(x);  // [N, c0, T/3, H, W]
   x = pool0->forward(a0->forward(x));
   x = b2->forward(a1->forward(x));           // [N, c2, T/3, m*H/2, W/2]
   Tensor f = hpp->forward(temporal_max(x));  // [N, c2, P]

@@ -57,6 +57,7 @@ class ReverseMaskModel : public nn::Module {
                                     uint64_t seed);
   ModelConfig cfg_;
   int64_t parts_ = 0;
+  std::shared_ptr<BasicConv3d> stem_conv_, lta_conv_;  // stem[0] and lta[0], run fused with lrelu
 };
 
 }  // namespace rmgait::gait

@@ -65,7 +65,7 @@ ReverseMask::Weights ReverseMask::draw(int64_t h, int64_t w, Device device) {
 }
 
 Tensor rmfe(nn::Conv3d& conv, const Tensor& x, const ReverseMask::Weights& w, float slope) {
-  if (!w.applied) return leaky_relu(conv.forward(x), slope);
+  if (!w.applied) return conv.forward_leaky_relu(x, slope);
   Shape pair_shape = x.shape(), halves = x.shape();
   pair_shape[0] *= 2;
   // [2, 1, 1, 1, H, W]: the pair is one broadcast product [2, N, C, T, H, W] = [X1; X2], written
@@ -73,10 +73,9 @@ Tensor rmfe(nn::Conv3d& conv, const Tensor& x, const ReverseMask::Weights& w, fl
   Tensor w12 = stack({w.w1, w.w2}, 0).detach();
   Tensor pair = mul(x.unsqueeze(0), w12).view(pair_shape);
   Tensor xd = x.detach();
-  Tensor f = leaky_relu(
-      conv3d(pair, conv.weight, conv.bias, conv.params,
-             [xd, w12, pair_shape] { return mul(xd.unsqueeze(0), w12).view(pair_shape); }),
-      slope);               // [2N, Co, T', H', W']
+  Tensor f = conv.forward_leaky_relu(pair, slope, [xd, w12, pair_shape] {
+    return mul(xd.unsqueeze(0), w12).view(pair_shape);
+  });                       // [2N, Co, T', H', W']
   Shape split = f.shape();  // [2, N, Co, T', H', W']
   split[0] = x.size(0);
   split.insert(split.begin(), 2);

@@ -16,6 +16,14 @@ Tensor Conv3d::forward(const Tensor& x) {
   return conv3d(x, weight, bias, params);
 }
 
+Tensor Conv3d::forward_leaky_relu(const Tensor& x, float negative_slope,
+                                  std::function<Tensor()> recompute_x) {
+  Conv3dParams p = params;
+  p.leaky_relu = true;
+  p.negative_slope = negative_slope;
+  return conv3d(x, weight, bias, p, std::move(recompute_x));
+}
+
 BatchNorm::BatchNorm(int64_t c, int dmin, int dmax, float eps_, float momentum_)
     : eps(eps_), momentum(momentum_), min_dims_(dmin), max_dims_(dmax) {
   weight = register_parameter("weight", Tensor::ones({c}));

@@ -1,6 +1,7 @@
 #pragma once
 // Basic layers. Shapes: Conv3d x [N, Ci, T, H, W]; BatchNorm over [N, C, *]; Linear x [..., in].
 #include <array>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -17,6 +18,10 @@ class Conv3d : public UnaryModule {
   Conv3d(int64_t in, int64_t out, Int3 kernel, Int3 stride = {1, 1, 1}, Int3 padding = {0, 0, 0},
          bool bias = false);
   Tensor forward(const Tensor& x) override;
+  // leaky_relu(conv(x)) as one fused op (no pre-activation tensor, one pass less); recompute_x as
+  // for conv3d.
+  Tensor forward_leaky_relu(const Tensor& x, float negative_slope = 0.01f,
+                            std::function<Tensor()> recompute_x = {});
   Tensor weight, bias;
   Conv3dParams params;
 };

@@ -74,6 +74,11 @@ TEST_CASE("every op: CUDA matches the CPU backend, forward and backward") {
   cases.push_back({"conv3d stride 2",
                    {leafu({1, 2, 4, 8, 7}, 4), leafu({5, 2, 2, 3, 3}, 5)},
                    [=](auto& in) { return conv3d(in[0], in[1], Tensor(), odd); }});
+  Conv3dParams fused = same;
+  fused.leaky_relu = true, fused.negative_slope = 0.01f;
+  cases.push_back({"conv3d + fused leaky_relu",
+                   {leafu({2, 3, 5, 9, 7}, 50), leafu({4, 3, 3, 3, 3}, 51)},
+                   [=](auto& in) { return conv3d(in[0], in[1], Tensor(), fused); }});
   cases.push_back({"conv3d LTA",
                    {leafu({2, 4, 9, 6, 4}, 6), leafu({4, 4, 3, 1, 1}, 7)},
                    [=](auto& in) { return conv3d(in[0], in[1], Tensor(), lta); }});

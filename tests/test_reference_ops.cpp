@@ -90,6 +90,33 @@ TEST_CASE("conv3d matches naive loops: forward, backward-data, backward-weights,
   }
 }
 
+TEST_CASE("conv3d with a fused leaky_relu equals conv3d then leaky_relu, forward and backward") {
+  Conv3dParams p{{1, 2, 1}, {1, 1, 0}}, fused = p;
+  fused.leaky_relu = true;
+  for (float slope : {0.01f, 0.f}) {
+    fused.negative_slope = slope;
+    Tensor x = leaf(uniform({2, 3, 5, 7, 6}, 15)), w = leaf(uniform({4, 3, 3, 3, 3}, 16));
+    Tensor b = leaf(uniform({4}, 17));
+    Tensor ref = leaky_relu(conv3d(x, w, b, p), slope);
+    Tensor g = uniform(ref.shape(), 18);
+    ref.backward(g);
+    std::vector<double> gx = to_double(x.grad()), gw = to_double(w.grad()),
+                        gb = to_double(b.grad());
+    x.zero_grad(), w.zero_grad(), b.zero_grad();
+    Tensor y = conv3d(x, w, b, fused);
+    CAPTURE(slope);
+    check_close(y, to_double(ref), 1e-6, 1e-6, "fused conv + leaky_relu forward");
+    y.backward(g);
+    check_close(x.grad(), gx, 1e-6, 1e-7, "fused input gradient");
+    check_close(w.grad(), gw, 1e-6, 1e-7, "fused weight gradient");
+    check_close(b.grad(), gb, 1e-6, 1e-7, "fused bias gradient");
+  }
+  fused.negative_slope = -0.5f;
+  CHECK_THROWS_WITH_AS(
+      conv3d(uniform({1, 3, 3, 3, 3}, 19), uniform({4, 3, 3, 3, 3}, 20), Tensor(), fused),
+      doctest::Contains("needs a slope >= 0"), Error);
+}
+
 TEST_CASE("conv3d with a recomputed input: the same gradients, the input not kept") {
   Conv3dParams p{{1, 1, 1}, {1, 1, 1}};
   Tensor a = leaf(uniform({2, 3, 4, 5, 6}, 11)), w = leaf(uniform({4, 3, 3, 3, 3}, 12));

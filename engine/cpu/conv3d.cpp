@@ -32,6 +32,7 @@ ConvGeometry geometry(const Shape& x, const Shape& w, const Shape& y, const Conv
 std::string conv_key(const Shape& x, const Shape& w, const Shape& y, bool bias,
                      const Conv3dParams& p) {
   return shape_str(x) + shape_str(w) + shape_str(y) + (bias ? "b" : "") + (p.bf16 ? "h" : "") +
+         (p.leaky_relu ? "L" + std::to_string(p.negative_slope) : "") +
          std::to_string(p.stride[0]) + "," + std::to_string(p.stride[1]) + "," +
          std::to_string(p.stride[2]) + "/" + std::to_string(p.padding[0]) + "," +
          std::to_string(p.padding[1]) + "," + std::to_string(p.padding[2]);
@@ -84,8 +85,14 @@ Fwd& forward_entry(const Shape& x, const Shape& w, const Shape& y, bool bias,
         any_desc(w, p.bf16),
         bias ? memory::desc({w[0]}, memory::data_type::f32, tag::a) : memory::desc(), any_desc(y),
         g.strides, g.pad_l, g.pad_r);
+    dnnl::primitive_attr attr;
+    if (p.leaky_relu) {  // y = max(conv, 0) + slope * min(conv, 0), in the conv's epilogue
+      dnnl::post_ops ops;
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, p.negative_slope, 0.f);
+      attr.set_post_ops(ops);
+    }
     Fwd e;
-    e.pd = dnnl::convolution_forward::primitive_desc(d, dnnl_engine());
+    e.pd = dnnl::convolution_forward::primitive_desc(d, attr, dnnl_engine());
     e.prim = dnnl::convolution_forward(e.pd);
     return e;
   });
@@ -146,8 +153,10 @@ void CpuBackend::conv3d_backward_data(const Tensor& gy, const Tensor& w, const T
   static PrimitiveCache<BwdData> cache;
   DNNL_CHECK("conv3d_backward_data", shapes3(gy, w, gx), {
     const Shape &xs = gx.shape(), &ws = w.shape(), &ys = gy.shape();
-    Fwd& f = forward_entry(xs, ws, ys, false, p);
-    BwdData& e = cache.get(conv_key(xs, ws, ys, false, p), [&] {
+    Conv3dParams q = p;
+    q.leaky_relu = false;  // the backward passes are those of the conv itself
+    Fwd& f = forward_entry(xs, ws, ys, false, q);
+    BwdData& e = cache.get(conv_key(xs, ws, ys, false, q), [&] {
       ConvGeometry g = geometry(xs, ws, ys, p);
       dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, any_desc(xs),
                                               any_desc(ws, p.bf16), any_desc(ys, p.bf16), g.strides,
@@ -175,8 +184,10 @@ void CpuBackend::conv3d_backward_weights(const Tensor& x, const Tensor& gy, cons
   DNNL_CHECK("conv3d_backward_weights", shapes3(x, gy, gw), {
     const Shape &xs = x.shape(), &ws = gw.shape(), &ys = gy.shape();
     bool bias = gbias.defined();
-    Fwd& f = forward_entry(xs, ws, ys, bias, p);
-    BwdWeights& e = cache.get(conv_key(xs, ws, ys, bias, p), [&] {
+    Conv3dParams q = p;
+    q.leaky_relu = false;
+    Fwd& f = forward_entry(xs, ws, ys, bias, q);
+    BwdWeights& e = cache.get(conv_key(xs, ws, ys, bias, q), [&] {
       ConvGeometry g = geometry(xs, ws, ys, p);
       memory::desc bmd =
           bias ? memory::desc({ws[0]}, memory::data_type::f32, tag::a) : memory::desc();

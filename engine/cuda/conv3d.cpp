@@ -109,6 +109,7 @@ void CudaBackend::conv3d_forward(const Tensor& x, const Tensor& w, const Tensor&
     CUDNN_CHECK(
         cudnnAddTensor(h, &one, c.bias->d, bias.data<float>(), &one, c.y->d, y.data<float>()),
         what);
+  if (p.leaky_relu) unary(UnaryOp::leaky_relu, y, y, p.negative_slope, 0.f);  // in place
 }
 
 void CudaBackend::conv3d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx,

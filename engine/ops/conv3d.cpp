@@ -34,6 +34,8 @@ Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv3d
   // one pass: 2 flops per (output element, input channel, kernel tap)
   const uint64_t pass_flops = 2 * uint64_t(numel_of(ys)) * uint64_t(w.numel() / w.size(0));
   count_dense_flops(pass_flops);
+  RM_CHECK(!p.leaky_relu || p.negative_slope >= 0.f, "conv3d: a fused leaky_relu needs a slope ",
+           ">= 0 (its backward reads the output's sign), got ", p.negative_slope);
   Conv3dParams q = p;  // the precision of this call, kept for its backward
   q.bf16 = compute_precision() == Precision::bf16;
   if (q.bf16) check_precision(Precision::bf16, x.device());
@@ -44,12 +46,23 @@ Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv3d
   bool rx = x.requires_grad(), rw = w.requires_grad();
   bool rb = bias.defined() && bias.requires_grad();
   if (!needs_grad({x, w, bias})) return y;
-  // backward-weights reads x: kept, or rebuilt by recompute_x; nothing when no weight gradient
+  // backward-weights reads x: kept, or rebuilt by recompute_x; nothing when no weight gradient.
+  // A fused leaky_relu keeps the output's sign bits, as leaky_relu itself does.
   Tensor saved_x = (rw || rb) && !recompute_x ? xc : Tensor();
+  Tensor bits;
+  if (q.leaky_relu) {
+    bits = Tensor::empty({(y.numel() + 7) / 8}, DType::u8, y.device());
+    backend(y.device()).sign_bits(y, bits);
+  }
   Shape xs = x.shape();
   return record("conv3d", y, {x, w, bias}, [=](const Tensor& g) {
     Backend& be = backend(g.device());
     Tensor gc = g.contiguous(), gx, gw, gb;
+    if (bits.defined()) {  // through the fused leaky_relu first
+      Tensor pre = Tensor::empty(gc.shape(), DType::f32, gc.device());
+      be.leaky_relu_backward_bits(gc, bits, pre, q.negative_slope);
+      gc = pre;
+    }
     if (rx) {
       gx = Tensor::empty(xs, DType::f32, g.device());
       be.conv3d_backward_data(gc, wc, gx, q);
