@@ -5,6 +5,7 @@
 
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "engine/precision.h"
 
 namespace rmgait {
 
@@ -29,6 +30,12 @@ NoGradGuard::NoGradGuard() : prev_(g_grad_enabled) {
   g_grad_enabled = false;
 }
 NoGradGuard::~NoGradGuard() {
+  g_grad_enabled = prev_;
+}
+EnableGradGuard::EnableGradGuard() : prev_(g_grad_enabled) {
+  g_grad_enabled = true;
+}
+EnableGradGuard::~EnableGradGuard() {
   g_grad_enabled = prev_;
 }
 
@@ -128,6 +135,43 @@ void Tensor::backward(const Tensor& grad) const {
     node->backward = nullptr;  // free saved tensors and the graph behind this node
     node->next.clear();
   }
+}
+
+Tensor checkpoint(const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                  const std::vector<Tensor>& inputs, const std::vector<Tensor>& params) {
+  std::vector<Tensor> all = inputs;
+  all.insert(all.end(), params.begin(), params.end());
+  if (!needs_grad(all)) return f(inputs);
+  Tensor out;
+  {
+    NoGradGuard ng;
+    out = f(inputs);
+  }
+  std::vector<Tensor> kept;
+  std::vector<bool> wants;
+  for (const Tensor& in : inputs) {
+    kept.push_back(in.detach());
+    wants.push_back(in.requires_grad());
+  }
+  const Precision prec = compute_precision();
+  const size_t n_params = params.size();
+  return record("checkpoint", out, all, [f, kept, wants, prec, n_params](const Tensor& g) {
+    EnableGradGuard eg;
+    PrecisionGuard pg(prec);
+    std::vector<Tensor> leaves;
+    for (size_t i = 0; i < kept.size(); ++i) {
+      leaves.push_back(kept[i].detach());
+      if (wants[i]) leaves.back().set_requires_grad(true);
+    }
+    Tensor y = f(leaves);
+    RM_CHECK(y.shape() == g.shape(), "checkpoint: the recomputation gave ", shape_str(y.shape()),
+             ", the forward ", shape_str(g.shape()));
+    if (y.requires_grad()) y.backward(g);
+    std::vector<Tensor> grads;
+    for (const Tensor& l : leaves) grads.push_back(l.requires_grad() ? l.grad() : Tensor());
+    grads.resize(grads.size() + n_params);  // the parameters got theirs inside
+    return grads;
+  });
 }
 
 }  // namespace rmgait

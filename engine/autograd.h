@@ -47,6 +47,18 @@ class NoGradGuard {
   bool prev_;
 };
 
+// Turns recording on in its scope (a backward pass records nothing otherwise).
+class EnableGradGuard {
+ public:
+  EnableGradGuard();
+  ~EnableGradGuard();
+  EnableGradGuard(const EnableGradGuard&) = delete;
+  EnableGradGuard& operator=(const EnableGradGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
 // True when recording is on and any input requires a gradient.
 bool needs_grad(const std::vector<Tensor>& inputs);
 // Attaches a node to `out` when needs_grad(inputs); returns out.
@@ -54,5 +66,14 @@ Tensor record(const char* name, Tensor out, std::vector<Tensor> inputs, Backward
 
 // Sums a gradient of a broadcast result back to `shape` (the input's shape).
 Tensor sum_to(const Tensor& grad, const Shape& shape);
+
+// Activation checkpointing: runs f(inputs) without recording and records one node whose backward
+// runs f again, recording, on detached copies of the inputs (in the compute precision of the
+// forward) and backpropagates through that graph; parameters receive their gradients there, as
+// the leaves they are. Autograd keeps only the inputs; the price is a second forward of f. f must
+// give the same result both times (restore any random state it draws from) and may read, besides
+// its inputs, only the leaf tensors listed in params.
+Tensor checkpoint(const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                  const std::vector<Tensor>& inputs, const std::vector<Tensor>& params);
 
 }  // namespace rmgait

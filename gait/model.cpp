@@ -1,5 +1,6 @@
 #include "gait/model.h"
 
+#include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "nn/init.h"
@@ -104,11 +105,20 @@ ModelOutput ReverseMaskModel::forward(const Tensor& sils) {
     int64_t reps = x.size(2) == 1 ? 3 : 2;
     x = cat(std::vector<Tensor>(reps, x), 2);
   }
-  // stem and LTA as fused conv + lrelu (the Sequentials keep OpenGait's parameter names)
-  x = stem_conv_->conv->forward_leaky_relu(x);
-  x = lta_conv_->conv->forward_leaky_relu(x);  // [N, c0, T/3, H, W]
-  x = pool0->forward(a0->forward(x));
-  x = b2->forward(a1->forward(x));           // [N, c2, T/3, m*H/2, W/2]
+  // stem and LTA as fused conv + lrelu (the Sequentials keep OpenGait's parameter names); with
+  // recompute, the stem's output (the largest saved activation: all T frames) is not kept
+  auto stem_lta = [this](const std::vector<Tensor>& in) {
+    return lta_conv_->conv->forward_leaky_relu(stem_conv_->conv->forward_leaky_relu(in[0]));
+  };
+  if (cfg_.recompute && is_training() && grad_enabled()) {
+    std::vector<Tensor> params = stem->parameters(), lta_params = lta->parameters();
+    params.insert(params.end(), lta_params.begin(), lta_params.end());
+    x = checkpoint(stem_lta, {x}, params);
+  } else {
+    x = stem_lta({x});  // [N, c0, T/3, H, W]
+  }
+  x = pool0->forward(run_block(*a0, x));
+  x = run_block(*b2, run_block(*a1, x));     // [N, c2, T/3, m*H/2, W/2]
   Tensor f = hpp->forward(temporal_max(x));  // [N, c2, P]
   ModelOutput out;
   out.embedding = bn->forward(head0->forward(f));
@@ -119,6 +129,36 @@ ModelOutput ReverseMaskModel::forward(const Tensor& sils) {
 }  // namespace rmgait::gait
 
 namespace rmgait::gait {
+
+// With cfg.recompute (training, recording): the block runs under engine checkpointing, its mask
+// generators rewound for the recomputation in backward so that it draws the same masks, then put
+// back where backward found them.
+Tensor ReverseMaskModel::run_block(Block& b, const Tensor& x) {
+  if (!cfg_.recompute || !is_training() || !grad_enabled()) return b.forward(x);
+  using States = std::vector<std::pair<uint64_t, uint64_t>>;
+  auto states = [](const std::vector<Generator*>& gens) {
+    States s;
+    for (Generator* g : gens) s.emplace_back(g->seed(), g->offset());
+    return s;
+  };
+  auto set = [](const std::vector<Generator*>& gens, const States& s) {
+    for (size_t i = 0; i < gens.size(); ++i) gens[i]->set_state(s[i].first, s[i].second);
+  };
+  std::vector<Generator*> gens = b.generators();
+  const States before = states(gens);
+  auto first = std::make_shared<bool>(true);
+  Block* block = &b;
+  return checkpoint(
+      [=](const std::vector<Tensor>& in) {
+        const States entry = states(gens);
+        set(gens, before);
+        Tensor y = block->forward(in[0]);
+        if (!*first) set(gens, entry);
+        *first = false;
+        return y;
+      },
+      {x}, b.parameters());
+}
 
 std::vector<std::pair<uint64_t, uint64_t>> ReverseMaskModel::rng_state() const {
   std::vector<std::pair<uint64_t, uint64_t>> out;

@@ -25,6 +25,9 @@ struct ModelConfig {
   ReverseMaskConfig rm;  // p, reg_prob, strategy (variant set per block)
   DropBlockConfig dropblock;
   uint64_t seed = 0;  // init and mask generators
+  // Training keeps only the input of the stem + LTA and of each block and recomputes their
+  // activations in backward (same masks): less memory for a second forward.
+  bool recompute = false;
 };
 
 struct ModelOutput {
@@ -55,6 +58,7 @@ class ReverseMaskModel : public nn::Module {
  private:
   std::shared_ptr<Block> make_block(const std::string& stage, int64_t in, int64_t out, bool last,
                                     uint64_t seed);
+  Tensor run_block(Block& b, const Tensor& x);
   ModelConfig cfg_;
   int64_t parts_ = 0;
   std::shared_ptr<BasicConv3d> stem_conv_, lta_conv_;  // stem[0] and lta[0], run fused with lrelu

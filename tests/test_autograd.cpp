@@ -87,3 +87,33 @@ TEST_CASE("detach cuts the graph; views of leaves pass gradients back") {
   CHECK(x.grad().to_vector() == std::vector<float>{0, 2, 0, 2});
   CHECK_THROWS_AS(Tensor::arange(3, DType::i64).set_requires_grad(true), Error);
 }
+
+TEST_CASE("checkpoint: the same gradients, the inside not kept, parameters reached as leaves") {
+  Tensor x = leaf(uniform({64}, 5)), w = leaf(uniform({64}, 6));
+  auto f = [&w](const std::vector<Tensor>& in) { return exp(mul(leaky_relu(in[0]), w)); };
+  Tensor g = uniform({64}, 7);
+  f({x}).backward(g);
+  std::vector<float> gx = x.grad().to_vector(), gw = w.grad().to_vector();
+  x.zero_grad(), w.zero_grad();
+  int calls = 0;
+  std::weak_ptr<Storage> inside;
+  Tensor y = checkpoint(
+      [&](const std::vector<Tensor>& in) {
+        ++calls;
+        Tensor t = mul(leaky_relu(in[0]), w);
+        if (calls == 1) inside = t.storage();
+        return exp(t);
+      },
+      {x}, {w});
+  CHECK(inside.expired());  // nothing of the first run is kept
+  CHECK(calls == 1);
+  y.backward(g);
+  CHECK(calls == 2);
+  CHECK(x.grad().to_vector() == gx);
+  CHECK(w.grad().to_vector() == gw);
+  // only a parameter requires a gradient: the node is still recorded
+  w.zero_grad();
+  Tensor c = uniform({64}, 8);
+  checkpoint([&w](const std::vector<Tensor>& in) { return mul(in[0], w); }, {c}, {w}).backward(g);
+  CHECK(w.grad().to_vector() == mul(g, c).to_vector());
+}

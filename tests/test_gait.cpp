@@ -162,6 +162,35 @@ TEST_CASE("parameter names follow OpenGait's GaitGL keys") {
   for (float v : plain.bn->weight.to_vector()) REQUIRE(std::fabs(v - 1.f) < 0.15f);
 }
 
+TEST_CASE("recompute: the same loss, gradients and mask draws as keeping the activations") {
+  for (BlockKind k :
+       {BlockKind::inception, BlockKind::gl, BlockKind::rm_scale, BlockKind::dropblock}) {
+    CAPTURE(block_kind_name(k));
+    std::vector<std::vector<float>> grads[2];
+    float loss[2];
+    std::vector<std::pair<uint64_t, uint64_t>> rng[2];
+    for (int r = 0; r < 2; ++r) {
+      ModelConfig cfg = tiny_config(k);
+      cfg.recompute = r == 1;
+      ReverseMaskModel m(cfg);
+      Tensor x = uniform({4, 6, 8, 6}, 5, 0.f, 1.f);
+      for (int step = 0; step < 2; ++step) {  // masks of the second step follow the first's
+        m.zero_grad();
+        auto out = m.forward(x);
+        Tensor l = nn::triplet_loss(out.embedding, {0, 0, 1, 1}).loss;
+        l.backward();
+        loss[r] = l.item();
+      }
+      for (auto& [name, p] : m.named_parameters())  // Head1 has none: the loss is the triplet
+        grads[r].push_back(p.grad().defined() ? p.grad().to_vector() : std::vector<float>{});
+      rng[r] = m.rng_state();
+    }
+    CHECK(loss[0] == loss[1]);
+    CHECK(grads[0] == grads[1]);
+    CHECK(rng[0] == rng[1]);
+  }
+}
+
 TEST_CASE("model shapes: embedding [N, c2, P], logits [N, classes, P], short sequences tiled") {
   for (BlockKind k : {BlockKind::plain, BlockKind::gl, BlockKind::inception}) {
     ReverseMaskModel m(tiny_config(k));

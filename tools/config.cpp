@@ -69,6 +69,7 @@ std::map<std::string, Setter> setters(TrainConfig& c) {
          c.p = v[0], c.k = v[1];
        }},
       {"trainer_cfg.frames", set(c.frames)},
+      {"trainer_cfg.recompute", set(m.recompute)},
       {"trainer_cfg.precision",
        [&c](const YAML::Node& n) {
          c.precision = n.as<std::string>();

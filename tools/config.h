@@ -29,6 +29,7 @@ struct TrainConfig {
   int64_t total_iter = 1000, log_iter = 100, save_iter = 0, eval_iter = 0;
   int p = 8, k = 16, frames = 30;
   std::string precision = "f32";  // of the model's convs and matmuls: f32 or bf16
+  // trainer_cfg.recompute sets model.recompute (block activations recomputed in backward)
   uint64_t seed = 0;
   float clip_grad = 0.f;
   bool flip = false;
