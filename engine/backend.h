@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "engine/math/adam.h"
 #include "engine/math/elementwise.h"
 #include "engine/math/philox.h"
 #include "engine/math/reduce.h"
@@ -124,6 +125,11 @@ class Backend {
                                    const Tensor& state, const Tensor& gx,
                                    const Pool3dParams& p) = 0;
 
+  // Adam / AdamW in place (engine/math/adam.h): param, grad, exp_avg, exp_avg_sq contiguous, of
+  // one shape; param, exp_avg and exp_avg_sq are updated.
+  virtual void adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
+                           const Tensor& exp_avg_sq, const AdamScalars& s) = 0;
+
   // Counter-based random numbers (Philox 4x32-10): element i of out depends only on
   // (seed, offset + i). uniform in [a, b); normal(mean a, std b); bernoulli: 1 with prob. a.
   virtual void random(RandomKind kind, uint64_t seed, uint64_t offset, float a, float b,
@@ -176,6 +182,8 @@ class Backend {
                             bool training) override;                                               \
   void max_pool3d_backward(const Tensor& gy, const Tensor& x, const Tensor& y,                     \
                            const Tensor& state, const Tensor& gx, const Pool3dParams& p) override; \
+  void adam_update(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,                 \
+                   const Tensor& exp_avg_sq, const AdamScalars& s) override;                       \
   void random(RandomKind kind, uint64_t seed, uint64_t offset, float a, float b,                   \
               const Tensor& out) override;
 

@@ -59,21 +59,24 @@ void Adam::step() {
   ++steps_;
   const float bc1 = 1.f - std::pow(beta1, float(steps_));
   const float bc2 = 1.f - std::pow(beta2, float(steps_));
+  AdamScalars s{beta1,
+                1.f - beta1,
+                beta2,
+                1.f - beta2,
+                eps,
+                weight_decay,
+                decoupled,
+                1.f - lr_ * weight_decay,
+                1.f / std::sqrt(bc2),
+                lr_ / bc1};
   for (auto& [name, p] : params_) {
     Tensor g = p.grad();
     if (!g.defined()) continue;
-    if (weight_decay != 0.f) {
-      if (decoupled)
-        p.copy_(mul(p, 1.f - lr_ * weight_decay));
-      else
-        g = add(g, mul(p, weight_decay));
-    }
+    RM_CHECK(p.is_contiguous(), "Adam: parameter '", name, "' is not contiguous");
     Tensor& m = slot(name, "exp_avg", p);
     Tensor& v = slot(name, "exp_avg_sq", p);
-    m.copy_(add(mul(m, beta1), mul(g, 1.f - beta1)));
-    v.copy_(add(mul(v, beta2), mul(mul(g, g), 1.f - beta2)));
-    Tensor denom = add(mul(sqrt(v), 1.f / std::sqrt(bc2)), eps);
-    p.copy_(sub(p, mul(div(m, denom), lr_ / bc1)));
+    backend(p.device()).adam_update(p, g.contiguous(), m, v, s);  // one pass, in place
+    p.storage()->bump_version(), m.storage()->bump_version(), v.storage()->bump_version();
   }
 }
 

@@ -7,6 +7,7 @@
 #include "gait/heads.h"
 #include "gait/model.h"
 #include "nn/loss.h"
+#include "nn/optim.h"
 #include "tests/test_util.h"
 
 using namespace rmgait;
@@ -223,6 +224,20 @@ TEST_CASE("random numbers and masks are bit-identical on CPU and CUDA") {
     // normal goes through logf / cosf / sqrtf, whose last bits differ between libm and CUDA
     CHECK(max_rel_err(randn({1000}, b, 0.5f, 2.f, Device::cuda), randn({1000}, a, 0.5f, 2.f)) <=
           1e-5);
+  }
+}
+
+TEST_CASE("the fused Adam update on CUDA matches the CPU (L2 and decoupled decay)") {
+  for (bool decoupled : {false, true}) {
+    Tensor pc = leafu({3000}, 60), pg = on(pc, Device::cuda);
+    nn::Adam oc({{"w", pc}}, 0.01f, 5e-4f, 0.9f, 0.999f, 1e-8f, decoupled),
+        og({{"w", pg}}, 0.01f, 5e-4f, 0.9f, 0.999f, 1e-8f, decoupled);
+    for (int t = 0; t < 3; ++t) {
+      Tensor g = uniform({3000}, 61 + t);
+      pc.set_grad(g.clone()), pg.set_grad(g.to(Device::cuda));
+      oc.step(), og.step();
+    }
+    CHECK(max_rel_err(pg, pc) <= 1e-5);
   }
 }
 

@@ -168,6 +168,32 @@ TEST_CASE("Adam follows PyTorch's update rule step by step (L2 and decoupled dec
   }
 }
 
+TEST_CASE("the fused Adam update equals the op-by-op one bit for bit") {
+  for (bool decoupled : {false, true}) {
+    Tensor p = leaf(uniform({1000}, 41)), q = p.detach().clone();
+    Tensor m = Tensor::zeros({1000}), v = Tensor::zeros({1000});
+    nn::Adam opt({{"w", p}}, 0.01f, 5e-4f, 0.9f, 0.999f, 1e-8f, decoupled);
+    for (int t = 1; t <= 3; ++t) {
+      Tensor g = uniform({1000}, 42 + t);
+      p.zero_grad();
+      p.set_grad(g.clone());
+      opt.step();
+      NoGradGuard ng;  // the update as ten elementwise ops
+      const float bc1 = 1.f - std::pow(0.9f, float(t)), bc2 = 1.f - std::pow(0.999f, float(t));
+      Tensor gg = g;
+      if (decoupled)
+        q = mul(q, 1.f - 0.01f * 5e-4f);
+      else
+        gg = add(g, mul(q, 5e-4f));
+      m = add(mul(m, 0.9f), mul(gg, 1.f - 0.9f));
+      v = add(mul(v, 0.999f), mul(mul(gg, gg), 1.f - 0.999f));
+      Tensor denom = add(mul(sqrt(v), 1.f / std::sqrt(bc2)), 1e-8f);
+      q = sub(q, mul(div(m, denom), 0.01f / bc1));
+      CHECK(p.to_vector() == q.to_vector());
+    }
+  }
+}
+
 TEST_CASE("SGD with momentum, MultiStepLR and gradient clipping") {
   Tensor p = leaf(Tensor::from_vector({1.f}, {1}));
   nn::SGD sgd({{"w", p}}, 0.1f, 0.9f);
