@@ -1,5 +1,5 @@
 #pragma once
-// This machine's measured arithmetic peaks over all OpenMP threads (best of 3), the yardstick of
+// This machine's measured arithmetic peaks over all OpenMP threads (best of 5), the yardstick of
 // the benchmarks' "% of peak": f32 FMA (16 independent AVX-512 chains per thread, or 12 AVX2
 // ones) and bf16 dot products (AVX512-BF16 vdpbf16ps: 2 bf16 products per f32 lane), the
 // instructions oneDNN's f32 and bf16 convolutions run on. Per-function target attributes keep the
@@ -64,10 +64,10 @@ inline double measure_peak(bool bf16 = false) {
   using Clock = std::chrono::steady_clock;
   const bool avx512 = __builtin_cpu_supports("avx512f");
   if (bf16 && !has_avx512_bf16()) return 0;
-  const int64_t iters = 20'000'000;
+  const int64_t iters = 60'000'000;  // ~0.1-0.3 s a run: short runs read low on a shared VM
   const double flops_per_iter = bf16 ? 16 * 32 * 2 : avx512 ? 16 * 16 * 2 : 12 * 8 * 2;
   double best = 0, sink = 0;
-  for (int rep = 0; rep < 3; ++rep) {
+  for (int rep = 0; rep < 5; ++rep) {
     auto t0 = Clock::now();
 #pragma omp parallel reduction(+ : sink)
     sink += bf16 ? bf16_loop_avx512(iters) : avx512 ? fma_loop_avx512(iters) : fma_loop_avx2(iters);
