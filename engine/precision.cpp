@@ -29,7 +29,7 @@ void check_precision(Precision p, Device device) {
            device == Device::cpu
                ? "this CPU has neither AVX512-BF16 nor AMX-BF16, so bf16 would be emulated and "
                  "slower than f32; use precision f32"
-               : "the CUDA backend multiplies in f32 (or TF32) only so far; use precision f32");
+               : "this GPU has no bf16 tensor cores (compute capability 8.0 or newer needed)");
 }
 
 PrecisionGuard::PrecisionGuard(Precision p) : prev_(g_precision) {

@@ -40,6 +40,8 @@ print(":".join(d))' 2>/dev/null || true)
       RMGAIT_TF32=$tf32 ./build-gpu/tools/rmgait bench --config configs/casiab_inception.yaml \
         --device cuda --iters 5 2>&1 | tee "$out/bench_cuda_tf32_$tf32.log"
     done
+    ./build-gpu/tools/rmgait bench --config configs/casiab_inception.yaml --device cuda \
+      --iters 5 --precision bf16 2>&1 | tee "$out/bench_cuda_bf16.log"
     # end to end on the GPU: a small SynGait, a short training, evaluation on both devices,
     # and the checkpoint read by the Python safetensors package
     e2e="$out/e2e"

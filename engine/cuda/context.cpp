@@ -29,6 +29,9 @@ Context& context() {
     CUDNN_CHECK(cudnnSetStream(c->cudnn, c->stream), "context");
     CUBLAS_CHECK(cublasCreate(&c->cublas), "context");
     CUBLAS_CHECK(cublasSetStream(c->cublas, c->stream), "context");
+    cudaDeviceProp prop;
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, 0), "context");
+    c->compute_major = prop.major;
     const char* tf32 = std::getenv("RMGAIT_TF32");
     c->tf32 = tf32 && std::string(tf32) == "1";
     CUBLAS_CHECK(
@@ -98,7 +101,7 @@ void CudaBackend::synchronize() {
   CUDA_CHECK(cudaStreamSynchronize(context().stream), "synchronize");
 }
 bool CudaBackend::has_bf16() const {
-  return false;  // conv3d and matmul are f32 (or TF32) only so far
+  return context().compute_major >= 8;  // bf16 tensor cores: Ampere and later
 }
 
 }  // namespace rmgait::cuda

@@ -17,7 +17,8 @@ struct Context {
   cudaStream_t stream = nullptr;
   cudnnHandle_t cudnn = nullptr;
   cublasHandle_t cublas = nullptr;
-  bool tf32 = false;  // RMGAIT_TF32=1 allows TF32 in cuDNN / cuBLAS (faster, not bit-parity)
+  bool tf32 = false;      // RMGAIT_TF32=1 allows TF32 in cuDNN / cuBLAS (faster, not bit-parity)
+  int compute_major = 0;  // compute capability; bf16 tensor cores from 8 (Ampere) on
 };
 Context& context();
 
@@ -32,6 +33,7 @@ class Workspace {
     if (p_) device_free(p_, n_);
   }
   Workspace(const Workspace&) = delete;
+  Workspace(Workspace&& o) noexcept : n_(o.n_), p_(o.p_) { o.n_ = 0, o.p_ = nullptr; }
   Workspace& operator=(const Workspace&) = delete;
   void* get() const { return p_; }
   size_t size() const { return n_; }

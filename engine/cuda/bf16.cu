@@ -1,0 +1,40 @@
+// f32 <-> bf16 conversions of contiguous device data (engine/cuda/bf16.h).
+#include <cuda_bf16.h>
+
+#include "engine/cuda/bf16.h"
+#include "engine/cuda/check.h"
+#include "engine/cuda/context.h"
+
+namespace rmgait::cuda {
+
+namespace {
+__global__ void to_bf16_kernel(const float* x, __nv_bfloat16* y, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    y[i] = __float2bfloat16_rn(x[i]);
+}
+
+__global__ void from_bf16_kernel(const __nv_bfloat16* x, float* y, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    y[i] = __bfloat162float(x[i]);
+}
+}  // namespace
+
+Bf16Buffer to_bf16(const Tensor& t) {
+  Bf16Buffer b(t.numel());
+  if (t.numel() == 0) return b;
+  to_bf16_kernel<<<blocks_for(t.numel()), 256, 0, context().stream>>>(
+      t.data<float>(), static_cast<__nv_bfloat16*>(b.get()), t.numel());
+  CUDA_LAUNCH_CHECK("to_bf16 " + shape_str(t.shape()));
+  return b;
+}
+
+void from_bf16(const Bf16Buffer& b, const Tensor& out) {
+  if (out.numel() == 0) return;
+  from_bf16_kernel<<<blocks_for(out.numel()), 256, 0, context().stream>>>(
+      static_cast<const __nv_bfloat16*>(b.get()), out.data<float>(), out.numel());
+  CUDA_LAUNCH_CHECK("from_bf16 " + shape_str(out.shape()));
+}
+
+}  // namespace rmgait::cuda
