@@ -45,6 +45,11 @@ TrainSampler::TrainSampler(const PackedDataset& ds, std::vector<size_t> indices,
   RM_CHECK(int(subjects_.size()) >= opt.p, ds.path(), ": ", subjects_.size(),
            " training subjects, fewer than P = ", opt.p);
   RM_CHECK(opt.k >= 1 && opt.frames >= 1, "sampler: K and frames must be positive");
+  const int64_t n = int64_t(opt.p) * opt.k;
+  if (opt_.rows < 0) opt_.rows = n - opt_.first_row;
+  RM_CHECK(opt_.first_row >= 0 && opt_.rows >= 1 && opt_.first_row + opt_.rows <= n,
+           "sampler: rows [", opt_.first_row, ", ", opt_.first_row + opt_.rows,
+           ") outside a batch of P x K = ", n);
 }
 
 Batch TrainSampler::batch(int64_t b) const {
@@ -54,9 +59,10 @@ Batch TrainSampler::batch(int64_t b) const {
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   for (int i = 0; i < opt_.p; ++i)
     std::swap(order[i], order[i + rng.below(uint32_t(order.size() - i))]);
-  const int n = opt_.p * opt_.k, hgt = int(ds_.height()), wid = model_width(ds_);
+  const int hgt = int(ds_.height()), wid = model_width(ds_);
+  const int64_t lo = opt_.first_row, hi = lo + opt_.rows;
   Batch out;
-  out.sils = Tensor::empty({n, opt_.frames, hgt, wid});
+  out.sils = Tensor::empty({opt_.rows, opt_.frames, hgt, wid});
   float* dst = out.sils.data<float>();
   const size_t frame_size = size_t(hgt) * wid;
   for (int pi = 0; pi < opt_.p; ++pi) {
@@ -71,11 +77,14 @@ Batch TrainSampler::batch(int64_t b) const {
     } else {
       for (int j = 0; j < opt_.k; ++j) pick.push_back(seqs[rng.below(uint32_t(seqs.size()))]);
     }
-    for (size_t s : pick) {
+    for (int j = 0; j < opt_.k; ++j) {
+      const size_t s = pick[size_t(j)];
       const uint32_t len = ds_.info(s).frames;
       const uint32_t tiled = len * uint32_t((opt_.frames + len - 1) / len);  // fixed_ordered
       const uint32_t start = rng.below(tiled - uint32_t(opt_.frames) + 1);
       const bool flip = opt_.flip && rng.below(2) == 1;
+      const int64_t row = int64_t(pi) * opt_.k + j;
+      if (row < lo || row >= hi) continue;  // another rank's row: drawn, not loaded
       for (int f = 0; f < opt_.frames; ++f, dst += frame_size)
         copy_frame(ds_, s, (start + uint32_t(f)) % len, dst, flip);
       out.labels.push_back(int64_t(order[pi]));

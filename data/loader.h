@@ -16,7 +16,7 @@
 namespace rmgait::data {
 
 struct Batch {
-  Tensor sils;                  // f32 [P*K, frames, 64, 44] in [0, 1]
+  Tensor sils;                  // f32 [P*K, frames, 64, 44] in [0, 1] (or the rank's rows)
   std::vector<int64_t> labels;  // class index of each sequence's subject, in [0, classes)
   std::vector<size_t> sequences;
 };
@@ -25,6 +25,9 @@ struct SamplerOptions {
   int p = 8, k = 16, frames = 30;
   uint64_t seed = 0;
   bool flip = false;  // horizontal flip with probability 0.5 per sequence
+  // Data-parallel rank: load only rows [first_row, first_row + rows) of the global P x K batch
+  // (-1: all). The draws are the global batch's, so the ranks' slices make up one process's batch.
+  int64_t first_row = 0, rows = -1;
 };
 
 class TrainSampler {

@@ -11,6 +11,13 @@ namespace rmgait {
 
 namespace {
 thread_local bool g_grad_enabled = true;
+thread_local LeafReadyHook g_leaf_ready;
+thread_local int g_backward_depth = 0;  // hooks run in the outermost backward only
+
+struct DepthGuard {
+  DepthGuard() { ++g_backward_depth; }
+  ~DepthGuard() { --g_backward_depth; }
+};
 
 // Non-leaf gradients may alias each other (identity backward passes them through).
 void accumulate(Tensor& slot, const Tensor& g) {
@@ -37,6 +44,13 @@ EnableGradGuard::EnableGradGuard() : prev_(g_grad_enabled) {
 }
 EnableGradGuard::~EnableGradGuard() {
   g_grad_enabled = prev_;
+}
+
+LeafReadyHookGuard::LeafReadyHookGuard(LeafReadyHook hook) : prev_(std::move(g_leaf_ready)) {
+  g_leaf_ready = std::move(hook);
+}
+LeafReadyHookGuard::~LeafReadyHookGuard() {
+  g_leaf_ready = std::move(prev_);
 }
 
 bool needs_grad(const std::vector<Tensor>& inputs) {
@@ -87,9 +101,12 @@ void Tensor::backward(const Tensor& grad) const {
   }
   RM_CHECK(g.shape() == shape(), "backward: gradient ", shape_str(g.shape()),
            " does not match tensor ", shape_str(shape()));
-  NoGradGuard no_grad;    // gradients of gradients are not recorded
+  NoGradGuard no_grad;  // gradients of gradients are not recorded
+  DepthGuard depth;
+  const bool hooks = g_leaf_ready && g_backward_depth == 1;
   if (!impl_->grad_fn) {  // a leaf
     accumulate_leaf(*this, g);
+    if (hooks) g_leaf_ready(*this);
     return;
   }
   // Topological order by iterative DFS. `order` owns the nodes: freeing a node's edges below
@@ -111,12 +128,24 @@ void Tensor::backward(const Tensor& grad) const {
       stack.pop_back();
     }
   }
+  // Edges into each leaf not yet run (for the ready hook); nodes no gradient reaches count too.
+  std::unordered_map<TensorImpl*, int> pending;
+  if (hooks)
+    for (const auto& node : order)
+      for (const Edge& e : node->next)
+        if (e.leaf) ++pending[e.leaf.get()];
+  auto edge_done = [&](const Edge& e) {
+    if (hooks && e.leaf && --pending[e.leaf.get()] == 0) g_leaf_ready(Tensor(e.leaf));
+  };
   std::unordered_map<Node*, Tensor> grads;
   grads[impl_->grad_fn.get()] = g;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     Node* node = it->get();
     auto found = grads.find(node);
-    if (found == grads.end()) continue;  // no gradient flows here
+    if (found == grads.end()) {  // no gradient flows here
+      for (const Edge& e : node->next) edge_done(e);
+      continue;
+    }
     Tensor gout = found->second;
     grads.erase(found);
     std::vector<Tensor> gin = node->backward(gout);
@@ -124,13 +153,15 @@ void Tensor::backward(const Tensor& grad) const {
              gin.size(), " gradients for ", node->next.size(), " inputs");
     for (size_t i = 0; i < gin.size(); ++i) {
       const Edge& e = node->next[i];
-      if (!e.requires_grad() || !gin[i].defined()) continue;
-      RM_CHECK(gin[i].shape() == e.shape, "backward of '", node->name, "': gradient ",
-               shape_str(gin[i].shape()), " for input ", i, " of shape ", shape_str(e.shape));
-      if (e.node)
-        accumulate(grads[e.node.get()], gin[i]);
-      else
-        accumulate_leaf(Tensor(e.leaf), gin[i]);
+      if (e.requires_grad() && gin[i].defined()) {
+        RM_CHECK(gin[i].shape() == e.shape, "backward of '", node->name, "': gradient ",
+                 shape_str(gin[i].shape()), " for input ", i, " of shape ", shape_str(e.shape));
+        if (e.node)
+          accumulate(grads[e.node.get()], gin[i]);
+        else
+          accumulate_leaf(Tensor(e.leaf), gin[i]);
+      }
+      edge_done(e);
     }
     node->backward = nullptr;  // free saved tensors and the graph behind this node
     node->next.clear();

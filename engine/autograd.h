@@ -64,6 +64,22 @@ bool needs_grad(const std::vector<Tensor>& inputs);
 // Attaches a node to `out` when needs_grad(inputs); returns out.
 Tensor record(const char* name, Tensor out, std::vector<Tensor> inputs, BackwardFn backward);
 
+// Called in the outermost backward() once per leaf reached by the graph, as soon as every edge
+// into that leaf has run: its gradient for this backward is then final (it may be undefined when
+// no gradient flowed). Data-parallel training starts the all-reduce of a bucket of gradients
+// there, while backward goes on. One hook per thread, installed for the guard's scope.
+using LeafReadyHook = std::function<void(const Tensor& leaf)>;
+class LeafReadyHookGuard {
+ public:
+  explicit LeafReadyHookGuard(LeafReadyHook hook);
+  ~LeafReadyHookGuard();
+  LeafReadyHookGuard(const LeafReadyHookGuard&) = delete;
+  LeafReadyHookGuard& operator=(const LeafReadyHookGuard&) = delete;
+
+ private:
+  LeafReadyHook prev_;
+};
+
 // Sums a gradient of a broadcast result back to `shape` (the input's shape).
 Tensor sum_to(const Tensor& grad, const Shape& shape);
 

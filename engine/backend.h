@@ -39,6 +39,9 @@ class Backend {
   virtual Device device() const = 0;
   // Waits for all queued work (timing, host reads of raw pointers). A no-op on the CPU.
   virtual void synchronize() {}
+  // The queue this backend's work runs on (a cudaStream_t on CUDA; null on the CPU): libraries
+  // that enqueue their own kernels on device tensors (NCCL) order them after the engine's work.
+  virtual void* native_stream() { return nullptr; }
   // Whether conv3d and matmul can multiply in bf16 in hardware (engine/precision.h).
   virtual bool has_bf16() const = 0;
 

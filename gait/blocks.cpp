@@ -104,7 +104,7 @@ DropBlockConv::DropBlockConv(int64_t in, int64_t out, DropBlockConfig c, uint64_
 }
 
 Tensor DropBlockConv::forward(const Tensor& x) {
-  return conv3d->conv->forward_leaky_relu(is_training() ? drop_block(x, cfg, gen) : x);
+  return conv3d->conv->forward_leaky_relu(is_training() ? drop_block(x, cfg, gen, slice) : x);
 }
 
 }  // namespace rmgait::gait

@@ -27,6 +27,10 @@ class Block : public nn::UnaryModule {
   virtual int64_t height_multiplier() const { return 1; }
   // The generators of this block's random masks (for reproducible checks and exact resume).
   virtual std::vector<Generator*> generators() { return {}; }
+  // Data-parallel training: the batch is rows [offset, offset + n) of a global batch. Per-sample
+  // masks (DropBlock) are drawn for the global batch and sliced, as one process draws them;
+  // ReverseMask's masks are shared by the batch and need nothing.
+  virtual void set_batch_slice(const BatchSlice&) {}
 };
 
 // Plain conv: F = lrelu(W x). Keys: conv3d.conv3d.weight.
@@ -86,9 +90,11 @@ class DropBlockConv : public Block {
   DropBlockConv(int64_t in, int64_t out, DropBlockConfig cfg, uint64_t seed);
   Tensor forward(const Tensor& x) override;
   std::vector<Generator*> generators() override { return {&gen}; }
+  void set_batch_slice(const BatchSlice& s) override { slice = s; }
   std::shared_ptr<BasicConv3d> conv3d;
   DropBlockConfig cfg;
   Generator gen;
+  BatchSlice slice;
 };
 
 }  // namespace rmgait::gait

@@ -160,6 +160,10 @@ Tensor ReverseMaskModel::run_block(Block& b, const Tensor& x) {
       {x}, b.parameters());
 }
 
+void ReverseMaskModel::set_batch_slice(const BatchSlice& slice) {
+  for (const auto& b : {a0, a1, b2}) b->set_batch_slice(slice);
+}
+
 std::vector<std::pair<uint64_t, uint64_t>> ReverseMaskModel::rng_state() const {
   std::vector<std::pair<uint64_t, uint64_t>> out;
   for (const auto& b : {a0, a1, b2})

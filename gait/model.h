@@ -47,6 +47,9 @@ class ReverseMaskModel : public nn::Module {
   std::vector<std::pair<uint64_t, uint64_t>> rng_state() const;
   void set_rng_state(const std::vector<std::pair<uint64_t, uint64_t>>& state);
   const ModelConfig& config() const { return cfg_; }
+  // Data-parallel training: the batches this replica sees are rows [offset, offset + n) of
+  // global batches of `global` rows (per-sample masks are drawn for the global batch).
+  void set_batch_slice(const BatchSlice& slice);
 
   std::shared_ptr<nn::Sequential> stem, lta;
   std::shared_ptr<Block> a0, a1, b2;

@@ -15,10 +15,14 @@ float host_uniform(Generator& g) {
 }
 }  // namespace
 
-Tensor drop_block(const Tensor& x, const DropBlockConfig& cfg, Generator& gen) {
+Tensor drop_block(const Tensor& x, const DropBlockConfig& cfg, Generator& gen,
+                  const BatchSlice& slice) {
   RM_CHECK(x.dim() == 5, "drop_block: input ", shape_str(x.shape()), " must be [N, C, T, H, W]");
+  const int64_t global = slice.global ? slice.global : x.size(0);
+  RM_CHECK(slice.offset >= 0 && slice.offset + x.size(0) <= global, "drop_block: rows [",
+           slice.offset, ", ", slice.offset + x.size(0), ") outside a batch of ", global);
   if (cfg.reg_prob < 1.f && host_uniform(gen) >= cfg.reg_prob) return x;
-  const int64_t n = x.size(0), h = x.size(3), w = x.size(4), b = cfg.block_size;
+  const int64_t n = global, h = x.size(3), w = x.size(4), b = cfg.block_size;
   RM_CHECK(b >= 1 && b <= std::min(h, w), "drop_block: block_size ", b, " does not fit ",
            shape_str(x.shape()));
   Tensor block;
@@ -30,20 +34,27 @@ Tensor drop_block(const Tensor& x, const DropBlockConfig& cfg, Generator& gen) {
     Tensor grown = max_pool3d(seeds, {{1, b, b}, {1, 1, 1}, {0, b / 2, b / 2}});
     block = grown.narrow(3, 0, h).narrow(4, 0, w).contiguous();
   }
+  auto rows = [&](const Tensor& m) { return m.narrow(0, slice.offset, x.size(0)); };
   if (cfg.scaling) {
     float s = host_uniform(gen);
-    return mul(x, add(mul(block, s - 1.f), 1.f));  // 1 outside, s inside the blocks
+    return mul(x, rows(add(mul(block, s - 1.f), 1.f)));  // 1 outside, s inside the blocks
   }
   Tensor keep = sub(1.f, block);
-  float kept = sum(keep).item();
+  float kept = sum(keep).item();  // over the global batch
   float scale = kept > 0 ? float(keep.numel()) / kept : 0.f;
-  return mul(x, mul(keep, scale));
+  return mul(x, rows(mul(keep, scale)));
 }
 
 Tensor random_erasing(const Tensor& sils, const RandomErasingConfig& cfg, Generator& gen) {
   RM_CHECK(sils.dim() == 4, "random_erasing: input ", shape_str(sils.shape()),
            " must be [N, T, H, W]");
-  const int64_t n = sils.size(0), h = sils.size(2), w = sils.size(3);
+  Tensor mask = random_erasing_mask(sils.size(0), sils.size(2), sils.size(3), cfg, gen);
+  NoGradGuard ng;
+  return mul(sils, mask.to(sils.device()));
+}
+
+Tensor random_erasing_mask(int64_t n, int64_t h, int64_t w, const RandomErasingConfig& cfg,
+                           Generator& gen) {
   Tensor mask = Tensor::ones({n, 1, h, w});
   float* m = mask.data<float>();
   for (int64_t i = 0; i < n; ++i) {
@@ -62,8 +73,7 @@ Tensor random_erasing(const Tensor& sils, const RandomErasingConfig& cfg, Genera
       break;
     }
   }
-  NoGradGuard ng;
-  return mul(sils, mask.to(sils.device()));
+  return mask;
 }
 
 }  // namespace rmgait::gait

@@ -38,6 +38,12 @@ Tensor BatchNorm::forward(const Tensor& x) {
            " should have ", min_dims_,
            (min_dims_ == max_dims_ ? "" : " or " + std::to_string(max_dims_)), " dims");
   if (is_training()) count_batch();
+  if (is_training() && sync_gather) {
+    const int64_t n = x.size(0);
+    Tensor all = sync_gather(x);  // [replicas * n, C, *]
+    return batch_norm(all, weight, bias, running_mean, running_var, true, momentum, eps)
+        .narrow(0, sync_rank * n, n);
+  }
   return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
 }
 

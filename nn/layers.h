@@ -36,6 +36,12 @@ class BatchNorm : public UnaryModule {
   Tensor forward(const Tensor& x) override;
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   float eps, momentum;
+  // Synchronised batch norm (data-parallel training): sync_gather concatenates every replica's
+  // x along dim 0, differentiably (dist::all_gather, whose backward sums over replicas), and this
+  // replica's rows are [sync_rank * n, (sync_rank + 1) * n). Training then normalises the global
+  // batch with the ordinary op, so outputs and running statistics are one process's, bit for bit.
+  std::function<Tensor(const Tensor&)> sync_gather;
+  int sync_rank = 0;
 
  private:
   void count_batch();

@@ -41,7 +41,15 @@ TripletResult triplet_loss(const Tensor& embeddings, const std::vector<int64_t>&
   Tensor x = embeddings.permute({2, 0, 1});  // [P, N, C]
   Tensor x2 = sum(mul(x, x), {2}, true);     // [P, N, 1]
   Tensor inner = matmul(x, x, false, true);  // [P, N, N]
-  Tensor d = sqrt(relu(sub(add(x2, x2.transpose(1, 2)), mul(inner, 2.f))));
+  // A sample's distance to itself is 0, exactly. Computed, it is the square root of rounding
+  // noise, whose gradient 1/(2 sqrt(noise)) is arbitrary: it would differ between one process
+  // and a data-parallel run of the same batch. So the diagonal is 1 under the root (a finite
+  // gradient) and masked to 0 after it.
+  Tensor eye = Tensor::zeros({1, n, n});
+  for (int64_t i = 0; i < n; ++i) eye.data<float>()[i * n + i] = 1.f;
+  eye = eye.to(dev);
+  Tensor u = relu(sub(add(x2, x2.transpose(1, 2)), mul(inner, 2.f)));
+  Tensor d = mul(sqrt(add(u, eye)), sub(1.f, eye));
   Tensor flat = d.reshape({parts, n * n});
   Tensor dap = index_select(flat, 1, index_tensor(ap)).reshape({parts, n, k, 1});
   Tensor dan = index_select(flat, 1, index_tensor(an)).reshape({parts, n, 1, n - k});

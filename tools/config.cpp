@@ -78,6 +78,7 @@ std::map<std::string, Setter> setters(TrainConfig& c) {
       {"trainer_cfg.seed", set(c.seed)},
       {"trainer_cfg.clip_grad", set(c.clip_grad)},
       {"trainer_cfg.flip", set(c.flip)},
+      {"trainer_cfg.sync_bn", set(c.sync_bn)},
       {"trainer_cfg.output_dir", set(c.output_dir)},
       {"evaluator_cfg.distance", set(c.distance)},
       {"evaluator_cfg.memory_mb", set(c.eval_memory_mb)},

@@ -33,6 +33,8 @@ struct TrainConfig {
   uint64_t seed = 0;
   float clip_grad = 0.f;
   bool flip = false;
+  // Under mpirun: batch norm over the global batch (OpenGait's sync_BN), not each rank's slice.
+  bool sync_bn = true;
   std::string output_dir = "output";
   // evaluator_cfg
   std::string distance = "per_part";

@@ -15,6 +15,7 @@
 #include "data/packed.h"
 #include "data/pretreat.h"
 #include "data/syngait.h"
+#include "dist/world.h"
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/flops.h"
@@ -24,6 +25,7 @@
 #include "engine/random.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
+#include "tools/data_parallel.h"
 #include "tools/session.h"
 
 using namespace rmgait;
@@ -64,10 +66,12 @@ int cmd_eval(const std::string& ckpt, const std::string& dataset, const std::str
   tools::EvalOptions o;
   o.distance = distance == "flattened" ? gait::Distance::flattened : gait::Distance::per_part_mean;
   o.memory_bytes = memory_mb << 20;
-  o.progress = true;
   o.device = device;
   o.precision = parse_precision(precision.empty() ? lm.cfg.precision : precision);
+  o.comm = &dist::world();  // under mpirun: sharded, scored by rank 0
+  o.progress = o.comm->rank() == 0;
   gait::EvalTable t = tools::evaluate(*lm.model, ds, p, o);
+  if (o.comm->rank() != 0) return 0;
   std::printf("rank-1 (%%), excluding identical views, %s, %s:\n%s", p.name.c_str(), ckpt.c_str(),
               gait::format_table(t).c_str());
   if (p.kind == data::ProtocolKind::oumvlp)
@@ -121,23 +125,31 @@ int cmd_embed(const std::string& ckpt, const std::string& npy, const std::string
   return 0;
 }
 
-int cmd_bench(const tools::TrainConfig& cfg, int iters, int64_t classes, Device device) {
+int cmd_bench(const tools::TrainConfig& cfg, int iters, int64_t classes, Device device,
+              double baseline_step) {
   using Clock = std::chrono::steady_clock;
   const Precision precision = parse_precision(cfg.precision);
   check_precision(precision, device);
   gait::ReverseMaskModel model(tools::model_config(cfg, classes, 64));
   model.to(device);
+  // under mpirun: the data-parallel step of `train` on this rank's rows of the P x K batch
+  tools::DataParallel dp(model, device, cfg.p, cfg.k, cfg.sync_bn);
+  const bool lead = dp.rank() == 0;
   nn::Adam opt(model.named_parameters(), cfg.lr, cfg.weight_decay);
   Generator g(1);
   const int n = cfg.p * cfg.k;
-  Tensor x = rand({n, cfg.frames, 64, 44}, g, 0.f, 1.f, device);
+  Tensor x = rand({n, cfg.frames, 64, 44}, g, 0.f, 1.f, device)
+                 .narrow(0, dp.first_row(), dp.rows())
+                 .contiguous();
   std::vector<int64_t> labels;
-  for (int i = 0; i < n; ++i) labels.push_back((i / cfg.k) % classes);
-  double train_s = 0;
+  for (int64_t i = dp.first_row(); i < dp.first_row() + dp.rows(); ++i)
+    labels.push_back((i / cfg.k) % classes);
+  tools::TrainConfig loss_cfg;  // the default losses: triplet (margin 0.2) + cross entropy
+  double train_s = 0, wait0 = 0;
   uint64_t flops0 = 0;
   size_t train_peak = 0;
   for (int i = 0; i <= iters; ++i) {
-    if (i == 1) flops0 = dense_flops(), reset_peak_cpu_memory();
+    if (i == 1) flops0 = dense_flops(), reset_peak_cpu_memory(), wait0 = dp.comm_wait_seconds();
     auto t0 = Clock::now();
     opt.zero_grad();
     gait::ModelOutput out;
@@ -145,13 +157,13 @@ int cmd_bench(const tools::TrainConfig& cfg, int iters, int64_t classes, Device 
       PrecisionGuard pg(precision);
       out = model.forward(x);
     }
-    add(nn::triplet_loss(out.embedding, labels).loss, nn::cross_entropy(out.logits, labels).loss)
-        .backward();
+    dp.backward(dp.losses(out, labels, loss_cfg).loss);
     opt.step();
     backend(device).synchronize();
     if (i) train_s += std::chrono::duration<double>(Clock::now() - t0).count();
   }
-  const double step_gflop = double(dense_flops() - flops0) / iters / 1e9;
+  // every rank does the same share of the global batch's work
+  const double step_gflop = double(dense_flops() - flops0) / iters / 1e9 * dp.ranks();
   train_peak = cpu_memory_stats().peak;
   model.eval();
   Tensor seq = rand({1, 90, 64, 44}, g, 0.f, 1.f, device);
@@ -168,6 +180,7 @@ int cmd_bench(const tools::TrainConfig& cfg, int iters, int64_t classes, Device 
   }
   rusage ru;
   getrusage(RUSAGE_SELF, &ru);
+  if (!lead) return 0;
   std::printf("model %s, channels (%lld, %lld, %lld), %lld parameters, precision %s\n",
               gait::block_kind_name(cfg.model.block), (long long)cfg.model.channels[0],
               (long long)cfg.model.channels[1], (long long)cfg.model.channels[2],
@@ -177,6 +190,19 @@ int cmd_bench(const tools::TrainConfig& cfg, int iters, int64_t classes, Device 
       "(conv + matmul), %.1f GFLOP/s\n",
       cfg.p, cfg.k, cfg.frames, train_s / iters, n * iters / train_s, step_gflop,
       step_gflop * iters / train_s);
+  if (dp.ranks() > 1) {
+    const double wait = (dp.comm_wait_seconds() - wait0) / iters, step = train_s / iters;
+    std::printf(
+        "data-parallel: %d ranks x %d sequences; waiting for gradient sums %.3f s/it "
+        "(%.1f%% of the step)\n",
+        dp.ranks(), int(dp.rows()), wait, 100 * wait / step);
+    if (baseline_step > 0)
+      std::printf(
+          "scaling efficiency against the %.3f s one-rank step: %.1f%% (speed-up %.2fx "
+          "on %d ranks)\n",
+          baseline_step, 100 * baseline_step / (step * dp.ranks()), baseline_step / step,
+          dp.ranks());
+  }
   std::printf("inference (one 90-frame sequence): %.3f s, %.1f sequences/s\n", infer_s / iters,
               iters / infer_s);
   if (device == Device::cpu)
@@ -267,8 +293,24 @@ int main(int argc, char** argv) {
   bench->add_option("--precision", precision, "f32 or bf16 (default: trainer_cfg.precision)")
       ->check(CLI::IsMember({"f32", "bf16"}));
 
+  double baseline_step = 0;
+  bench->add_option("--baseline-step", baseline_step,
+                    "under mpirun: a one-rank step time (s) to report scaling efficiency against");
+
+  auto* version = app.add_subcommand("version", "version and what this build can use");
+
   CLI11_PARSE(app, argc, argv);
   try {
+    if (*version) {
+      std::printf(
+          "rmgait %s\nCUDA backend: %s\nMPI: %s\nNCCL: %s\n", RMGAIT_VERSION,
+          device_available(Device::cuda) ? "yes" : device_unavailable_reason(Device::cuda).c_str(),
+          dist::built_with_mpi() ? "yes" : "no (built without MPI)",
+          dist::built_with_nccl() ? "yes" : "no (built without NCCL)");
+      return 0;
+    }
+    // under mpirun with --device cuda: one GPU per rank, before anything touches CUDA
+    if (device == "cuda") dist::select_local_gpu();
     if (*synth) {
       if (!size.empty()) {
         int w = 0, h = 0;
@@ -308,11 +350,18 @@ int main(int argc, char** argv) {
     if (*bench) {
       if (!precision.empty()) sets.push_back("trainer_cfg.precision=" + precision);
       return cmd_bench(tools::load_config(config, sets), bench_iters, bench_classes,
-                       tools::parse_device(device));
+                       tools::parse_device(device), baseline_step);
     }
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "rmgait: error: %s\n", e.what());
-    return 1;
+    if (!dist::launched_by_mpi()) {
+      std::fprintf(stderr, "rmgait: error: %s\n", e.what());
+      return 1;
+    }
+    // one rank's error would leave the others waiting in a collective: end them all
+    std::fprintf(stderr, "rmgait: error (rank %s): %s\n",
+                 std::getenv("OMPI_COMM_WORLD_RANK") ? std::getenv("OMPI_COMM_WORLD_RANK") : "?",
+                 e.what());
+    dist::abort_job(1);
   }
   return 0;
 }

@@ -92,24 +92,33 @@ gait::EvalTable evaluate(gait::ReverseMaskModel& model, const data::PackedDatase
   }
   RM_CHECK(!test.empty(), ds.path(), ": no test sequences for protocol ", protocol.name);
   check_precision(o.precision, o.device);
+  const int rank = o.comm ? o.comm->rank() : 0, ranks = o.comm ? o.comm->size() : 1;
+  const dist::Rows mine = dist::rows_of(int64_t(test.size()), rank, ranks);
   bool was_training = model.is_training();
   model.eval();
   NoGradGuard ng;
-  Tensor embs;  // [N, C, P], filled in place (no second copy from a final cat)
-  for (size_t n = 0; n < test.size(); ++n) {
+  // [n, C, P], this rank's sequences, filled in place (no second copy from a final cat)
+  Tensor embs = Tensor::empty({mine.count(), model.config().channels[2], model.parts()}, DType::f32,
+                              o.device);
+  for (int64_t n = 0; n < mine.count(); ++n) {
     Tensor e;
     {
       PrecisionGuard pg(o.precision);
-      e = model.forward(data::load_sequence(ds, test[n]).to(o.device)).embedding;
+      e = model.forward(data::load_sequence(ds, test[size_t(mine.begin + n)]).to(o.device))
+              .embedding;
     }
-    if (!embs.defined())
-      embs = Tensor::empty({int64_t(test.size()), e.size(1), e.size(2)}, DType::f32, o.device);
-    embs.narrow(0, int64_t(n), 1).copy_(e);
-    if (o.progress && (n % 50 == 0 || n + 1 == test.size()))
-      std::fprintf(stderr, "\reval: %zu/%zu sequences", n + 1, test.size());
+    embs.narrow(0, n, 1).copy_(e);
+    if (o.progress && (n % 50 == 0 || n + 1 == mine.count()))
+      std::fprintf(stderr, "\reval: %lld/%lld sequences%s", (long long)n + 1,
+                   (long long)mine.count(), ranks > 1 ? " (rank 0's share)" : "");
   }
   if (o.progress) std::fprintf(stderr, "\n");
   model.train(was_training);
+  if (ranks > 1) {  // rank 0 scores all of them, in the test set's order
+    Tensor all = o.comm->gather_rows(embs.to(o.comm->device()), 0);
+    if (rank != 0) return gait::EvalTable{};
+    embs = all.to(o.device);
+  }
   return gait::rank1_excluding_identical_view(embs, samples, o.distance, o.memory_bytes);
 }
 

@@ -6,6 +6,7 @@
 
 #include "data/packed.h"
 #include "data/protocol.h"
+#include "dist/communicator.h"
 #include "engine/precision.h"
 #include "gait/evaluator.h"
 #include "gait/model.h"
@@ -32,10 +33,14 @@ struct EvalOptions {
   bool progress = false;
   Device device = Device::cpu;
   Precision precision = Precision::f32;  // of the model's forward (distances stay f32)
+  // Under mpirun (world()): each rank embeds its share of the test sequences and rank 0 gathers
+  // and scores them; the other ranks get an empty table.
+  dist::Communicator* comm = nullptr;
 };
 EvalOptions eval_options(const TrainConfig& cfg, Device device);  // from evaluator_cfg
 
-// Embeds every test sequence of the protocol (all frames, eval mode) and scores it.
+// Embeds every test sequence of the protocol (all frames, eval mode) and scores it (sharded over
+// options.comm's ranks: the same numbers as one process).
 gait::EvalTable evaluate(gait::ReverseMaskModel& model, const data::PackedDataset& ds,
                          const data::Protocol& protocol, const EvalOptions& options);
 

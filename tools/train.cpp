@@ -1,5 +1,7 @@
 // rmgait train: the training loop (sampler -> model -> triplet + cross entropy -> optimizer),
 // with a progress line, a JSONL log, atomic checkpoints, periodic evaluation and exact resume.
+// Under mpirun, data-parallel (tools/data_parallel.h): N ranks compute one process's steps; rank 0
+// alone logs, prints and writes.
 #include <unistd.h>
 
 #include <chrono>
@@ -9,11 +11,13 @@
 #include <nlohmann/json.hpp>
 
 #include "data/loader.h"
+#include "dist/world.h"
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "gait/regularizers.h"
 #include "nn/checkpoint.h"
 #include "nn/loss.h"
+#include "tools/data_parallel.h"
 #include "tools/session.h"
 
 namespace rmgait::tools {
@@ -37,30 +41,39 @@ std::string fmt_time(double s) {
 
 int run_train(const TrainConfig& cfg, const std::string& resume, Device device) {
   namespace fs = std::filesystem;
+  dist::Communicator& world = dist::world();
+  const int rank = world.rank(), ranks = world.size();
+  const bool lead = rank == 0;
   const Precision precision = parse_precision(cfg.precision);
   check_precision(precision, device);  // before any work: a clear error on a CPU without bf16
+  const int64_t global_n = int64_t(cfg.p) * cfg.k;
+  DataParallel::check_split(cfg.p, cfg.k, ranks);
+  const int64_t local_n = global_n / ranks, first = rank * local_n;
   data::PackedDataset ds(cfg.dataset);
   data::Protocol protocol = data::parse_protocol(cfg.protocol);
-  data::SamplerOptions so{cfg.p, cfg.k, cfg.frames, cfg.seed, cfg.flip};
+  data::SamplerOptions so{cfg.p, cfg.k, cfg.frames, cfg.seed, cfg.flip, first, local_n};
   data::TrainSampler sampler(ds, data::select_sequences(ds, protocol, true), so);
   gait::ReverseMaskModel model(model_config(cfg, sampler.num_classes(), ds.height()));
   model.to(device);  // before the optimizer: its state follows the parameters' device
+  DataParallel dp(model, device, cfg.p, cfg.k, cfg.sync_bn);
   auto opt = make_optimizer(cfg, model.named_parameters());
   nn::MultiStepLR sched{cfg.lr, cfg.milestones, cfg.gamma, cfg.gammas};
   Generator erasing(cfg.seed * 31 + 7);
-  fs::create_directories(fs::path(cfg.output_dir) / "checkpoints");
+  if (lead) fs::create_directories(fs::path(cfg.output_dir) / "checkpoints");
 
   int64_t start = 0;
-  if (!resume.empty()) {
+  if (!resume.empty()) {  // every rank reads it (a shared filesystem, or a copy per node)
     nn::CheckpointInfo info = nn::load_checkpoint(resume, model, opt.get());
     start = info.iteration;
     model.set_rng_state(rng_from_string(info.metadata.at("rng")));
     auto e = rng_from_string(info.metadata.at("rng_erasing"));
     RM_CHECK(e.size() == 1, resume, ": bad metadata 'rng_erasing'");
     erasing.set_state(e[0].first, e[0].second);
-    std::fprintf(stderr, "resumed from %s at iteration %lld\n", resume.c_str(), (long long)start);
+    if (lead)
+      std::fprintf(stderr, "resumed from %s at iteration %lld\n", resume.c_str(), (long long)start);
   }
   auto save = [&](int64_t it) {
+    if (!lead) return;
     char name[64];
     std::snprintf(name, sizeof name, "iter_%07lld.safetensors", (long long)it);
     std::string path = (fs::path(cfg.output_dir) / "checkpoints" / name).string();
@@ -77,33 +90,41 @@ int run_train(const TrainConfig& cfg, const std::string& resume, Device device) 
   };
   auto run_eval = [&](int64_t it) {
     EvalOptions eo = eval_options(cfg, device);
-    eo.progress = true;
+    eo.progress = lead;
+    eo.comm = &world;
     gait::EvalTable t = evaluate(model, ds, protocol, eo);
+    if (!lead) return;
     std::printf("rank-1 (%%) at iteration %lld, excluding identical views, %s:\n%s", (long long)it,
                 protocol.name.c_str(), gait::format_table(t).c_str());
     std::fflush(stdout);
     write_results(t, (fs::path(cfg.output_dir) / "eval").string());
   };
 
-  std::ofstream log((fs::path(cfg.output_dir) / "log.jsonl").string(),
-                    start ? std::ios::app : std::ios::trunc);
-  const bool tty = isatty(2);
+  std::ofstream log;
+  if (lead)
+    log.open((fs::path(cfg.output_dir) / "log.jsonl").string(),
+             start ? std::ios::app : std::ios::trunc);
+  const bool tty = lead && isatty(2);
   data::Prefetcher prefetch(sampler, start, std::max(1, cfg.num_workers));
   auto t0 = std::chrono::steady_clock::now();
   model.train();
   for (int64_t it = start; it < cfg.total_iter; ++it) {
     data::Batch b = prefetch.next();
-    Tensor x = (cfg.random_erasing ? gait::random_erasing(b.sils, {}, erasing) : b.sils).to(device);
+    Tensor x = b.sils;
+    if (cfg.random_erasing) {  // the global batch's draws, this rank's rows
+      Tensor keep = gait::random_erasing_mask(global_n, x.size(2), x.size(3), {}, erasing);
+      NoGradGuard ng;
+      x = mul(x, keep.narrow(0, first, local_n));
+    }
+    x = x.to(device);
     opt->zero_grad();
     gait::ModelOutput out;
     {
       PrecisionGuard pg(precision);  // convs and matmuls of the model; the losses stay f32
       out = model.forward(x);
     }
-    nn::TripletResult tl = nn::triplet_loss(out.embedding, b.labels, cfg.margin);
-    nn::CrossEntropyResult ce = nn::cross_entropy(out.logits, b.labels, cfg.label_smoothing);
-    Tensor loss = add(mul(tl.loss, cfg.triplet_weight), mul(ce.loss, cfg.ce_weight));
-    loss.backward();
+    StepLosses sl = dp.losses(out, b.labels, cfg);
+    dp.backward(sl.loss);  // gradients summed over ranks
     if (cfg.clip_grad > 0) nn::clip_grad_norm(model.parameters(), cfg.clip_grad);
     opt->set_lr(sched.lr_at(it));
     opt->step();
@@ -111,21 +132,23 @@ int run_train(const TrainConfig& cfg, const std::string& resume, Device device) 
     const int64_t done = it + 1;
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     double ips = double(done - start) / secs;
-    float tv = tl.loss.item(), cv = ce.loss.item();
-    if (tty || done % cfg.log_iter == 0 || done == cfg.total_iter)
+    const nn::TripletResult& tl = sl.triplet;
+    const float tv = tl.loss.item();
+    const auto [cv, acc] = dp.global_ce(sl.ce);
+    if (lead && (tty || done % cfg.log_iter == 0 || done == cfg.total_iter))
       std::fprintf(stderr,
                    "%siter %lld/%lld  %.2f it/s  triplet %.4f  nonzero %.3f  ce %.4f  acc %.3f  lr "
                    "%.2e  ETA %s%s",
                    tty ? "\r" : "", (long long)done, (long long)cfg.total_iter, ips, tv,
-                   tl.nonzero_fraction, cv, ce.accuracy, opt->lr(),
+                   tl.nonzero_fraction, cv, acc, opt->lr(),
                    fmt_time(double(cfg.total_iter - done) / ips).c_str(), tty ? "  " : "\n");
-    if (done % cfg.log_iter == 0 || done == cfg.total_iter) {
+    if (lead && (done % cfg.log_iter == 0 || done == cfg.total_iter)) {
       nlohmann::json j = {{"iter", done},
                           {"triplet", tv},
                           {"nonzero", tl.nonzero_fraction},
                           {"mean_dist", tl.mean_distance},
                           {"ce", cv},
-                          {"acc", ce.accuracy},
+                          {"acc", acc},
                           {"lr", opt->lr()},
                           {"it_per_s", ips}};
       log << j.dump() << "\n" << std::flush;

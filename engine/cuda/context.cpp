@@ -100,6 +100,9 @@ namespace rmgait::cuda {
 void CudaBackend::synchronize() {
   CUDA_CHECK(cudaStreamSynchronize(context().stream), "synchronize");
 }
+void* CudaBackend::native_stream() {
+  return context().stream;
+}
 bool CudaBackend::has_bf16() const {
   return context().compute_major >= 8;  // bf16 tensor cores: Ampere and later
 }

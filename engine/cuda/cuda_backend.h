@@ -9,6 +9,7 @@ class CudaBackend final : public Backend {
  public:
   Device device() const override { return Device::cuda; }
   void synchronize() override;
+  void* native_stream() override;
   bool has_bf16() const override;
   RMGAIT_BACKEND_OVERRIDES
 };
