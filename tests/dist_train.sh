@@ -5,7 +5,8 @@
 # Trains 5 steps of a small BLOCK model on a small SynGait with one process and with
 # `mpirun -np 2` on the same global 4 x 2 batch: losses and parameters must agree (relative
 # 1e-5, tests/compare_runs.cpp). Then `rmgait eval` of the one-process checkpoint under mpirun
-# must print and write the same rank-1 tables as one process. Skipped (77) without mpirun.
+# must print and write the same rank-1 tables as one process, and a run resumed under mpirun
+# must equal the uninterrupted one exactly. Skipped (77) without mpirun.
 set -euo pipefail
 rmgait=$1 compare=$2 work=$3 block=$4
 shift 4
@@ -48,6 +49,13 @@ for s in ${DIST_TRAIN_SETS:-} "$@"; do sets+=(--set "$s"); done
 tail -n 5 two.txt
 "$compare" one two 1e-5
 ls two/checkpoints/*.tmp* 2> /dev/null && { echo "temporary files left"; exit 1; }
+# --resume with the same N: 3 steps, then on to 5 from the checkpoint, equals the 5 steps
+"${mpi[@]}" "$rmgait" train --config run.yaml "${sets[@]}" --set trainer_cfg.output_dir=three \
+  --set trainer_cfg.total_iter=3 > three.txt 2>&1 || { cat three.txt; exit 1; }
+"${mpi[@]}" "$rmgait" train --config run.yaml "${sets[@]}" --set trainer_cfg.output_dir=three \
+  --resume three/latest.safetensors > three.txt 2>&1 || { cat three.txt; exit 1; }
+echo "resumed under mpirun against the uninterrupted run:"
+"$compare" two three 0
 # evaluation: shards embedded by the ranks, scored by rank 0: the same tables
 "$rmgait" eval --checkpoint one/latest.safetensors --dataset syn.pack --protocol casiab-st \
   --out eval1 > eval1.txt 2> /dev/null

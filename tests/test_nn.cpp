@@ -1,5 +1,6 @@
 // nn: modules and state dicts, losses against brute force, optimizers against hand-computed
 // steps, schedules, safetensors checkpoints.
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -110,6 +111,56 @@ TEST_CASE("triplet loss equals a brute-force triple loop") {
             {emb}, "triplet loss", {1e-3, 2e-2, 90});
   CHECK_THROWS_WITH_AS(nn::triplet_loss(emb, {1, 1, 1, 2, 2, 3}, 0.2f),
                        doctest::Contains("batches must be P x K"), Error);
+}
+
+TEST_CASE("triplet loss: a sample's distance to itself is 0 and passes no gradient") {
+  // Long embeddings and a margin of 10, so that every term is active, those with the anchor as
+  // its own positive too. Computed, |x|^2 + |x|^2 - 2 x.x (a sum against a matrix product) is
+  // rounding noise of about 1e-5, whose square root (3e-3) would enter every such term and
+  // whose gradient would be arbitrary. Loss and gradient must be the brute force's, in double,
+  // with the self-distance a constant 0.
+  const int64_t n = 8, c = 128, parts = 4;
+  const double margin = 10;
+  Tensor emb = leaf(uniform({n, c, parts}, 8));
+  std::vector<int64_t> labels = {1, 1, 5, 5, 2, 2, 7, 7};
+  Tensor loss = nn::triplet_loss(emb, labels, float(margin)).loss;
+  loss.backward();
+  std::vector<float> e = emb.to_vector();
+  double want_loss = 0;
+  auto at = [&](int64_t i, int64_t k, int64_t p) { return double(e[(i * c + k) * parts + p]); };
+  std::vector<double> want(e.size(), 0.0);
+  for (int64_t p = 0; p < parts; ++p) {
+    auto dist = [&](int64_t i, int64_t j) {
+      double d = 0;
+      for (int64_t k = 0; k < c; ++k)
+        d += (at(i, k, p) - at(j, k, p)) * (at(i, k, p) - at(j, k, p));
+      return std::sqrt(d);
+    };
+    // d(dist(i, j)) / d x_i = (x_i - x_j) / dist, the opposite for x_j; nothing when i == j
+    auto add_grad = [&](int64_t i, int64_t j, double w) {
+      if (i == j) return;
+      const double d = dist(i, j);
+      for (int64_t k = 0; k < c; ++k) {
+        const double g = w * (at(i, k, p) - at(j, k, p)) / d;
+        want[size_t((i * c + k) * parts + p)] += g;
+        want[size_t((j * c + k) * parts + p)] -= g;
+      }
+    };
+    std::vector<std::array<int64_t, 3>> active;
+    for (int64_t a = 0; a < n; ++a)
+      for (int64_t q = 0; q < n; ++q)
+        for (int64_t m = 0; m < n; ++m)
+          if (labels[q] == labels[a] && labels[m] != labels[a] &&
+              dist(a, q) - dist(a, m) + margin > 0)
+            active.push_back({a, q, m});
+    const double w = 1.0 / (double(active.size()) + 1e-9) / double(parts);
+    for (auto [a, q, m] : active) {
+      add_grad(a, q, w), add_grad(a, m, -w);
+      want_loss += w * (dist(a, q) - dist(a, m) + margin);
+    }
+  }
+  CHECK(loss.item() == doctest::Approx(want_loss).epsilon(1e-6));
+  check_close(emb.grad(), want, 2e-5, 1e-7, "triplet gradient");
 }
 
 TEST_CASE("cross entropy over (sample, part) pairs, with label smoothing") {

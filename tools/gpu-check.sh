@@ -5,19 +5,23 @@
 #                                              # libraries the binaries need into build-gpu/gpu-libs
 #   there:  bash tools/gpu-check.sh run        # runs the CUDA parity test, the benchmarks and a
 #                                              # short GPU training + eval, logs under $OUT
-# Carry build-gpu/gpu-libs, build-gpu/tests/test_cuda and build-gpu/tools/rmgait (about 47 MiB).
+# Carry build-gpu/gpu-libs, build-gpu/tests/test_cuda, build-gpu/tests/test_nccl and
+# build-gpu/tools/rmgait (about 50 MiB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
   bundle)
     cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DENABLE_CUDA=ON -DRMGAIT_NATIVE=OFF
-    cmake --build build-gpu -j "$(nproc)" --target test_cuda rmgait rmgait_cuda bench_conv3d
+    cmake --build build-gpu -j "$(nproc)" --target test_cuda test_nccl rmgait rmgait_cuda \
+      rmgait_nccl bench_conv3d
     mkdir -p build-gpu/gpu-libs
-    cp -L build-gpu/engine/librmgait_cuda.so build-gpu/gpu-libs/  # dlopen'ed, not in ldd
-    # every non-system library the binaries load, except the CUDA ones the machine has
-    for bin in build-gpu/tests/test_cuda build-gpu/tools/rmgait; do
+    # dlopen'ed, not in ldd
+    cp -L build-gpu/engine/librmgait_cuda.so build-gpu/dist/librmgait_nccl.so build-gpu/gpu-libs/
+    # every non-system library the binaries load, except the CUDA ones the machine has (NCCL,
+    # 218 MB, too: the toolkit's or the nvidia-nccl wheel's)
+    for bin in build-gpu/tests/test_cuda build-gpu/tests/test_nccl build-gpu/tools/rmgait; do
       ldd "$bin" | awk '/=> \// {print $3}' |
-        grep -v -E 'libcuda|libcudart|libcublas|libcudnn|libc\.so|libm\.so|libpthread|ld-linux|libdl|librt' |
+        grep -v -E 'libcuda|libcudart|libcublas|libcudnn|libnccl|libc\.so|libm\.so|libpthread|ld-linux|libdl|librt' |
         xargs -r -I{} cp -L -n {} build-gpu/gpu-libs/
     done
     du -sh build-gpu/gpu-libs build-gpu ;;
@@ -26,7 +30,7 @@ case "${1:-}" in
     # the device image's PyTorch brings.
     pylibs=$(python3 -c 'import importlib, os
 d = []
-for m in ("nvidia.cudnn", "nvidia.cublas", "nvidia.cuda_runtime"):
+for m in ("nvidia.cudnn", "nvidia.cublas", "nvidia.cuda_runtime", "nvidia.nccl"):
     try: d += [os.path.join(p, "lib") for p in importlib.import_module(m).__path__]
     except Exception: pass
 print(":".join(d))' 2>/dev/null || true)
@@ -36,6 +40,7 @@ print(":".join(d))' 2>/dev/null || true)
     ldd ./build-gpu/tests/test_cuda | grep -E "not found|cudnn|cublas|cudart" | tee -a "$out/gpu.txt"
     set +e
     ./build-gpu/tests/test_cuda 2>&1 | tee "$out/test_cuda.log"
+    ./build-gpu/tests/test_nccl 2>&1 | tee "$out/test_nccl.log"  # N = 1 through NCCL
     for tf32 in 0 1; do
       RMGAIT_TF32=$tf32 ./build-gpu/tools/rmgait bench --config configs/casiab_inception.yaml \
         --device cuda --iters 5 2>&1 | tee "$out/bench_cuda_tf32_$tf32.log"

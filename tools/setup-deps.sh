@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs rmgait's build dependencies from Debian 12 (skips apt when they are all present).
-# (ocl-icd-opencl-dev: Debian's oneDNN CMake package looks for OpenCL, a Recommends of libdnnl-dev)
+# (ocl-icd-opencl-dev: Debian's oneDNN CMake package looks for OpenCL, a Recommends of libdnnl-dev;
+# libopenmpi-dev + openmpi-bin: data-parallel training under mpirun, and its tests)
 set -euo pipefail
 pkgs=(build-essential cmake libdnnl-dev ocl-icd-opencl-dev libeigen3-dev doctest-dev libstb-dev
-  nlohmann-json3-dev libyaml-cpp-dev libcli11-dev)
+  nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
