@@ -10,6 +10,7 @@ Prints lines that compare.sh reads:
   peak_rss_mib <peak resident memory of the process>
 """
 import argparse
+import os
 import resource
 import time
 
@@ -181,6 +182,44 @@ def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def ddp_train_step_time(rank, a, result):
+    """One rank of PyTorch DDP on gloo (OpenGait's set-up: the embeddings all-gathered for the
+    triplet loss with gradients, the cross entropy on the local rows; PyTorch's SyncBatchNorm
+    works on GPUs only, so the BNNeck normalises each rank's rows, a negligible share of the
+    step); rank 0 puts its mean step time in `result`."""
+    import torch.distributed as dist
+    import torch.distributed.nn.functional as dist_fn
+    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+    os.environ.setdefault("MASTER_PORT", "29517")
+    dist.init_process_group("gloo", rank=rank, world_size=a.ranks)
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(1)
+    p, k = (int(v) for v in a.sampler.split(","))
+    n = p * k // a.ranks
+    model = ReverseMaskModel(a.model, [int(c) for c in a.channels.split(",")], a.classes)
+    ddp = torch.nn.parallel.DistributedDataParallel(model)
+    opt = torch.optim.Adam(ddp.parameters(), lr=1e-4, weight_decay=5e-4)
+    x = torch.rand(p * k, a.frames, 64, 44)[rank * n:(rank + 1) * n].contiguous()
+    labels = torch.arange(p).repeat_interleave(k) % a.classes
+    local = labels[rank * n:(rank + 1) * n]
+    train_s = 0.0
+    for i in range(a.iters + 1):
+        t0 = time.perf_counter()
+        opt.zero_grad()
+        emb, logits = ddp(x)
+        gathered = torch.cat(dist_fn.all_gather(emb), 0)
+        # DDP averages gradients: the global triplet loss counts once per rank, the cross
+        # entropy is the local mean (OpenGait scales the gathered loss by the world size)
+        loss = triplet_loss(gathered, labels) + cross_entropy(logits, local)
+        loss.backward()
+        opt.step()
+        if i:
+            train_s += time.perf_counter() - t0
+    if rank == 0:
+        result.put(train_s / a.iters)
+    dist.destroy_process_group()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="inception", choices=sorted(BLOCKS))
@@ -192,7 +231,18 @@ def main():
     ap.add_argument("--iters", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--precision", default="f32", choices=["f32", "bf16"])
+    ap.add_argument("--ranks", type=int, default=1,
+                    help="> 1: time a DDP training step on that many processes (gloo), "
+                         "--threads each, and print only train_s")
     a = ap.parse_args()
+    if a.ranks > 1:
+        import torch.multiprocessing as mp
+        q = mp.get_context("spawn").SimpleQueue()
+        mp.spawn(ddp_train_step_time, args=(a, q), nprocs=a.ranks)
+        print(f"model {a.model}, channels ({a.channels}), torch {torch.__version__}, "
+              f"DDP over {a.ranks} ranks x {a.threads} threads (gloo), f32")
+        print(f"train_s {q.get():.4f}")
+        return
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
     p, k = (int(v) for v in a.sampler.split(","))

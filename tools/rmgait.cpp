@@ -196,12 +196,11 @@ int cmd_bench(const tools::TrainConfig& cfg, int iters, int64_t classes, Device 
         "data-parallel: %d ranks x %d sequences; waiting for gradient sums %.3f s/it "
         "(%.1f%% of the step)\n",
         dp.ranks(), int(dp.rows()), wait, 100 * wait / step);
-    if (baseline_step > 0)
+    if (baseline_step > 0)  // one process given all the cores that the ranks share here
       std::printf(
-          "scaling efficiency against the %.3f s one-rank step: %.1f%% (speed-up %.2fx "
-          "on %d ranks)\n",
-          baseline_step, 100 * baseline_step / (step * dp.ranks()), baseline_step / step,
-          dp.ranks());
+          "scaling efficiency against one process on the same cores (%.3f s/it): "
+          "%.1f%%\n",
+          baseline_step, 100 * baseline_step / step);
   }
   std::printf("inference (one 90-frame sequence): %.3f s, %.1f sequences/s\n", infer_s / iters,
               iters / infer_s);
@@ -295,7 +294,8 @@ int main(int argc, char** argv) {
 
   double baseline_step = 0;
   bench->add_option("--baseline-step", baseline_step,
-                    "under mpirun: a one-rank step time (s) to report scaling efficiency against");
+                    "under mpirun: the step time (s) of one process on the same cores (all the "
+                    "ranks' threads), to report scaling efficiency against");
 
   auto* version = app.add_subcommand("version", "version and what this build can use");
 
