@@ -30,13 +30,16 @@ printf "| %-13s | %9s | %9s | %6s | %9s | %9s | %6s | %8s | %8s |\n" work "rmgai
   "rmgait R" eff "torch 1" "torch R" eff "speed 1" "speed R"
 echo "|---|---|---|---|---|---|---|---|---|"
 secs() { sed -n 's/^train step.*: \([0-9.]*\) s\/it.*/\1/p'; }
+notes=()
 for row in "${all_rows[@]}"; do
   IFS='|' read -r name kind cfg ch pk <<<"$row"
   [[ " $selected " == *" $name "* ]] || continue
   sets=(--set "model_cfg.channels=[$ch]" --set "trainer_cfg.sampler=[$pk]")
   r1=$(OMP_NUM_THREADS=$threads "$rmgait" bench --config "$cfg" "${sets[@]}" --iters "$iters" | secs)
-  rr=$(mpirun --oversubscribe -np "$ranks" -x OMP_NUM_THREADS="$per_rank" "$rmgait" bench \
-    --config "$cfg" "${sets[@]}" --iters "$iters" --baseline-step "$r1" | tee /dev/stderr | secs)
+  out=$(mpirun --oversubscribe -np "$ranks" -x OMP_NUM_THREADS="$per_rank" "$rmgait" bench \
+    --config "$cfg" "${sets[@]}" --iters "$iters" --baseline-step "$r1")
+  rr=$(secs <<<"$out")
+  notes+=("$name: $(grep '^data-parallel' <<<"$out")")
   t1=$($py bench/peer_torch.py --model "$kind" --channels "$ch" --sampler "$pk" --iters "$iters" \
     --threads "$threads" | sed -n 's/^train_s //p')
   tr=$($py bench/peer_torch.py --model "$kind" --channels "$ch" --sampler "$pk" --iters "$iters" \
@@ -45,3 +48,4 @@ for row in "${all_rows[@]}"; do
     printf "| %-13s | %9.3f | %9.3f | %5.0f%% | %9.3f | %9.3f | %5.0f%% | %7.2fx | %7.2fx |\n",
       n, r1, rr, 100 * r1 / rr, t1, tr, 100 * t1 / tr, t1 / r1, tr / rr }'
 done
+for n in "${notes[@]}"; do echo "# $n"; done
