@@ -1,11 +1,42 @@
 #include "engine/atomic_file.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <thread>
 
 #include "engine/error.h"
 
 namespace rmgait {
+
+namespace {
+// Flushes a file (or a directory's entries) to the device: a rename must not reach the disk
+// before the data it names.
+void sync_path(const std::string& path, bool directory) {
+  int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+  if (fd < 0) return;  // nothing to sync (or not allowed to open a directory): best effort
+  ::fsync(fd);
+  ::close(fd);
+}
+
+std::string dir_of(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// Tests only (RMGAIT_TEST_SLOW_WRITE_MS): a pause with the temporary file half written, so that a
+// test's kill -9 can land inside a checkpoint write.
+void test_pause() {
+  static const char* ms = std::getenv("RMGAIT_TEST_SLOW_WRITE_MS");
+  if (ms) std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(ms)));
+}
+}  // namespace
 
 std::string temp_path(const std::string& path) {
   return path + ".tmp";
@@ -13,18 +44,29 @@ std::string temp_path(const std::string& path) {
 
 void commit_temp(const std::string& path) {
   const std::string tmp = temp_path(path);
+  sync_path(tmp, false);
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
     std::remove(tmp.c_str());
-    RM_FAIL(path, ": cannot rename ", tmp, " into place");
+    RM_FAIL(path, ": cannot rename ", tmp, " into place: ", why);
   }
+  sync_path(dir_of(path), true);
 }
 
 void write_file_atomically(const std::string& path,
                            const std::function<void(std::ostream&)>& write) {
   const std::string tmp = temp_path(path);
   {
+    errno = 0;
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    RM_CHECK(f, path, ": cannot write ", tmp);
+    RM_CHECK(f, path, ": cannot write ", tmp, ": ", std::strerror(errno ? errno : EIO));
+    auto fail = [&](const char* what) {
+      const std::string why = std::strerror(errno ? errno : EIO);
+      f.close();
+      std::remove(tmp.c_str());
+      RM_FAIL(path, ": ", what, " ", tmp, " failed: ", why, "; ", path, " was not replaced");
+    };
+    errno = 0;
     try {
       write(f);
     } catch (...) {
@@ -32,12 +74,12 @@ void write_file_atomically(const std::string& path,
       std::remove(tmp.c_str());
       throw;
     }
+    if (!f.good()) fail("writing");  // errno from the failed write(2): ENOSPC, EFBIG, EIO
+    test_pause();
     f.flush();
-    if (!f.good()) {
-      f.close();
-      std::remove(tmp.c_str());
-      RM_FAIL(path, ": write to ", tmp, " failed");
-    }
+    if (!f.good()) fail("writing");
+    f.close();  // the last buffered bytes go out here: a full disk can still fail
+    if (f.fail()) fail("closing");
   }
   commit_temp(path);
 }

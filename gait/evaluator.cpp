@@ -24,10 +24,11 @@ double mean_defined(const std::vector<double>& v) {
   return n ? s / n : kNaN;
 }
 
-double round2(double x) {
-  return std::round(x * 100.0) / 100.0;
-}
 }  // namespace
+
+double round2(double x) {
+  return std::nearbyint(x * 100.0) / 100.0;  // rint: ties to even in the default rounding mode
+}
 
 namespace {
 // [N, C, P] -> [P, N, C] slices for mean_pairwise_distance; the flattened distance is one slice
@@ -204,12 +205,16 @@ std::string format_table(const EvalTable& t, bool valid_only) {
     std::snprintf(buf, sizeof buf, "%-6s", c.c_str());
     s += buf;
     const auto& row = (valid_only ? t.per_view_valid : t.per_view).at(c);
-    for (double x : row) {
-      std::snprintf(buf, sizeof buf, "%7.2f", x);
+    auto cell = [&](double x) {  // an empty cell (no probes, or no gallery) is "-"
+      if (std::isnan(x))
+        std::snprintf(buf, sizeof buf, "%7s", "-");
+      else
+        std::snprintf(buf, sizeof buf, "%7.2f", x);
       s += buf;
-    }
-    std::snprintf(buf, sizeof buf, "%7.2f\n", (valid_only ? t.mean_valid : t.mean).at(c));
-    s += buf;
+    };
+    for (double x : row) cell(x);
+    cell((valid_only ? t.mean_valid : t.mean).at(c));
+    s += "\n";
   }
   return s;
 }

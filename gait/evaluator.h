@@ -57,6 +57,10 @@ EvalTable rank1_excluding_identical_view(const Tensor& embeddings,
                                          Distance kind = Distance::per_part_mean,
                                          int64_t memory_bytes = kDefaultEvalMemoryBytes);
 
+// x rounded to 2 decimals as NumPy's round(x, 2) (OpenGait's): rint(x * 100) / 100, ties to even
+// (62.5 / 100 -> 0.62, as x * 100 = 62.5 exactly). Every accuracy cell is rounded so.
+double round2(double x);
+
 // A fixed-width text table: one row per condition, one column per probe view, then the mean.
 std::string format_table(const EvalTable& t, bool valid_only = false);
 

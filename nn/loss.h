@@ -15,9 +15,11 @@ struct TripletResult {
 
 // Separate Batch-All triplet loss per part. embeddings [N, C, P], labels N ids.
 // Per part: Euclidean (not squared) distance sqrt(relu(|x|^2 + |y|^2 - 2 x.y)); positives
-// include the anchor itself, at distance exactly 0 (not the root of rounding noise); every (a, p, n) term is relu(d_ap - d_an + margin); the part's loss
-// is sum / (non-zero terms + 1e-9); the result is the mean over parts. Every anchor must have
-// the same number of positives (P x K batches).
+// include the anchor itself, at distance exactly 0 (not the root of rounding noise); two equal
+// embeddings (u = 0) get a zero gradient from the relu's backward, which selects 0 where its
+// output is 0 and so drops sqrt's infinite slope there; every (a, p, n) term is relu(d_ap - d_an +
+// margin); the part's loss is sum / (non-zero terms + 1e-9); the result is the mean over parts.
+// Every anchor must have the same number of positives (P x K batches).
 TripletResult triplet_loss(const Tensor& embeddings, const std::vector<int64_t>& labels,
                            float margin = 0.2f);
 

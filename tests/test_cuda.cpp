@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "engine/precision.h"
+#include "gait/evaluator.h"
 #include "gait/heads.h"
 #include "gait/model.h"
 #include "nn/loss.h"
@@ -287,6 +288,25 @@ TEST_CASE("a whole Inception-RMB training step on CUDA matches the CPU") {
       CAPTURE(pc[i].first);
       CHECK(max_rel_err(pg[i].second.grad(), pc[i].second.grad()) <= 2e-3);
     }
+  }
+}
+
+TEST_CASE("the evaluator scores CUDA embeddings as it scores CPU ones") {
+  // 4 subjects x 3 views: 2 gallery (nm) and 1 probe (cl) sequence each; the distances are
+  // computed on the embeddings' device, in tiles of a small bound
+  std::vector<gait::EvalSample> samples;
+  for (int s = 0; s < 4; ++s)
+    for (const char* v : {"000", "090", "180"}) {
+      samples.push_back({"S" + std::to_string(s), v, true, ""});
+      samples.push_back({"S" + std::to_string(s), v, true, ""});
+      samples.push_back({"S" + std::to_string(s), v, false, "cl"});
+    }
+  Tensor emb = uniform({int64_t(samples.size()), 8, 4}, 77);
+  for (auto kind : {gait::Distance::per_part_mean, gait::Distance::flattened}) {
+    gait::EvalTable c = gait::rank1_excluding_identical_view(emb, samples, kind, 4096);
+    gait::EvalTable g =
+        gait::rank1_excluding_identical_view(emb.to(Device::cuda), samples, kind, 4096);
+    CHECK(gait::format_table(c) == gait::format_table(g));
   }
 }
 

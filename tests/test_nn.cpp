@@ -109,6 +109,14 @@ TEST_CASE("triplet loss equals a brute-force triple loop") {
   for (float g : emb.grad().to_vector()) REQUIRE(std::isfinite(g));
   gradcheck([&](auto& in) { return nn::triplet_loss(in[0], labels, 0.2f).loss.reshape({1}); },
             {emb}, "triplet loss", {1e-3, 2e-2, 90});
+  // two equal embeddings (distance 0 off the diagonal): the relu's guard keeps the gradient
+  // finite although sqrt's slope there is infinite
+  Tensor twins = leaf(cat({emb.detach().narrow(0, 0, 1), emb.detach().narrow(0, 0, 1),
+                           emb.detach().narrow(0, 2, 4)},
+                          0)
+                          .contiguous());
+  nn::triplet_loss(twins, labels, 0.2f).loss.backward();
+  for (float g : twins.grad().to_vector()) REQUIRE(std::isfinite(g));
   CHECK_THROWS_WITH_AS(nn::triplet_loss(emb, {1, 1, 1, 2, 2, 3}, 0.2f),
                        doctest::Contains("batches must be P x K"), Error);
 }

@@ -123,6 +123,15 @@ TEST_CASE("unary ops and scalar forms: forward and backward") {
   }
 }
 
+TEST_CASE("sqrt's gradient at 0 is PyTorch's: gy / (2 * 0)") {
+  Tensor x = Tensor::zeros({2}).set_requires_grad(true);
+  sqrt(x).backward(Tensor::from_vector({1.f, 0.f}, {2}));
+  std::vector<float> g = x.grad().to_vector();
+  CHECK(std::isinf(g[0]));
+  CHECK(g[0] > 0);
+  CHECK(std::isnan(g[1]));  // 0 / 0, as in PyTorch
+}
+
 TEST_CASE("where routes values and gradients by the condition") {
   Tensor cond = compare(BinaryOp::gt, uniform({4, 1, 6}, 61), Tensor::scalar(0.f));
   Tensor a = leaf(uniform({4, 5, 6}, 62)), b = leaf(uniform({5, 1}, 63));

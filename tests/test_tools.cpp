@@ -55,6 +55,31 @@ TEST_CASE("evaluator: identical views excluded, rounding per pair, per-part dist
   t = rank1_excluding_identical_view(e3, s3);
   CHECK(t.per_view.at("cl")[1] == 33.33);
   CHECK(t.per_view_valid.at("cl")[1] == 50.0);  // C has no gallery sequence: an invalid probe
+  // an incomplete dataset: bg probes only in view 000, cl probes only in view 180 (which no
+  // gallery sequence has), no gallery in view 090 at all: empty cells are "-", never a crash
+  std::vector<EvalSample> s5 = {{"A", "000", true, ""},
+                                {"B", "000", true, ""},
+                                {"A", "180", false, "cl"},
+                                {"A", "000", false, "bg"},
+                                {"B", "090", false, "nm"}};
+  t = rank1_excluding_identical_view(Tensor::from_vector({0, 5, 0, 0, 5}, {5, 1, 1}), s5);
+  REQUIRE(t.views == std::vector<std::string>{"000", "090", "180"});
+  CHECK(std::isnan(t.per_view.at("bg")[0]));  // only the identical view 000 in the gallery
+  CHECK(t.per_view.at("nm")[1] == 100.0);
+  CHECK(std::isnan(t.mean.at("bg")));
+  const std::string table = format_table(t);
+  CHECK(table.find("nan") == std::string::npos);
+  CHECK(table.find("      -") != std::string::npos);
+  // a tie, rounded as NumPy's round(x, 2) does: 1 hit of 160 probes = 0.625 % -> 0.62 (half to
+  // even; half away from zero would give 0.63)
+  std::vector<EvalSample> s4 = {{"A", "000", true, ""}, {"B", "000", true, ""}};
+  std::vector<float> e4 = {0.f, 100.f, 0.1f};
+  s4.push_back({"A", "090", false, "nm"});
+  for (int i = 0; i < 159; ++i) s4.push_back({"A", "090", false, "nm"}), e4.push_back(99.f);
+  t = rank1_excluding_identical_view(Tensor::from_vector(e4, {162, 1, 1}), s4);
+  CHECK(t.per_view.at("nm")[1] == 0.62);
+  CHECK(round2(0.625) == 0.62);
+  CHECK(round2(0.635) == doctest::Approx(0.64));  // not a tie in binary: plain nearest
 }
 
 namespace {

@@ -75,6 +75,12 @@ std::map<std::string, Setter> setters(TrainConfig& c) {
          c.precision = n.as<std::string>();
          parse_precision(c.precision);  // f32 or bf16, else an error naming the value
        }},
+      {"trainer_cfg.on_nonfinite",
+       [&c](const YAML::Node& n) {
+         c.on_nonfinite = n.as<std::string>();
+         RM_CHECK(c.on_nonfinite == "stop" || c.on_nonfinite == "skip", "'", c.on_nonfinite,
+                  "': expected stop or skip");
+       }},
       {"trainer_cfg.seed", set(c.seed)},
       {"trainer_cfg.clip_grad", set(c.clip_grad)},
       {"trainer_cfg.flip", set(c.flip)},

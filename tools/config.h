@@ -33,6 +33,8 @@ struct TrainConfig {
   uint64_t seed = 0;
   float clip_grad = 0.f;
   bool flip = false;
+  // A non-finite loss or gradient: stop (keeping the last good checkpoint) or skip the step.
+  std::string on_nonfinite = "stop";
   // Under mpirun: batch norm over the global batch (OpenGait's sync_BN), not each rank's slice.
   bool sync_bn = true;
   std::string output_dir = "output";

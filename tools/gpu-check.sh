@@ -47,22 +47,35 @@ print(":".join(d))' 2>/dev/null || true)
     done
     ./build-gpu/tools/rmgait bench --config configs/casiab_inception.yaml --device cuda \
       --iters 5 --precision bf16 2>&1 | tee "$out/bench_cuda_bf16.log"
-    # end to end on the GPU: a small SynGait, a short training, evaluation on both devices,
-    # and the checkpoint read by the Python safetensors package
+    # end to end on the GPU: a small SynGait, a short training (its evaluation at the end runs on
+    # the GPU), evaluation on both devices, and the checkpoint read by the Python safetensors
+    # package. Each step runs whatever the previous one did (no && chain stopping at the first
+    # failure); a summary lists each step's exit status.
     e2e="$out/e2e"
     mkdir -p "$e2e"
+    status=()
+    step() {
+      local name=$1
+      shift
+      "$@"
+      local rc=$?
+      status+=("$name: exit $rc")
+      echo "gpu-check: $name: exit $rc"
+    }
     {
-      ./build-gpu/tools/rmgait synth "$e2e/syn.pack" --subjects 30 --frames 36 --seed 1 --aligned &&
-      ./build-gpu/tools/rmgait train --config configs/quickstart.yaml --device cuda \
+      step synth ./build-gpu/tools/rmgait synth "$e2e/syn.pack" --subjects 30 --frames 36 --seed 1 --aligned
+      step train ./build-gpu/tools/rmgait train --config configs/quickstart.yaml --device cuda \
         --set data_cfg.dataset="$e2e/syn.pack" --set trainer_cfg.output_dir="$e2e/run" \
-        --set trainer_cfg.total_iter=60 --set trainer_cfg.save_iter=60 &&
+        --set trainer_cfg.total_iter=60 --set trainer_cfg.save_iter=60
       for dev in cuda cpu; do
-        ./build-gpu/tools/rmgait eval --checkpoint "$e2e/run/latest.safetensors" --device $dev \
-          --dataset "$e2e/syn.pack" --protocol casiab-st --out "$e2e/eval_$dev"
-      done &&
-      python3 -c 'import sys; from safetensors.numpy import load_file
+        step "eval $dev" ./build-gpu/tools/rmgait eval --checkpoint "$e2e/run/latest.safetensors" \
+          --device $dev --dataset "$e2e/syn.pack" --protocol casiab-st --out "$e2e/eval_$dev"
+      done
+      step "cuda and cpu rank-1 tables equal (informational)" cmp "$e2e/eval_cuda.csv" "$e2e/eval_cpu.csv"
+      step safetensors python3 -c 'import sys; from safetensors.numpy import load_file
 t = load_file(sys.argv[1]); print(len(t), "tensors read by safetensors", sorted(t)[:3])' \
         "$e2e/run/latest.safetensors"
+      printf 'gpu-check summary: %s\n' "${status[@]}"
     } 2>&1 | tee "$out/e2e.log"
     rm -f "$e2e/syn.pack" ;;
   *)

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -300,6 +301,9 @@ int main(int argc, char** argv) {
   auto* version = app.add_subcommand("version", "version and what this build can use");
 
   CLI11_PARSE(app, argc, argv);
+  // a file-size limit (RLIMIT_FSIZE) makes writes fail with EFBIG, reported with the file's name,
+  // instead of killing the process mid-write
+  std::signal(SIGXFSZ, SIG_IGN);
   try {
     if (*version) {
       std::printf(

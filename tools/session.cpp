@@ -141,9 +141,15 @@ void write_results(const gait::EvalTable& t, const std::string& stem) {
   for (const std::string& c : t.conditions) {
     csv += c;
     char buf[32];
-    for (double x : t.per_view.at(c)) std::snprintf(buf, sizeof buf, ",%.2f", x), csv += buf;
-    std::snprintf(buf, sizeof buf, ",%.2f\n", t.mean.at(c));
-    csv += buf;
+    auto cell = [&](double x) {  // an empty cell (no probes, or no gallery) stays empty
+      if (std::isnan(x))
+        csv += ",";
+      else
+        std::snprintf(buf, sizeof buf, ",%.2f", x), csv += buf;
+    };
+    for (double x : t.per_view.at(c)) cell(x);
+    cell(t.mean.at(c));
+    csv += "\n";
   }
   atomic_write(stem + ".csv", csv);
 }

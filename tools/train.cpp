@@ -4,14 +4,19 @@
 // alone logs, prints and writes.
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "data/loader.h"
 #include "dist/world.h"
+#include "engine/atomic_file.h"
+#include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "gait/regularizers.h"
@@ -28,6 +33,57 @@ std::unique_ptr<nn::Optimizer> make_optimizer(const TrainConfig& c, nn::NamedTen
   if (c.solver == "SGD") return std::make_unique<nn::SGD>(params, c.lr, c.momentum, c.weight_decay);
   return std::make_unique<nn::Adam>(params, c.lr, c.weight_decay, 0.9f, 0.999f, 1e-8f,
                                     c.solver == "AdamW");
+}
+
+// Tests only: RMGAIT_TEST_NONFINITE=ITER:loss|grad makes that iteration's loss NaN, or the
+// gradient of the first parameter +inf, as a diverging run would.
+std::pair<int64_t, std::string> injected_nonfinite() {
+  const char* v = std::getenv("RMGAIT_TEST_NONFINITE");
+  if (!v) return {-1, ""};
+  std::string s(v);
+  const size_t colon = s.find(':');
+  RM_CHECK(colon != std::string::npos, "RMGAIT_TEST_NONFINITE='", s, "': expected ITER:loss|grad");
+  return {std::stoll(s.substr(0, colon)), s.substr(colon + 1)};
+}
+
+// The first non-finite value of the step, in order: the losses, then the parameters' gradients
+// in registration order; empty when all are finite. A sum is non-finite iff some element is
+// (or the sum overflows, which is as bad).
+std::string first_nonfinite(float triplet, float ce, const nn::NamedTensors& params) {
+  if (!std::isfinite(triplet)) return "the triplet loss (" + std::to_string(triplet) + ")";
+  if (!std::isfinite(ce)) return "the cross-entropy loss (" + std::to_string(ce) + ")";
+  NoGradGuard ng;
+  for (const auto& [name, p] : params) {
+    Tensor g = p.grad();
+    if (g.defined() && !std::isfinite(sum(g).item())) return "the gradient of " + name;
+  }
+  return "";
+}
+
+// Keeps the log's lines up to iteration `last` (a resumed run rewrites what came after its
+// checkpoint), atomically.
+void truncate_log(const std::string& path, int64_t last) {
+  std::ifstream in(path);
+  if (!in) return;
+  std::string kept;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.contains("iter")) continue;  // a line cut by a kill
+    if (j["iter"].get<int64_t>() <= last) kept += line + "\n";
+  }
+  in.close();
+  write_file_atomically(path, [&](std::ostream& f) { f << kept; });
+}
+
+// Removes the PATH.tmp files a killed run left behind (only the atomic writer makes them).
+void remove_stale_temporaries(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  for (const fs::path& d : {dir, dir / "checkpoints"}) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(d, ec))
+      if (e.path().extension() == ".tmp") fs::remove(e.path(), ec);
+  }
 }
 
 std::string fmt_time(double s) {
@@ -59,7 +115,10 @@ int run_train(const TrainConfig& cfg, const std::string& resume, Device device) 
   auto opt = make_optimizer(cfg, model.named_parameters());
   nn::MultiStepLR sched{cfg.lr, cfg.milestones, cfg.gamma, cfg.gammas};
   Generator erasing(cfg.seed * 31 + 7);
-  if (lead) fs::create_directories(fs::path(cfg.output_dir) / "checkpoints");
+  if (lead) {
+    fs::create_directories(fs::path(cfg.output_dir) / "checkpoints");
+    remove_stale_temporaries(cfg.output_dir);
+  }
 
   int64_t start = 0;
   if (!resume.empty()) {  // every rank reads it (a shared filesystem, or a copy per node)
@@ -100,10 +159,14 @@ int run_train(const TrainConfig& cfg, const std::string& resume, Device device) 
     write_results(t, (fs::path(cfg.output_dir) / "eval").string());
   };
 
+  const std::string log_path = (fs::path(cfg.output_dir) / "log.jsonl").string();
   std::ofstream log;
-  if (lead)
-    log.open((fs::path(cfg.output_dir) / "log.jsonl").string(),
-             start ? std::ios::app : std::ios::trunc);
+  if (lead) {
+    if (start) truncate_log(log_path, start);
+    log.open(log_path, start ? std::ios::app : std::ios::trunc);
+    RM_CHECK(log, log_path, ": cannot write: ", std::strerror(errno));
+  }
+  const auto [inject_at, inject_what] = injected_nonfinite();
   const bool tty = lead && isatty(2);
   data::Prefetcher prefetch(sampler, start, std::max(1, cfg.num_workers));
   auto t0 = std::chrono::steady_clock::now();
@@ -124,25 +187,42 @@ int run_train(const TrainConfig& cfg, const std::string& resume, Device device) 
       out = model.forward(x);
     }
     StepLosses sl = dp.losses(out, b.labels, cfg);
+    if (it + 1 == inject_at && inject_what == "loss") sl.loss = mul(sl.loss, NAN);
+    if (it + 1 == inject_at && inject_what == "loss") sl.triplet.loss = mul(sl.triplet.loss, NAN);
     dp.backward(sl.loss);  // gradients summed over ranks
-    if (cfg.clip_grad > 0) nn::clip_grad_norm(model.parameters(), cfg.clip_grad);
-    opt->set_lr(sched.lr_at(it));
-    opt->step();
+    if (it + 1 == inject_at && inject_what == "grad")
+      model.named_parameters()[0].second.grad().narrow(0, 0, 1).fill_(INFINITY);
+    const nn::TripletResult& tl = sl.triplet;
+    const float tv = tl.loss.item();
+    const auto [cv, acc] = dp.global_ce(sl.ce);
+    const std::string bad = first_nonfinite(tv, cv, model.named_parameters());
+    if (!bad.empty()) {
+      RM_CHECK(cfg.on_nonfinite == "skip", "iteration ", it + 1, ": non-finite ", bad,
+               "; training stopped (trainer_cfg.on_nonfinite: stop); the last good checkpoint "
+               "is ",
+               (fs::path(cfg.output_dir) / "latest.safetensors").string());
+      if (lead)
+        std::fprintf(stderr, "%siteration %lld: non-finite %s: step skipped\n", tty ? "\n" : "",
+                     (long long)it + 1, bad.c_str());
+      if (lead)
+        log << nlohmann::json{{"iter", it + 1}, {"skipped", bad}}.dump() << "\n" << std::flush;
+    } else {
+      if (cfg.clip_grad > 0) nn::clip_grad_norm(model.parameters(), cfg.clip_grad);
+      opt->set_lr(sched.lr_at(it));
+      opt->step();
+    }
 
     const int64_t done = it + 1;
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     double ips = double(done - start) / secs;
-    const nn::TripletResult& tl = sl.triplet;
-    const float tv = tl.loss.item();
-    const auto [cv, acc] = dp.global_ce(sl.ce);
-    if (lead && (tty || done % cfg.log_iter == 0 || done == cfg.total_iter))
+    if (lead && bad.empty() && (tty || done % cfg.log_iter == 0 || done == cfg.total_iter))
       std::fprintf(stderr,
                    "%siter %lld/%lld  %.2f it/s  triplet %.4f  nonzero %.3f  ce %.4f  acc %.3f  lr "
                    "%.2e  ETA %s%s",
                    tty ? "\r" : "", (long long)done, (long long)cfg.total_iter, ips, tv,
                    tl.nonzero_fraction, cv, acc, opt->lr(),
                    fmt_time(double(cfg.total_iter - done) / ips).c_str(), tty ? "  " : "\n");
-    if (lead && (done % cfg.log_iter == 0 || done == cfg.total_iter)) {
+    if (lead && bad.empty() && (done % cfg.log_iter == 0 || done == cfg.total_iter)) {
       nlohmann::json j = {{"iter", done},
                           {"triplet", tv},
                           {"nonzero", tl.nonzero_fraction},
@@ -152,6 +232,7 @@ int run_train(const TrainConfig& cfg, const std::string& resume, Device device) 
                           {"lr", opt->lr()},
                           {"it_per_s", ips}};
       log << j.dump() << "\n" << std::flush;
+      RM_CHECK(log, log_path, ": cannot append: ", std::strerror(errno));
     }
     if (cfg.save_iter > 0 && done % cfg.save_iter == 0 && done != cfg.total_iter) save(done);
     if (cfg.eval_iter > 0 && done % cfg.eval_iter == 0 && done != cfg.total_iter) {

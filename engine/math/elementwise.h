@@ -75,7 +75,8 @@ RM_HD bool unary_backward_reads_output(UnaryOp op, float a) {
 
 // d(loss)/dx given d(loss)/dy = gy and s, the saved value: y where
 // unary_backward_reads_output(op, a), else x. Kinks (relu at 0, clamp at its bounds) take the
-// gradient of the flat side, as PyTorch does.
+// gradient of the flat side, as PyTorch does; sqrt at 0 is PyTorch's gy / (2 * 0) (inf, or NaN
+// for gy = 0): a caller that can reach 0 guards it (the triplet loss's relu selects 0 there).
 RM_HD float unary_backward(UnaryOp op, float gy, float s, float a, float b) {
   switch (op) {
     case UnaryOp::neg:
@@ -87,7 +88,7 @@ RM_HD float unary_backward(UnaryOp op, float gy, float s, float a, float b) {
     case UnaryOp::log:
       return gy / s;
     case UnaryOp::sqrt:
-      return s > 0.f ? gy * 0.5f / s : 0.f;
+      return gy / (2.f * s);
     case UnaryOp::relu:
       return s > 0.f ? gy : 0.f;
     case UnaryOp::leaky_relu:  // s is y for a >= 0, x otherwise: the sign test is the same
