@@ -35,6 +35,12 @@ MPI_Datatype mpi_type(DType t) {
   RM_FAIL("MPI: unsupported dtype");
 }
 
+// MPI counts are int: a larger tensor is an error, not a silent overflow.
+int count_of(int64_t n, const char* op) {
+  RM_CHECK(n <= INT32_MAX, "MPI ", op, ": ", n, " elements, more than MPI's int count allows");
+  return int(n);
+}
+
 void check_host(const Tensor& t, const char* op) {
   RM_CHECK(t.device() == Device::cpu, "MPI ", op, ": tensor on ", device_name(t.device()),
            "; MPI communicates host tensors (device tensors go through NCCL)");
@@ -63,6 +69,8 @@ class Mpi : public Communicator {
       int provided = 0;
       check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "init");
       owns_ = true;
+      RM_CHECK(provided >= MPI_THREAD_FUNNELED, "MPI: this MPI provides thread level ", provided,
+               ", rmgait needs MPI_THREAD_FUNNELED (loader threads run beside the main thread)");
     }
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
@@ -80,15 +88,15 @@ class Mpi : public Communicator {
 
   void all_reduce_sum(const Tensor& t) override {
     check_host(t, "all_reduce");
-    check(MPI_Allreduce(MPI_IN_PLACE, t.raw_data(), int(t.numel()), mpi_type(t.dtype()), MPI_SUM,
-                        MPI_COMM_WORLD),
+    check(MPI_Allreduce(MPI_IN_PLACE, t.raw_data(), count_of(t.numel(), "collective"),
+                        mpi_type(t.dtype()), MPI_SUM, MPI_COMM_WORLD),
           "all_reduce");
   }
   std::unique_ptr<Work> all_reduce_sum_async(const Tensor& t) override {
     check_host(t, "all_reduce");
     auto w = std::make_unique<MpiWork>();
-    check(MPI_Iallreduce(MPI_IN_PLACE, t.raw_data(), int(t.numel()), mpi_type(t.dtype()), MPI_SUM,
-                         MPI_COMM_WORLD, &w->req),
+    check(MPI_Iallreduce(MPI_IN_PLACE, t.raw_data(), count_of(t.numel(), "collective"),
+                         mpi_type(t.dtype()), MPI_SUM, MPI_COMM_WORLD, &w->req),
           "iallreduce");
     return w;
   }
@@ -98,14 +106,16 @@ class Mpi : public Communicator {
     RM_CHECK(!s.empty(), "MPI all_gather: a scalar has no rows");
     s[0] *= size_;
     Tensor out = Tensor::empty(s, t.dtype());
-    check(MPI_Allgather(t.raw_data(), int(t.numel()), mpi_type(t.dtype()), out.raw_data(),
-                        int(t.numel()), mpi_type(t.dtype()), MPI_COMM_WORLD),
+    check(MPI_Allgather(t.raw_data(), count_of(t.numel(), "collective"), mpi_type(t.dtype()),
+                        out.raw_data(), count_of(t.numel(), "collective"), mpi_type(t.dtype()),
+                        MPI_COMM_WORLD),
           "all_gather");
     return out;
   }
   void broadcast(const Tensor& t, int root) override {
     check_host(t, "broadcast");
-    check(MPI_Bcast(t.raw_data(), int(t.numel()), mpi_type(t.dtype()), root, MPI_COMM_WORLD),
+    check(MPI_Bcast(t.raw_data(), count_of(t.numel(), "collective"), mpi_type(t.dtype()), root,
+                    MPI_COMM_WORLD),
           "broadcast");
   }
   Tensor gather_rows(const Tensor& t, int root) override {
@@ -113,7 +123,7 @@ class Mpi : public Communicator {
     RM_CHECK(t.dim() >= 1, "MPI gather_rows: a scalar has no rows");
     int64_t row = 1;  // elements per row
     for (int64_t d = 1; d < t.dim(); ++d) row *= t.size(d);
-    int count = int(t.numel());
+    int count = count_of(t.numel(), "collective");
     std::vector<int> counts(static_cast<size_t>(size_)), displs(static_cast<size_t>(size_));
     check(MPI_Gather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, root, MPI_COMM_WORLD),
           "gather (counts)");
@@ -123,7 +133,7 @@ class Mpi : public Communicator {
       for (int r = 0; r < size_; ++r) {
         RM_CHECK(counts[r] % row == 0, "MPI gather_rows: rank ", r, " sent ", counts[r],
                  " elements, not whole rows of ", row);
-        displs[r] = int(total);
+        displs[r] = count_of(total, "gather_rows (offsets)");
         total += counts[r];
       }
       Shape s = t.shape();

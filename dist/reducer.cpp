@@ -1,18 +1,28 @@
 #include "dist/reducer.h"
 
+#include <algorithm>
+
 #include "engine/error.h"
 
 namespace rmgait::dist {
 
 GradientReducer::GradientReducer(Communicator& comm, std::vector<Tensor> params,
                                  int64_t bucket_bytes)
-    : comm_(comm), params_(std::move(params)), bucket_of_(params_.size()), seen_(params_.size()) {
+    : comm_(comm),
+      params_(std::move(params)),
+      bucket_of_(params_.size()),
+      seen_(params_.size()),
+      had_grad_(params_.size()) {
   for (size_t i = params_.size(); i-- > 0;) {  // backward reaches the last layers first
     const Tensor& p = params_[i];
     RM_CHECK(p.dtype() == DType::f32 && p.device() == comm.device(), "GradientReducer: parameter ",
              i, " is ", dtype_name(p.dtype()), " on ", device_name(p.device()), ", ", comm.name(),
              " sums f32 ", device_name(comm.device()), " tensors");
-    if (buckets_.empty() || buckets_.back().numel * 4 >= bucket_bytes) buckets_.emplace_back();
+    // the first bucket small (1 MiB, as PyTorch's DDP): it fills early in backward, so its sum
+    // starts while most of backward is still to run
+    const int64_t cap =
+        buckets_.size() <= 1 ? std::min<int64_t>(bucket_bytes, 1 << 20) : bucket_bytes;
+    if (buckets_.empty() || buckets_.back().numel * 4 >= cap) buckets_.emplace_back();
     buckets_.back().params.push_back(i);
     buckets_.back().numel += p.numel();
     bucket_of_[i] = buckets_.size() - 1;
@@ -44,10 +54,11 @@ void GradientReducer::launch(Bucket& b) {
     const Tensor& p = params_[i];
     Tensor dst = b.flat.narrow(0, at, p.numel());
     Tensor g = p.grad();
+    had_grad_[i] = g.defined();
     if (g.defined())
       dst.copy_(g.reshape({p.numel()}));
     else
-      dst.fill_(0);
+      dst.fill_(0);  // the ranks run the same graph: none of them has a gradient here
     at += p.numel();
   }
   b.work = comm_.all_reduce_sum_async(b.flat);
@@ -63,7 +74,8 @@ void GradientReducer::finish() {
     int64_t at = 0;
     for (size_t i : b.params) {
       const Tensor& p = params_[i];
-      p.set_grad(b.flat.narrow(0, at, p.numel()).view(p.shape()));
+      // no gradient stays no gradient (optimizers skip such a parameter, as in one process)
+      if (had_grad_[i]) p.set_grad(b.flat.narrow(0, at, p.numel()).view(p.shape()));
       at += p.numel();
     }
     b.work.reset();

@@ -1,8 +1,8 @@
 #pragma once
-// Sums the parameters' gradients over ranks after backward, in buckets (about 25 MiB, in reverse
-// registration order, as PyTorch's DDP): a bucket's all-reduce starts as soon as its last
-// gradient is final (engine's LeafReadyHook), while backward computes the rest, and finish()
-// waits for them and writes the sums back.
+// Sums the parameters' gradients over ranks after backward, in buckets (1 MiB, then about
+// 25 MiB, in reverse registration order, as PyTorch's DDP): a bucket's all-reduce starts as soon as
+// its last gradient is final (engine's LeafReadyHook), while backward computes the rest, and
+// finish() waits for them and writes the sums back.
 #include <chrono>
 #include <unordered_map>
 #include <vector>
@@ -18,8 +18,8 @@ class GradientReducer {
                   int64_t bucket_bytes = int64_t(25) << 20);
   // Install for the scope of loss.backward().
   LeafReadyHook hook();
-  // Starts the buckets still waiting (a parameter that got no gradient contributes zeros), waits
-  // for all and sets every parameter's gradient to the sum over ranks.
+  // Starts the buckets still waiting, waits for all and sets every parameter's gradient to the
+  // sum over ranks (a parameter without a gradient keeps none).
   void finish();
   // Seconds finish() spent waiting for communication, summed over calls.
   double wait_seconds() const { return wait_s_; }
@@ -41,7 +41,8 @@ class GradientReducer {
   std::vector<Bucket> buckets_;
   std::vector<size_t> bucket_of_;
   std::unordered_map<const TensorImpl*, size_t> index_;
-  std::vector<bool> seen_;  // per parameter, this step
+  std::vector<bool> seen_;      // per parameter, this step
+  std::vector<bool> had_grad_;  // per parameter: a gradient existed when its bucket started
   double wait_s_ = 0;
 };
 

@@ -27,8 +27,12 @@ std::unique_ptr<Communicator>& world_slot() {
 }  // namespace
 
 bool launched_by_mpi() {
-  return env_int("OMPI_COMM_WORLD_SIZE") > 1 || env_int("PMI_SIZE") > 1 ||
-         env_int("PMIX_SIZE") > 1 || env_int("MPI_LOCALNRANKS") > 1;
+  // Open MPI's mpirun; PMI (MPICH, Intel MPI); Slurm's srun with PMI or PMIx, which sets the
+  // rank variable and SLURM_NTASKS
+  const bool slurm_mpi =
+      (std::getenv("PMIX_RANK") || std::getenv("PMI_RANK")) && env_int("SLURM_NTASKS") > 1;
+  return env_int("OMPI_COMM_WORLD_SIZE") > 1 || env_int("PMI_SIZE") > 1 || slurm_mpi ||
+         env_int("MPI_LOCALNRANKS") > 1;
 }
 
 bool built_with_mpi() {

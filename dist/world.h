@@ -1,7 +1,8 @@
 #pragma once
-// The processes of this job. Under mpirun (or any launcher that sets OMPI_COMM_WORLD_SIZE,
-// PMI_SIZE or PMIX_RANK) they are MPI's COMM_WORLD, initialised on first use and finalised at
-// exit; otherwise one process. A build without MPI refuses to run under a multi-rank launcher.
+// The processes of this job. Under mpirun (or a launcher that sets OMPI_COMM_WORLD_SIZE or
+// PMI_SIZE > 1, or Slurm's srun with PMI / PMIx and SLURM_NTASKS > 1) they are MPI's COMM_WORLD,
+// initialised on first use and finalised at exit; otherwise one process. A build without MPI
+// refuses to run under a multi-rank launcher.
 #include "dist/communicator.h"
 
 namespace rmgait::dist {

@@ -63,3 +63,11 @@ echo "resumed under mpirun against the uninterrupted run:"
   --protocol casiab-st --out eval2 > eval2.txt 2> /dev/null
 cmp eval1.txt eval2.txt && cmp eval1.json eval2.json && cmp eval1.csv eval2.csv
 echo "rank-1 under mpirun: identical to one process"
+# a global batch that does not split over the ranks: a clear error naming P, K and N
+if "${mpi[@]}" "$rmgait" train --config run.yaml --set "trainer_cfg.sampler=[3, 1]" \
+  --set trainer_cfg.output_dir=uneven > uneven.txt 2>&1; then
+  echo "FAILED: P x K = 3 over 2 ranks did not fail"
+  exit 1
+fi
+grep -q "P x K = 3 x 1 = 3 sequences does not split evenly over N = 2 ranks" uneven.txt ||
+  { echo "FAILED: unclear error:"; cat uneven.txt; exit 1; }
