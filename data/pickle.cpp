@@ -298,11 +298,18 @@ class Machine {
     RM_CHECK(std::holds_alternative<PickledArray>(p->v), origin_, ": the pickle at byte ", at,
              " holds something other than a NumPy array");
     PickledArray a = std::get<PickledArray>(p->v);
-    int64_t n = 1;
-    for (int64_t s : a.shape) n *= s;
-    size_t item = a.dtype.size() >= 2 ? size_t(std::stoi(a.dtype.substr(1))) : 0;
-    RM_CHECK(item > 0 && uint64_t(n) * item == a.data.size(), origin_, ": array of dtype ", a.dtype,
-             " and ", n, " elements holds ", a.data.size(), " bytes");
+    uint64_t n = 1;  // elements, with every overflow an error (the bytes come from outside)
+    for (int64_t s : a.shape)
+      RM_CHECK(s >= 0 && !__builtin_mul_overflow(n, uint64_t(s), &n), origin_,
+               ": array shape dimension ", s, " is negative or the element count overflows");
+    // the dtype string is "u1", "f4", ...: a kind, then the item size in digits
+    const bool digits = a.dtype.size() >= 2 && a.dtype.size() <= 3 &&
+                        a.dtype.find_first_not_of("0123456789", 1) == std::string::npos;
+    const uint64_t item = digits ? std::stoull(a.dtype.substr(1)) : 0;
+    uint64_t bytes = 0;
+    RM_CHECK(item > 0 && !__builtin_mul_overflow(n, item, &bytes) && bytes == a.data.size(),
+             origin_, ": array of dtype '", a.dtype, "' and ", n, " elements holds ", a.data.size(),
+             " bytes");
     return a;
   }
 

@@ -133,7 +133,11 @@ TrainConfig parse_config(const std::string& text, const std::string& origin) {
     RM_FAIL(origin, ": not valid YAML: ", e.what());
   }
   TrainConfig c;
-  apply(root, c, origin);
+  try {  // a key that is not a string (a map or a list as a key) is a YAML error here
+    apply(root, c, origin);
+  } catch (const YAML::Exception& e) {
+    RM_FAIL(origin, ": ", e.what());
+  }
   std::stringstream ss;
   ss << root;
   c.yaml = ss.str();
@@ -159,7 +163,11 @@ TrainConfig load_config(const std::string& path, const std::vector<std::string>&
     } catch (const YAML::Exception& e) {
       RM_FAIL("--set '", o, "': bad value: ", e.what());
     }
-    root[o.substr(0, dot)][o.substr(dot + 1, eq - dot - 1)] = value;
+    const std::string section = o.substr(0, dot);
+    RM_CHECK(root.IsNull() || root.IsMap(), "--set '", o, "': ", path, " is not a map of sections");
+    RM_CHECK(!root[section] || root[section].IsMap(), "--set '", o, "': section '", section,
+             "' of ", path, " is not a map");
+    root[section][o.substr(dot + 1, eq - dot - 1)] = value;
   }
   std::stringstream ss;
   ss << root;

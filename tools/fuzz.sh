@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# libFuzzer on every reader of outside bytes (tests/fuzz/fuzz_*.cpp): the restricted pickle
+# reader, .npy, safetensors, the packed dataset, the YAML config with --set overrides, PNG
+# decode + pretreatment.
+#   bash tools/fuzz.sh SECONDS [TARGET...]     (default: every target, SECONDS each)
+# Builds each target with clang (-fsanitize=fuzzer,address,undefined: the reader's sources
+# instrumented, the rest linked from the normal build in build/), starts from the committed
+# corpus (tests/fuzz/corpus/<target>), counts a crash, an input slower than 1 s or one that
+# allocates more than 1 GB as a failure, and prints libFuzzer's final stats. Inputs that fail
+# land in build-fuzz/<target>/ (crash-*, timeout-*, oom-*): fix, then copy them to
+# tests/fuzz/regressions/<target>/, which the normal test suite replays.
+# Skipped (exit 0, with a message) where clang is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-30}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(pickle npy safetensors packed config png)
+if ! command -v clang++ > /dev/null; then
+  echo "fuzz: clang++ not found (Debian: clang): skipped"
+  exit 0
+fi
+build=${BUILD_DIR:-build}
+[ -f "$build/engine/librmgait_engine.so" ] || {
+  echo "fuzz: build the project first (cmake --build $build)"
+  exit 1
+}
+dnnl_inc=$(dirname "$(find /usr/include -name dnnl.hpp -print -quit)")
+common=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+  -I. -I"$dnnl_inc")
+libs=(-L"$build/engine" -lrmgait_engine -Wl,-rpath,"$PWD/$build/engine")
+declare -A sources=(
+  [pickle]="data/pickle.cpp"
+  [npy]="engine/npy.cpp"
+  [safetensors]="nn/safetensors.cpp"
+  [packed]="data/packed.cpp"
+  [config]="tools/config.cpp"
+  [png]="data/image_io.cpp data/pretreat.cpp"
+)
+declare -A extra=(
+  [pickle]="$build/data/librmgait_data.a"
+  [safetensors]="$build/nn/librmgait_nn.a"
+  [packed]="$build/data/librmgait_data.a"
+  [config]="$build/gait/librmgait_gait.a $build/nn/librmgait_nn.a -lyaml-cpp"
+  [png]="$build/data/librmgait_data.a"
+)
+status=0
+for t in "${targets[@]}"; do
+  out="build-fuzz/$t"
+  mkdir -p "$out" "$out/corpus"
+  # shellcheck disable=SC2086
+  clang++ "${common[@]}" "tests/fuzz/fuzz_$t.cpp" ${sources[$t]} ${extra[$t]:-} "${libs[@]}" \
+    -o "$out/fuzz_$t"
+  cp -n tests/fuzz/corpus/"$t"/* "$out/corpus/" 2> /dev/null || true
+  echo "== fuzz_$t: $seconds s"
+  if ! (cd "$out" && ./"fuzz_$t" corpus -max_total_time="$seconds" -timeout=1 -rss_limit_mb=1024 \
+    -malloc_limit_mb=1024 -print_final_stats=1 -max_len=65536 2>&1 | tee log.txt |
+    grep -E "^stat::|^#[0-9]+.*DONE|ERROR|SUMMARY|cov:" | tail -n 12); then
+    status=1
+  fi
+  if grep -q "ERROR: libFuzzer\|ERROR: AddressSanitizer\|runtime error\|SUMMARY:" "$out/log.txt"; then
+    echo "fuzz_$t: FAILED, see $out/log.txt and $out/crash-* / timeout-* / oom-*"
+    status=1
+  fi
+done
+exit $status
