@@ -42,11 +42,14 @@ in_write=0
 for i in "${!delays[@]}"; do
   args=(--set trainer_cfg.output_dir=run)
   [ -f run/latest.safetensors ] && args+=(--resume run/latest.safetensors)
-  RMGAIT_TEST_SLOW_WRITE_MS=120 train "${args[@]}" > "kill_$i.txt" 2>&1 &
+  # started directly (not through a shell function), so that $! is rmgait itself
+  RMGAIT_TEST_SLOW_WRITE_MS=120 "$rmgait" train --config run.yaml "${args[@]}" \
+    > "kill_$i.txt" 2>&1 &
   pid=$!
   sleep "${delays[$i]}"
   if kill -9 "$pid" 2> /dev/null; then
     wait "$pid" 2> /dev/null || true
+    ! kill -0 "$pid" 2> /dev/null || fail "run $i survived kill -9"
   else  # it ended before the kill: it must have ended well
     wait "$pid" || fail "run $i exited on its own with an error: $(tail -n 3 "kill_$i.txt")"
   fi

@@ -28,7 +28,11 @@ int64_t status_bytes(const std::string& field) {
 }  // namespace
 
 TEST_CASE("an OU-MVLP-sized evaluation stays under the memory bound") {
-  const int subjects = 5000, parts = 64;
+  // Under the sanitizers (RMGAIT_SANITIZED, set by CTest there) the same code runs on 500
+  // subjects: the 70,000 x 70,000 scoring takes 40 minutes instrumented, and AddressSanitizer's
+  // shadow memory makes the bound meaningless anyway.
+  const bool sanitized = std::getenv("RMGAIT_SANITIZED") != nullptr;
+  const int subjects = sanitized ? 500 : 5000, parts = 64;
   const char* env = std::getenv("RMGAIT_EVAL_SCALE_CHANNELS");
   const int64_t channels = env ? std::atoll(env) : 8;
   std::vector<EvalSample> samples;
@@ -57,10 +61,10 @@ TEST_CASE("an OU-MVLP-sized evaluation stays under the memory bound") {
                                        << used / double(1 << 20) << " MiB above the "
                                        << before / double(1 << 20) << " MiB before");
   CHECK(before > 0);
-  CHECK(used <= kDefaultEvalMemoryBytes);
+  if (!sanitized) CHECK(used <= kDefaultEvalMemoryBytes);
   REQUIRE(t.views.size() == 14);
   REQUIRE(t.conditions == std::vector<std::string>{"all"});
   // random embeddings: rank-1 near chance (1 / 5,000 = 0.02%), every cell defined
-  CHECK(t.mean.at("all") < 1.0);
+  CHECK(t.mean.at("all") < (sanitized ? 5.0 : 1.0));
   for (double x : t.per_view.at("all")) CHECK_FALSE(std::isnan(x));
 }

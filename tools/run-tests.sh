@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# Installs dependencies, configures, builds and runs the whole test suite (what CI runs).
+# Installs dependencies, configures, builds and runs the whole test suite (what CI runs):
+#   1. the Release build (build/) and every test in it;
+#   2. the same suite built with AddressSanitizer + UBSan (build-asan/, CPU only, leak checks on);
+#   3. every libFuzzer target for FUZZ_SECONDS (default 30) each (tools/fuzz.sh; needs clang).
+# SANITIZE=0 or FUZZ_SECONDS=0 skip steps 2 and 3 (for a quick local run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup-deps.sh
@@ -7,3 +11,11 @@ build=${BUILD_DIR:-build}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DENABLE_CUDA="${ENABLE_CUDA:-AUTO}"
 cmake --build "$build" -j "$(nproc)"
 ctest --test-dir "$build" --output-on-failure -j "$(nproc)"
+if [ "${SANITIZE:-1}" != 0 ]; then
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENABLE_CUDA=OFF -DRMGAIT_SANITIZE=ON
+  cmake --build build-asan -j "$(nproc)"
+  ctest --test-dir build-asan --output-on-failure -j "$(nproc)"
+fi
+if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
+  BUILD_DIR=$build bash tools/fuzz.sh "${FUZZ_SECONDS:-30}"
+fi
