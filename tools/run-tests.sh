@@ -12,7 +12,8 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DENABLE_CUDA="${ENABLE_CUDA:-
 cmake --build "$build" -j "$(nproc)"
 ctest --test-dir "$build" --output-on-failure -j "$(nproc)"
 if [ "${SANITIZE:-1}" != 0 ]; then
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENABLE_CUDA=OFF -DRMGAIT_SANITIZE=ON
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
+    -DENABLE_CUDA=OFF -DRMGAIT_SANITIZE=ON
   cmake --build build-asan -j "$(nproc)"
   ctest --test-dir build-asan --output-on-failure -j "$(nproc)"
 fi
