@@ -1,7 +1,7 @@
 // The NCCL communicator on CUDA tensors against the same collectives on the host, with the
 // ranks this binary runs on: alone, a lent single GPU runs N = 1 through NCCL; under
-// `mpirun -np N` with N GPUs (one per rank), N ranks. Exits 77 (CTest SKIP_RETURN_CODE) without
-// a usable GPU or without the NCCL module.
+// `mpirun -np 2` (CTest nccl_2_ranks) two ranks on two GPUs. Exits 77 (CTest SKIP_RETURN_CODE)
+// on every rank when any rank lacks a GPU or the NCCL module.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
@@ -69,12 +69,17 @@ TEST_CASE("the gradient reducer and all_gather's backward over NCCL") {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (!device_available(Device::cuda)) {
-    std::printf("test_nccl: skipped: %s\n", device_unavailable_reason(Device::cuda).c_str());
-    return 77;
-  }
-  if (!dist::built_with_nccl()) {
-    std::printf("test_nccl: skipped: built without NCCL\n");
+  // under mpirun, one GPU per rank; every rank learns whether all have one, so that they skip
+  // (or run) together instead of leaving one rank waiting in NCCL's set-up
+  dist::select_local_gpu();
+  const bool mine = dist::built_with_nccl() && device_available(Device::cuda);
+  Tensor have = Tensor::full({1}, mine ? 0.0 : 1.0, DType::i64);
+  dist::world().all_reduce_sum(have);
+  if (have.data<int64_t>()[0] > 0) {
+    std::printf("test_nccl: skipped: %lld of %d ranks without a GPU or NCCL (%s)\n",
+                (long long)have.data<int64_t>()[0], dist::world().size(),
+                dist::built_with_nccl() ? device_unavailable_reason(Device::cuda).c_str()
+                                        : "built without NCCL");
     return 77;
   }
   doctest::Context ctx(argc, argv);
