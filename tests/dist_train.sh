@@ -50,12 +50,15 @@ tail -n 5 two.txt
 "$compare" one two 1e-5
 ls two/checkpoints/*.tmp* 2> /dev/null && { echo "temporary files left"; exit 1; }
 # --resume with the same N: 3 steps, then on to 5 from the checkpoint, equals the 5 steps
+# (the sanitizer build leaves this to faults_train, which resumes 20 times: CI's time is short)
+if [ -z "${RMGAIT_SANITIZED:-}" ]; then
 "${mpi[@]}" "$rmgait" train --config run.yaml "${sets[@]}" --set trainer_cfg.output_dir=three \
   --set trainer_cfg.total_iter=3 > three.txt 2>&1 || { cat three.txt; exit 1; }
 "${mpi[@]}" "$rmgait" train --config run.yaml "${sets[@]}" --set trainer_cfg.output_dir=three \
   --resume three/latest.safetensors > three.txt 2>&1 || { cat three.txt; exit 1; }
 echo "resumed under mpirun against the uninterrupted run:"
 "$compare" two three 0
+fi
 # evaluation: shards embedded by the ranks, scored by rank 0: the same tables
 "$rmgait" eval --checkpoint one/latest.safetensors --dataset syn.pack --protocol casiab-st \
   --out eval1 > eval1.txt 2> /dev/null

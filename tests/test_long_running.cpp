@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -48,7 +49,8 @@ TEST_CASE("1,000 sequence lengths: resident memory stays flat") {
                                         << end / double(1 << 20) << " MiB (+" << growth
                                         << " MiB)");
   CHECK(after_warmup > 0);
-  CHECK(growth < 32.0);
+  // AddressSanitizer keeps freed memory in quarantine (256 MB): no bound on RSS holds there
+  if (!std::getenv("RMGAIT_SANITIZED")) CHECK(growth < 32.0);
 }
 
 }  // namespace
