@@ -5,6 +5,7 @@
 
 #include "dist/nccl.h"
 #include "dist/world.h"
+#include "engine/backend.h"
 #include "engine/error.h"
 
 namespace rmgait::dist {
@@ -20,15 +21,10 @@ bool built_with_nccl() {
 std::unique_ptr<Communicator> make_nccl(Communicator& host) {
 #ifdef RMGAIT_NCCL_MODULE
   static void* h = [] {
-    Dl_info self;
-    std::string dir;
-    if (dladdr(reinterpret_cast<void*>(&make_nccl), &self) && self.dli_fname) {
-      dir = self.dli_fname;
-      dir = dir.substr(0, dir.find_last_of('/') + 1);
-    }
-    void* m = dlopen((dir + RMGAIT_NCCL_MODULE).c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!m) m = dlopen(RMGAIT_NCCL_MODULE, RTLD_NOW | RTLD_LOCAL);
-    RM_CHECK(m, "NCCL: the module could not be loaded: ", dlerror());
+    std::string error;
+    void* m =
+        load_module_beside(reinterpret_cast<const void*>(&make_nccl), RMGAIT_NCCL_MODULE, &error);
+    RM_CHECK(m, "NCCL: the module could not be loaded: ", error);
     return m;
   }();
   using Create = Communicator* (*)(Communicator&);

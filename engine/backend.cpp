@@ -15,6 +15,19 @@ Backend* g_backends[2] = {nullptr, nullptr};
 std::string g_cuda_missing = "this build has no CUDA backend";  // why there is none
 }  // namespace
 
+void* load_module_beside(const void* anchor, const char* name, std::string* error) {
+  Dl_info self;
+  std::string dir;
+  if (dladdr(anchor, &self) && self.dli_fname) {
+    dir = self.dli_fname;
+    dir = dir.substr(0, dir.find_last_of('/') + 1);
+  }
+  void* h = dlopen((dir + name).c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!h) h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+  if (!h && error) *error = dlerror();
+  return h;
+}
+
 void register_backend(Device device, Backend* b) {
   g_backends[int(device)] = b;
 }
@@ -24,16 +37,11 @@ namespace {
 // Loads the CUDA backend module from this library's own folder (else the loader's search path)
 // and runs its registration.
 void load_cuda_module() {
-  Dl_info self;
-  std::string dir;
-  if (dladdr(reinterpret_cast<void*>(&load_cuda_module), &self) && self.dli_fname) {
-    dir = self.dli_fname;
-    dir = dir.substr(0, dir.find_last_of('/') + 1);
-  }
-  void* h = dlopen((dir + RMGAIT_CUDA_MODULE).c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!h) h = dlopen(RMGAIT_CUDA_MODULE, RTLD_NOW | RTLD_LOCAL);
+  std::string error;
+  void* h = load_module_beside(reinterpret_cast<const void*>(&load_cuda_module), RMGAIT_CUDA_MODULE,
+                               &error);
   if (!h) {
-    g_cuda_missing = std::string("the CUDA backend module could not be loaded: ") + dlerror();
+    g_cuda_missing = "the CUDA backend module could not be loaded: " + error;
     return;
   }
   auto reg = reinterpret_cast<bool (*)()>(dlsym(h, "rmgait_register_cuda_backend"));

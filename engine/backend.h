@@ -196,4 +196,9 @@ bool device_available(Device device);
 // Why device_available(device) is false, in words ("no usable GPU was found", ...).
 std::string device_unavailable_reason(Device device);
 
+// dlopen()s the module `name` from the folder of the shared library that holds `anchor` (the
+// address of one of its functions), else from the loader's search path. Null on failure, with
+// dlerror()'s text in *error. (The CUDA backend and the NCCL communicator are such modules.)
+void* load_module_beside(const void* anchor, const char* name, std::string* error);
+
 }  // namespace rmgait
