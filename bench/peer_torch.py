@@ -231,6 +231,11 @@ def main():
     ap.add_argument("--iters", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--precision", default="f32", choices=["f32", "bf16"])
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                    help="cuda: the model and batch on the GPU, TF32 as --tf32 says")
+    ap.add_argument("--tf32", type=int, default=0, help="1: allow TF32 in cuDNN and cuBLAS")
+    ap.add_argument("--profile", action="store_true",
+                    help="also print the heaviest kernels of one training step (torch.profiler)")
     ap.add_argument("--ranks", type=int, default=1,
                     help="> 1: time a DDP training step on that many processes (gloo), "
                          "--threads each, and print only train_s")
@@ -245,15 +250,26 @@ def main():
         return
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
+    dev = torch.device(a.device)
+    if a.device == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = bool(a.tf32)
+        torch.backends.cudnn.allow_tf32 = bool(a.tf32)
+
+    def sync():  # GPU work is asynchronous: a step's time ends when the device is done
+        if a.device == "cuda":
+            torch.cuda.synchronize()
+
     p, k = (int(v) for v in a.sampler.split(","))
-    model = ReverseMaskModel(a.model, [int(c) for c in a.channels.split(",")], a.classes)
+    model = ReverseMaskModel(a.model, [int(c) for c in a.channels.split(",")], a.classes).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=5e-4)
-    x = torch.rand(p * k, a.frames, 64, 44)
-    labels = torch.arange(p).repeat_interleave(k) % a.classes
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16")
+    x = torch.rand(p * k, a.frames, 64, 44).to(dev)
+    labels = (torch.arange(p).repeat_interleave(k) % a.classes).to(dev)
+    autocast = torch.autocast(a.device, dtype=torch.bfloat16, enabled=a.precision == "bf16")
     train_s = 0.0
     model.train()
     for i in range(a.iters + 1):  # the first step warms up and is not counted
+        sync()
         t0 = time.perf_counter()
         opt.zero_grad()
         with autocast:
@@ -261,15 +277,37 @@ def main():
             loss = triplet_loss(emb.float(), labels) + cross_entropy(logits.float(), labels)
         loss.backward()
         opt.step()
+        sync()
         if i:
             train_s += time.perf_counter() - t0
+    if a.profile:
+        from torch.profiler import ProfilerActivity, profile
+        acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if a.device == "cuda" else [])
+        with profile(activities=acts) as prof:
+            opt.zero_grad()
+            with autocast:
+                emb, logits = model(x)
+                loss = triplet_loss(emb.float(), labels) + cross_entropy(logits.float(), labels)
+            loss.backward()
+            opt.step()
+            sync()
+        keys = ["self_device_time_total", "self_cuda_time_total"] if a.device == "cuda" else []
+        for key in keys + ["self_cpu_time_total"]:  # the name changed across PyTorch versions
+            try:
+                print(prof.key_averages().table(sort_by=key, row_limit=30,
+                                                max_name_column_width=90))
+                break
+            except Exception:
+                continue
     model.eval()
-    seq = torch.rand(1, a.infer_frames, 64, 44)
+    seq = torch.rand(1, a.infer_frames, 64, 44).to(dev)
     infer_s = 0.0
     with torch.no_grad(), autocast:
         for i in range(a.iters + 1):
+            sync()
             t0 = time.perf_counter()
             model(seq)
+            sync()
             if i:
                 infer_s += time.perf_counter() - t0
     print(f"model {a.model}, channels ({a.channels}), torch {torch.__version__}, "
@@ -277,6 +315,8 @@ def main():
     print(f"train_s {train_s / a.iters:.4f}")
     print(f"infer_s {infer_s / a.iters:.4f}")
     print(f"peak_rss_mib {peak_rss_mib():.1f}")
+    if a.device == "cuda":
+        print(f"peak_gpu_mib {torch.cuda.max_memory_allocated() / 2**20:.1f}")
 
 
 if __name__ == "__main__":

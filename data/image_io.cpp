@@ -1,10 +1,12 @@
 #include "data/image_io.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <utility>
 
 #include "engine/atomic_file.h"
 #include "engine/error.h"
@@ -24,32 +26,40 @@ namespace rmgait::data {
 
 namespace {
 // A PNG's chunks must lie inside the file: stb trusts a chunk's declared length and grows its
-// buffer to it (a 10-byte file can ask for 2 GB), so the lengths are checked first.
-void check_png_chunks(const std::string& bytes, const std::string& path) {
+// buffer to it (a 10-byte file can ask for 2 GB), so the lengths are checked first. An empty IDAT
+// chunk before any data makes stb copy 0 bytes to a null buffer (undefined behaviour, found by
+// fuzz_png); such chunks carry nothing, so they are dropped from the bytes stb decodes.
+// Returns the bytes to decode: `bytes` itself, or a copy without the empty IDAT chunks.
+std::string checked_png_bytes(std::string bytes, const std::string& path) {
   static const char kSignature[] = "\x89PNG\r\n\x1a\n";
-  if (bytes.size() < 8 || std::memcmp(bytes.data(), kSignature, 8) != 0) return;  // not a PNG
+  if (bytes.size() < 8 || std::memcmp(bytes.data(), kSignature, 8) != 0) return bytes;  // not PNG
   size_t at = 8;
   while (at + 8 <= bytes.size()) {
     const auto* b = reinterpret_cast<const unsigned char*>(bytes.data() + at);
     const uint64_t length = (uint64_t(b[0]) << 24) | (b[1] << 16) | (b[2] << 8) | b[3];
     RM_CHECK(length <= bytes.size() - at - 8, path, ": PNG chunk at byte ", at, " declares ",
              length, " bytes, past the end of the ", bytes.size(), "-byte file");
-    if (std::memcmp(b + 4, "IEND", 4) == 0) return;
+    if (std::memcmp(b + 4, "IEND", 4) == 0) break;
+    if (length == 0 && std::memcmp(b + 4, "IDAT", 4) == 0) {
+      bytes.erase(at, std::min<size_t>(12, bytes.size() - at));  // length, type, CRC
+      continue;
+    }
     at += 12 + length;  // length, type, data, CRC
   }
+  return bytes;
 }
 }  // namespace
 
 GrayImage read_gray(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   RM_CHECK(f, path, ": cannot open image");
-  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   RM_CHECK(bytes.size() <= (size_t(1) << 30), path, ": ", bytes.size(),
            " bytes is not a silhouette frame");
-  check_png_chunks(bytes, path);
+  const std::string png = checked_png_bytes(std::move(bytes), path);
   int w = 0, h = 0, channels = 0;
-  unsigned char* p = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
-                                           int(bytes.size()), &w, &h, &channels, 1);
+  unsigned char* p = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(png.data()),
+                                           int(png.size()), &w, &h, &channels, 1);
   RM_CHECK(p, path, ": cannot read image: ", stbi_failure_reason());
   GrayImage img;
   img.width = w, img.height = h;

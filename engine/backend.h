@@ -44,6 +44,17 @@ class Backend {
   virtual void* native_stream() { return nullptr; }
   // Whether conv3d and matmul can multiply in bf16 in hardware (engine/precision.h).
   virtual bool has_bf16() const = 0;
+  // Device memory of a device backend, in bytes: the most held by tensors at once since the last
+  // reset_peak_memory() and what the allocator took from the driver (its cache included). The
+  // CPU reports its memory through cpu_memory_stats() (engine/storage.h) instead.
+  struct DeviceMemory {
+    size_t peak_in_use = 0, reserved = 0;
+  };
+  virtual DeviceMemory device_memory() const { return {}; }
+  virtual void reset_peak_memory() {}
+  // Marks the work a profiler should record (CUDA: cudaProfilerStart / Stop, which
+  // `ncu --profile-from-start off` honours). A no-op on the CPU.
+  virtual void profile_range(bool begin) { (void)begin; }
 
   // memory: dst and src have the same shape; either may be strided. cast converts dtypes.
   virtual void copy(const Tensor& src, const Tensor& dst) = 0;

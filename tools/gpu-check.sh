@@ -34,24 +34,22 @@ for m in ("nvidia.cudnn", "nvidia.cublas", "nvidia.cuda_runtime", "nvidia.nccl")
     try: d += [os.path.join(p, "lib") for p in importlib.import_module(m).__path__]
     except Exception: pass
 print(":".join(d))' 2>/dev/null || true)
+    # Python (the PyTorch peer, safetensors) keeps the machine's own libraries: gpu-libs holds
+    # Debian's older libstdc++, which the device image's PyTorch cannot load.
+    py=(env LD_LIBRARY_PATH="${LD_LIBRARY_PATH:-}" python3)
     export LD_LIBRARY_PATH="$PWD/build-gpu/gpu-libs:/usr/local/cuda/lib64:/usr/local/cuda/lib:$pylibs:${LD_LIBRARY_PATH:-}"
     out="${OUT:-/tmp}"
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
-    ldd ./build-gpu/tests/test_cuda | grep -E "not found|cudnn|cublas|cudart" | tee -a "$out/gpu.txt"
+    ldd ./build-gpu/tools/rmgait ./build-gpu/gpu-libs/librmgait_cuda.so | grep -E "not found|cudnn|cublas|cudart" | tee -a "$out/gpu.txt" || true
     set +e
-    ./build-gpu/tests/test_cuda 2>&1 | tee "$out/test_cuda.log"
-    ./build-gpu/tests/test_nccl 2>&1 | tee "$out/test_nccl.log"  # N = 1 through NCCL
-    for tf32 in 0 1; do
-      RMGAIT_TF32=$tf32 ./build-gpu/tools/rmgait bench --config configs/casiab_inception.yaml \
-        --device cuda --iters 5 2>&1 | tee "$out/bench_cuda_tf32_$tf32.log"
-    done
-    ./build-gpu/tools/rmgait bench --config configs/casiab_inception.yaml --device cuda \
-      --iters 5 --precision bf16 2>&1 | tee "$out/bench_cuda_bf16.log"
+    # each step bounded (nothing here has a known duration on a GPU yet)
+    timeout 150 ./build-gpu/tests/test_cuda 2>&1 | tee "$out/test_cuda.log"
+    timeout 60 ./build-gpu/tests/test_nccl 2>&1 | tee "$out/test_nccl.log"  # N = 1 through NCCL
     # end to end on the GPU: a small SynGait, a short training (its evaluation at the end runs on
     # the GPU), evaluation on both devices, and the checkpoint read by the Python safetensors
     # package. Each step runs whatever the previous one did (no && chain stopping at the first
     # failure); a summary lists each step's exit status.
-    e2e="$out/e2e"
+    e2e=/tmp/rmgait-e2e  # not under $OUT: only a few files come back from there
     mkdir -p "$e2e"
     status=()
     step() {
@@ -64,7 +62,7 @@ print(":".join(d))' 2>/dev/null || true)
     }
     {
       step synth ./build-gpu/tools/rmgait synth "$e2e/syn.pack" --subjects 30 --frames 36 --seed 1 --aligned
-      step train ./build-gpu/tools/rmgait train --config configs/quickstart.yaml --device cuda \
+      step train timeout 150 ./build-gpu/tools/rmgait train --config configs/quickstart.yaml --device cuda \
         --set data_cfg.dataset="$e2e/syn.pack" --set trainer_cfg.output_dir="$e2e/run" \
         --set trainer_cfg.total_iter=60 --set trainer_cfg.save_iter=60
       for dev in cuda cpu; do
@@ -72,12 +70,28 @@ print(":".join(d))' 2>/dev/null || true)
           --device $dev --dataset "$e2e/syn.pack" --protocol casiab-st --out "$e2e/eval_$dev"
       done
       step "cuda and cpu rank-1 tables equal (informational)" cmp "$e2e/eval_cuda.csv" "$e2e/eval_cpu.csv"
-      step safetensors python3 -c 'import sys; from safetensors.numpy import load_file
+      step safetensors "${py[@]}" -c 'import sys; from safetensors.numpy import load_file
 t = load_file(sys.argv[1]); print(len(t), "tensors read by safetensors", sorted(t)[:3])' \
         "$e2e/run/latest.safetensors"
       printf 'gpu-check summary: %s\n' "${status[@]}"
     } 2>&1 | tee "$out/e2e.log"
-    rm -f "$e2e/syn.pack" ;;
+    # rmgait and the PyTorch peer (the device image's python3 holds a CUDA PyTorch), side by
+    # side: the Inception and GaitGL models at the configs' P x K = 8 x 16, 30 frames
+    {
+      for model in inception gl; do
+        cfg=configs/casiab_$([ $model = gl ] && echo gaitgl || echo inception).yaml
+        for mode in "f32 0" "f32 1" "bf16 0"; do
+          read -r prec tf32 <<<"$mode"
+          echo "== $model $prec tf32=$tf32: rmgait"
+          RMGAIT_TF32=$tf32 timeout 90 ./build-gpu/tools/rmgait bench --config "$cfg" \
+            --device cuda --iters 3 --precision "$prec"
+          echo "== $model $prec tf32=$tf32: PyTorch"
+          timeout 90 "${py[@]}" bench/peer_torch.py --device cuda --model $model --sampler 8,16 \
+            --iters 3 --precision "$prec" --tf32 "$tf32" --threads 4
+        done
+      done
+    } 2>&1 | tee "$out/bench_cuda.log"
+    rm -rf "$e2e" ;;
   *)
     echo "usage: tools/gpu-check.sh bundle|run" >&2
     exit 2 ;;

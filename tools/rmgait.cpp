@@ -6,6 +6,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -148,9 +149,16 @@ int cmd_bench(const tools::TrainConfig& cfg, int iters, int64_t classes, Device 
   tools::TrainConfig loss_cfg;  // the default losses: triplet (margin 0.2) + cross entropy
   double train_s = 0, wait0 = 0;
   uint64_t flops0 = 0;
+  const bool profile_step = std::getenv("RMGAIT_PROFILE_STEP") != nullptr;
   size_t train_peak = 0;
   for (int i = 0; i <= iters; ++i) {
-    if (i == 1) flops0 = dense_flops(), reset_peak_cpu_memory(), wait0 = dp.comm_wait_seconds();
+    if (i == 1) {
+      flops0 = dense_flops(), wait0 = dp.comm_wait_seconds();
+      reset_peak_cpu_memory(), backend(device).reset_peak_memory();
+    }
+    // RMGAIT_PROFILE_STEP=1: a profiler records the first timed step alone (not the warm-up,
+    // whose per-shape algorithm searches would swamp it)
+    if (i == 1 && profile_step) backend(device).profile_range(true);
     auto t0 = Clock::now();
     opt.zero_grad();
     gait::ModelOutput out;
@@ -162,10 +170,12 @@ int cmd_bench(const tools::TrainConfig& cfg, int iters, int64_t classes, Device 
     opt.step();
     backend(device).synchronize();
     if (i) train_s += std::chrono::duration<double>(Clock::now() - t0).count();
+    if (i == 1 && profile_step) backend(device).profile_range(false);
   }
   // every rank does the same share of the global batch's work
   const double step_gflop = double(dense_flops() - flops0) / iters / 1e9 * dp.ranks();
   train_peak = cpu_memory_stats().peak;
+  const Backend::DeviceMemory gpu_train = backend(device).device_memory();
   model.eval();
   Tensor seq = rand({1, 90, 64, 44}, g, 0.f, 1.f, device);
   double infer_s = 0;
@@ -205,9 +215,14 @@ int cmd_bench(const tools::TrainConfig& cfg, int iters, int64_t classes, Device 
   }
   std::printf("inference (one 90-frame sequence): %.3f s, %.1f sequences/s\n", infer_s / iters,
               iters / infer_s);
+  const double mib = double(1 << 20);
   if (device == Device::cpu)
-    std::printf("tensors at the peak of a training step: %.1f MiB\n",
-                double(train_peak) / double(1 << 20));
+    std::printf("tensors at the peak of a training step: %.1f MiB\n", double(train_peak) / mib);
+  else
+    std::printf(
+        "device memory: tensors at the peak of a training step %.1f MiB, allocator "
+        "reserved %.1f MiB\n",
+        double(gpu_train.peak_in_use) / mib, double(gpu_train.reserved) / mib);
   std::printf("peak resident memory: %.1f MiB\n", double(ru.ru_maxrss) / 1024.0);
   return 0;
 }

@@ -1,5 +1,8 @@
 #include "engine/cuda/context.h"
 
+#include <cuda_profiler_api.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -48,6 +51,7 @@ namespace {
 struct Cache {
   std::mutex mu;
   std::map<size_t, std::vector<void*>> free;
+  size_t in_use = 0, peak_in_use = 0, reserved = 0;  // rounded bytes (device_memory())
 };
 Cache& cache() {
   static Cache* c = new Cache();
@@ -71,6 +75,7 @@ void* device_alloc(size_t nbytes) {
     if (it != c.free.end() && !it->second.empty()) {
       void* p = it->second.back();
       it->second.pop_back();
+      c.in_use += n, c.peak_in_use = std::max(c.peak_in_use, c.in_use);
       return p;
     }
   }
@@ -80,18 +85,24 @@ void* device_alloc(size_t nbytes) {
     cudaGetLastError();
     CUDA_CHECK(cudaStreamSynchronize(context().stream), "allocator");
     std::lock_guard<std::mutex> lock(c.mu);
-    for (auto& [size, v] : c.free)
+    for (auto& [size, v] : c.free) {
       for (void* q : v) cudaFree(q);
+      c.reserved -= size * v.size();
+    }
     c.free.clear();
     CUDA_CHECK(cudaMalloc(&p, n), "allocator (" + std::to_string(n) + " bytes)");
   }
+  std::lock_guard<std::mutex> lock(c.mu);
+  c.reserved += n, c.in_use += n, c.peak_in_use = std::max(c.peak_in_use, c.in_use);
   return p;
 }
 
 void device_free(void* p, size_t nbytes) {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
-  c.free[round_size(nbytes ? nbytes : 1)].push_back(p);
+  const size_t n = round_size(nbytes ? nbytes : 1);
+  c.free[n].push_back(p);
+  c.in_use -= n;
 }
 
 }  // namespace rmgait::cuda
@@ -102,6 +113,20 @@ void CudaBackend::synchronize() {
 }
 void* CudaBackend::native_stream() {
   return context().stream;
+}
+Backend::DeviceMemory CudaBackend::device_memory() const {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  return {c.peak_in_use, c.reserved};
+}
+void CudaBackend::reset_peak_memory() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  c.peak_in_use = c.in_use;
+}
+void CudaBackend::profile_range(bool begin) {
+  synchronize();
+  CUDA_CHECK(begin ? cudaProfilerStart() : cudaProfilerStop(), "profile_range");
 }
 bool CudaBackend::has_bf16() const {
   return context().compute_major >= 8;  // bf16 tensor cores: Ampere and later

@@ -11,6 +11,9 @@ class CudaBackend final : public Backend {
   void synchronize() override;
   void* native_stream() override;
   bool has_bf16() const override;
+  DeviceMemory device_memory() const override;
+  void reset_peak_memory() override;
+  void profile_range(bool begin) override;
   RMGAIT_BACKEND_OVERRIDES
 };
 

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Where a GPU training step spends its time, rmgait beside PyTorch, on a lent device machine
+# (after `bash tools/gpu-check.sh bundle` here; carry what gpu-check.sh names):
+#   bash tools/gpu-profile.sh [MODEL=inception] [PRECISIONS="bf16 tf32"]
+# rmgait: Nsight Compute times every kernel of one training step (RMGAIT_PROFILE_STEP marks it;
+# the warm-up step's algorithm searches are left out), summed by kernel (bench/ncu_summary.py).
+# PyTorch: torch.profiler over one step of bench/peer_torch.py. Logs under $OUT.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+model=${1:-inception}
+precisions=${2:-"bf16 tf32"}
+orig_ld=${LD_LIBRARY_PATH:-}
+pylibs=$(python3 -c 'import importlib, os
+d = []
+for m in ("nvidia.cudnn", "nvidia.cublas", "nvidia.cuda_runtime", "nvidia.nccl"):
+    try: d += [os.path.join(p, "lib") for p in importlib.import_module(m).__path__]
+    except Exception: pass
+print(":".join(d))' 2>/dev/null || true)
+out="${OUT:-/tmp}"
+ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
+echo "ncu: ${ncu:-not found}"
+cfg=configs/casiab_$([ "$model" = gl ] && echo gaitgl || echo inception).yaml
+for mode in $precisions; do
+  prec=$([ "$mode" = bf16 ] && echo bf16 || echo f32)
+  tf32=$([ "$mode" = tf32 ] && echo 1 || echo 0)
+  echo "== $model $mode: rmgait (ncu)"
+  LD_LIBRARY_PATH="$PWD/build-gpu/gpu-libs:/usr/local/cuda/lib64:$pylibs:$orig_ld" RMGAIT_TF32=$tf32 \
+    RMGAIT_PROFILE_STEP=1 timeout "${NCU_TIMEOUT:-240}" "$ncu" --profile-from-start off --clock-control none \
+    --metrics gpu__time_duration.sum --csv --page raw --log-file "/tmp/ncu_$mode.csv" \
+    ./build-gpu/tools/rmgait bench --config "$cfg" --device cuda --iters 1 --precision "$prec" 2>&1 |
+    grep -v "^inference\|^peak\|^model"
+  python3 bench/ncu_summary.py "/tmp/ncu_$mode.csv" 30
+  echo "== $model $mode: PyTorch (torch.profiler)"
+  LD_LIBRARY_PATH=$orig_ld timeout "${TORCH_TIMEOUT:-120}" python3 bench/peer_torch.py --device cuda --model "$model" \
+    --sampler 8,16 --iters 1 --precision "$prec" --tf32 "$tf32" --profile
+done 2>&1 | tee "$out/profile_$model.log"
