@@ -9,6 +9,7 @@
 # allocates more than 1 GB as a failure, and prints libFuzzer's final stats. Inputs that fail
 # land in build-fuzz/<target>/ (crash-*, timeout-*, oom-*): fix, then copy them to
 # tests/fuzz/regressions/<target>/, which the normal test suite replays.
+# FUZZ_JOBS (default: the number of cores) targets are built and run at a time.
 # Skipped (exit 0, with a message) where clang is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,21 +45,43 @@ declare -A extra=(
   [config]="$build/gait/librmgait_gait.a $build/nn/librmgait_nn.a -lyaml-cpp"
   [png]="$build/data/librmgait_data.a"
 )
-status=0
-for t in "${targets[@]}"; do
-  out="build-fuzz/$t"
+jobs=${FUZZ_JOBS:-$(nproc)}  # targets built, then run, this many at a time
+build_one() {
+  local t=$1 out="build-fuzz/$1"
   mkdir -p "$out" "$out/corpus"
   # shellcheck disable=SC2086
   clang++ "${common[@]}" "tests/fuzz/fuzz_$t.cpp" ${sources[$t]} ${extra[$t]:-} "${libs[@]}" \
-    -o "$out/fuzz_$t"
+    -o "$out/fuzz_$t" > "$out/build.txt" 2>&1 || { cat "$out/build.txt"; return 1; }
   cp -n tests/fuzz/corpus/"$t"/* "$out/corpus/" 2> /dev/null || true
+}
+run_one() {
+  local t=$1 out="build-fuzz/$1"
+  (cd "$out" && ./"fuzz_$t" corpus -max_total_time="$seconds" -timeout=1 -rss_limit_mb=1024 \
+    -malloc_limit_mb=1024 -print_final_stats=1 -max_len=65536 > log.txt 2>&1)
+  echo $? > "$out/exit.txt"
+}
+pids=()
+for t in "${targets[@]}"; do
+  [ ${#pids[@]} -lt "$jobs" ] || { wait "${pids[0]}" || exit 1; pids=("${pids[@]:1}"); }
+  build_one "$t" &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || exit 1; done
+pids=()
+for t in "${targets[@]}"; do
+  [ ${#pids[@]} -lt "$jobs" ] || { wait "${pids[0]}"; pids=("${pids[@]:1}"); }
+  echo "fuzz_$t: $seconds s"
+  run_one "$t" &
+  pids+=($!)
+done
+wait
+status=0
+for t in "${targets[@]}"; do
+  out="build-fuzz/$t"
   echo "== fuzz_$t: $seconds s"
-  if ! (cd "$out" && ./"fuzz_$t" corpus -max_total_time="$seconds" -timeout=1 -rss_limit_mb=1024 \
-    -malloc_limit_mb=1024 -print_final_stats=1 -max_len=65536 2>&1 | tee log.txt |
-    grep -E "^stat::|^#[0-9]+.*DONE|ERROR|SUMMARY|cov:" | tail -n 12); then
-    status=1
-  fi
-  if grep -q "ERROR: libFuzzer\|ERROR: AddressSanitizer\|runtime error\|SUMMARY:" "$out/log.txt"; then
+  grep -E "^stat::|^#[0-9]+.*DONE|ERROR|SUMMARY|cov:" "$out/log.txt" | tail -n 12
+  if [ "$(cat "$out/exit.txt")" != 0 ] ||
+    grep -q "ERROR: libFuzzer\|ERROR: AddressSanitizer\|runtime error\|SUMMARY:" "$out/log.txt"; then
     echo "fuzz_$t: FAILED, see $out/log.txt and $out/crash-* / timeout-* / oom-*"
     status=1
   fi
