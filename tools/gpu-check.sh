@@ -14,6 +14,7 @@ case "${1:-}" in
     cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DENABLE_CUDA=ON -DRMGAIT_NATIVE=OFF
     cmake --build build-gpu -j "$(nproc)" --target test_cuda test_nccl rmgait rmgait_cuda \
       rmgait_nccl bench_conv3d
+    rm -rf build-gpu/gpu-libs  # never a stale copy of a library rebuilt since
     mkdir -p build-gpu/gpu-libs
     # dlopen'ed, not in ldd
     cp -L build-gpu/engine/librmgait_cuda.so build-gpu/dist/librmgait_nccl.so build-gpu/gpu-libs/
