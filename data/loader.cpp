@@ -11,7 +11,7 @@
 namespace rmgait::data {
 
 namespace {
-struct Rng {
+struct SamplerRng {
   uint64_t seed, n = 0;
   uint32_t below(uint32_t m) {
     return std::min<uint32_t>(m - 1, uint32_t(philox::uniform(seed, n++) * float(m)));
@@ -53,7 +53,7 @@ TrainSampler::TrainSampler(const PackedDataset& ds, std::vector<size_t> indices,
 }
 
 Batch TrainSampler::batch(int64_t b) const {
-  Rng rng{opt_.seed * 1000003ull + uint64_t(b) * 7919ull + 11};
+  SamplerRng rng{opt_.seed * 1000003ull + uint64_t(b) * 7919ull + 11};
   // P subjects without replacement (partial Fisher-Yates)
   std::vector<size_t> order(subjects_.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;

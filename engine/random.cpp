@@ -2,6 +2,7 @@
 
 #include "engine/backend.h"
 #include "engine/error.h"
+#include "engine/math/philox.h"
 
 namespace rmgait {
 
@@ -14,6 +15,10 @@ Tensor random_tensor(RandomKind kind, const Shape& shape, Generator& gen, float 
   return t;
 }
 }  // namespace
+
+float host_uniform(Generator& gen) {
+  return philox::uniform(gen.seed(), gen.advance(1));
+}
 
 Tensor rand(const Shape& shape, Generator& gen, float lo, float hi, Device device) {
   RM_CHECK(lo <= hi, "rand: low ", lo, " above high ", hi);

@@ -24,6 +24,10 @@ class Generator {
   uint64_t seed_ = 0, offset_ = 0;
 };
 
+// One uniform draw in [0, 1) on the host (the counter-based stream the tensors use, so a draw
+// here is the same on every device and rank).
+float host_uniform(Generator& gen);
+
 Tensor rand(const Shape& shape, Generator& gen, float lo = 0.f, float hi = 1.f,
             Device device = Device::cpu);
 Tensor randn(const Shape& shape, Generator& gen, float mean = 0.f, float std = 1.f,

@@ -4,16 +4,9 @@
 
 #include "engine/autograd.h"
 #include "engine/error.h"
-#include "engine/math/philox.h"
 #include "engine/ops.h"
 
 namespace rmgait::gait {
-
-namespace {
-float host_uniform(Generator& g) {
-  return philox::uniform(g.seed(), g.advance(1));
-}
-}  // namespace
 
 Tensor drop_block(const Tensor& x, const DropBlockConfig& cfg, Generator& gen,
                   const BatchSlice& slice) {

@@ -1,7 +1,6 @@
 #include "gait/reverse_mask.h"
 
 #include "engine/error.h"
-#include "engine/math/philox.h"
 #include "engine/ops.h"
 
 namespace rmgait::gait {
@@ -15,9 +14,6 @@ MaskStrategy parse_mask_strategy(const std::string& s) {
 }
 
 namespace {
-float host_uniform(Generator& g) {
-  return philox::uniform(g.seed(), g.advance(1));
-}
 
 // [0, 0, .., 1, 1, ..] (i / div), on the host: index_select takes host indices on any device.
 Tensor index_range(int64_t n, int64_t div) {

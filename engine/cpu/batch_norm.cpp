@@ -9,24 +9,24 @@ using dnnl::memory;
 using dnnl::normalization_flags;
 
 namespace {
-struct Fwd {
+struct BnFwd {
   dnnl::batch_normalization_forward::primitive_desc pd;
   dnnl::batch_normalization_forward prim;
 };
-struct Bwd {
+struct BnBwd {
   dnnl::batch_normalization_backward::primitive_desc pd;
   dnnl::batch_normalization_backward prim;
 };
 
 const normalization_flags kAffine = normalization_flags::use_scale | normalization_flags::use_shift;
 
-Fwd& forward_entry(const Shape& s, float eps, bool training) {
-  static PrimitiveCache<Fwd> cache;
+BnFwd& forward_entry(const Shape& s, float eps, bool training) {
+  static PrimitiveCache<BnFwd> cache;
   std::string key = shape_str(s) + std::to_string(eps) + (training ? "T" : "I");
   return cache.get(key, [&] {
     auto kind = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
     auto flags = training ? kAffine : kAffine | normalization_flags::use_global_stats;
-    Fwd f;
+    BnFwd f;
     f.pd = dnnl::batch_normalization_forward::primitive_desc(
         dnnl::batch_normalization_forward::desc(kind, plain_desc(s), eps, flags), dnnl_engine());
     f.prim = dnnl::batch_normalization_forward(f.pd);
@@ -43,7 +43,7 @@ void CpuBackend::batch_norm_forward_train(const Tensor& x, const Tensor& weight,
                                           const Tensor& y, const Tensor& mean, const Tensor& var,
                                           float eps) {
   DNNL_CHECK("batch_norm_forward_train", shape_str(x.shape()), {
-    Fwd& f = forward_entry(x.shape(), eps, true);
+    BnFwd& f = forward_entry(x.shape(), eps, true);
     memory::desc md = plain_desc(x.shape());
     f.prim.execute(dnnl_stream(), {{DNNL_ARG_SRC, wrap(md, x)},
                                    {DNNL_ARG_DST, wrap(md, y)},
@@ -59,7 +59,7 @@ void CpuBackend::batch_norm_forward_eval(const Tensor& x, const Tensor& weight, 
                                          const Tensor& mean, const Tensor& var, const Tensor& y,
                                          float eps) {
   DNNL_CHECK("batch_norm_forward_eval", shape_str(x.shape()), {
-    Fwd& f = forward_entry(x.shape(), eps, false);
+    BnFwd& f = forward_entry(x.shape(), eps, false);
     memory::desc md = plain_desc(x.shape());
     f.prim.execute(dnnl_stream(), {{DNNL_ARG_SRC, wrap(md, x)},
                                    {DNNL_ARG_DST, wrap(md, y)},
@@ -74,12 +74,12 @@ void CpuBackend::batch_norm_forward_eval(const Tensor& x, const Tensor& weight, 
 void CpuBackend::batch_norm_backward(const Tensor& gy, const Tensor& x, const Tensor& weight,
                                      const Tensor& mean, const Tensor& var, const Tensor& gx,
                                      const Tensor& gweight, const Tensor& gbias, float eps) {
-  static PrimitiveCache<Bwd> cache;
+  static PrimitiveCache<BnBwd> cache;
   DNNL_CHECK("batch_norm_backward", shape_str(x.shape()), {
-    Fwd& f = forward_entry(x.shape(), eps, true);
-    Bwd& b = cache.get(shape_str(x.shape()) + std::to_string(eps), [&] {
+    BnFwd& f = forward_entry(x.shape(), eps, true);
+    BnBwd& b = cache.get(shape_str(x.shape()) + std::to_string(eps), [&] {
       memory::desc md = plain_desc(x.shape());
-      Bwd e;
+      BnBwd e;
       e.pd = dnnl::batch_normalization_backward::primitive_desc(
           dnnl::batch_normalization_backward::desc(dnnl::prop_kind::backward, md, md, eps, kAffine),
           dnnl_engine(), f.pd);
