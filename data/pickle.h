@@ -1,7 +1,7 @@
 #pragma once
-// A restricted reader for pickled NumPy arrays (pickle protocols 2-5), as OpenGait stores
-// pretreated sequences. It interprets a small subset of the pickle machine and accepts only the
-// globals that rebuild an array: numpy.core.multiarray._reconstruct (or NumPy 2's
+// Pickled NumPy arrays (pickle protocols 2-5), as OpenGait stores pretreated sequences, read
+// with the restricted unpickler of formats/pickle.h, which accepts here only the globals that
+// rebuild an array: numpy.core.multiarray._reconstruct (or NumPy 2's
 // numpy._core.multiarray._reconstruct), numpy.ndarray, numpy.dtype, and _codecs.encode (which
 // protocol 2 uses for raw bytes). Any other global or opcode is an error naming it: nothing is
 // ever executed.

@@ -7,8 +7,11 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "data/packed.h"
+#include "data/protocol.h"
 #include "data/syngait.h"
 #include "gait/evaluator.h"
+#include "nn/torch_pt.h"
 #include "tests/test_util.h"
 #include "tools/config.h"
 #include "tools/session.h"
@@ -256,4 +259,141 @@ trainer_cfg:
     CHECK(b[i]["triplet"].get<double>() == a[100 + i]["triplet"].get<double>());
     CHECK(b[i]["ce"].get<double>() == a[100 + i]["ce"].get<double>());
   }
+
+  // the same weights as a PyTorch .pt in OpenGait's layout: evaluated with --config, the same
+  // rank-1 table; as --resume-weights, training starts from them (lr 0: parameters unchanged)
+  const std::string ckpt = "/tmp/rmgait_e2e_a/latest.safetensors", pt = "/tmp/rmgait_e2e.pt";
+  nn::save_torch_checkpoint(pt, tools::read_weights(ckpt), true, 120);
+  tools::LoadedModel ours = tools::load_model(ckpt), theirs = tools::load_model(pt, cfg_path);
+  CHECK(theirs.iteration == 120);
+  data::PackedDataset ds("/tmp/rmgait_e2e.pack");
+  const data::Protocol proto = data::parse_protocol("casiab-st");
+  tools::EvalOptions o;
+  CHECK(tools::evaluate(*theirs.model, ds, proto, o).mean ==
+        tools::evaluate(*ours.model, ds, proto, o).mean);
+  CHECK_THROWS_WITH_AS(tools::load_model(pt), doctest::Contains("give --config"), Error);
+  fs::remove_all("/tmp/rmgait_e2e_c");
+  tools::run_train(tools::load_config(cfg_path, {"trainer_cfg.output_dir=/tmp/rmgait_e2e_c",
+                                                 "trainer_cfg.total_iter=1", "optimizer_cfg.lr=0",
+                                                 "trainer_cfg.save_iter=1"}),
+                   "", Device::cpu, pt);
+  auto before = tools::read_weights(ckpt),
+       after = tools::read_weights("/tmp/rmgait_e2e_c/latest.safetensors");
+  for (const auto& [k, v] : ours.model->named_parameters())
+    CHECK_MESSAGE(after.at(k).to_vector() == before.at(k).to_vector(), k);
+}
+
+TEST_CASE("OpenGait configurations: GaitGL's keys mapped, the rest refused by name") {
+  // the keys and values of OpenGait's configs/gaitgl/gaitgl.yaml (CASIA-B)
+  const std::string og = R"(data_cfg:
+  dataset_name: CASIA-B
+  dataset_root: /data/casiab.pack
+  dataset_partition: ./datasets/CASIA-B/CASIA-B_include_005.json
+  num_workers: 1
+  remove_no_gallery: false
+  test_dataset_name: CASIA-B
+evaluator_cfg:
+  enable_float16: false
+  restore_ckpt_strict: true
+  restore_hint: 80000
+  save_name: GaitGL
+  sampler:
+    batch_size: 4
+    sample_type: all_ordered
+    type: InferenceSampler
+loss_cfg:
+  - loss_term_weight: 1.0
+    margin: 0.2
+    type: TripletLoss
+    log_prefix: triplet
+  - loss_term_weight: 0.5
+    scale: 1
+    type: CrossEntropyLoss
+    log_accuracy: true
+    label_smooth: true
+    log_prefix: softmax
+model_cfg:
+  model: GaitGL
+  channels: [32, 64, 128]
+  class_num: 74
+optimizer_cfg:
+  lr: 1.0e-4
+  solver: Adam
+  weight_decay: 5.0e-4
+scheduler_cfg:
+  gamma: 0.1
+  milestones:
+    - 70000
+  scheduler: MultiStepLR
+trainer_cfg:
+  enable_float16: false
+  with_test: true
+  log_iter: 100
+  restore_ckpt_strict: true
+  restore_hint: 0
+  save_iter: 10000
+  save_name: GaitGL
+  sync_BN: true
+  total_iter: 80000
+  sampler:
+    batch_shuffle: true
+    batch_size:
+      - 8
+      - 8
+    frames_num_fixed: 30
+    frames_skip_num: 0
+    sample_type: fixed_ordered
+    type: TripletSampler
+)";
+  const std::string p = "/tmp/rmgait_opengait.yaml", out = "/tmp/rmgait_from_opengait.yaml";
+  std::ofstream(p) << og;
+  tools::TrainConfig c = tools::load_config(p, {"trainer_cfg.total_iter=5"});
+  CHECK(c.model.block == gait::BlockKind::gl);
+  CHECK(c.model.channels == std::array<int64_t, 3>{32, 64, 128});
+  CHECK(c.dataset == "/data/casiab.pack");
+  CHECK(c.protocol == "./datasets/CASIA-B/CASIA-B_include_005.json");
+  CHECK(c.num_workers == 1);
+  CHECK(c.triplet_weight == 1.f);
+  CHECK(c.margin == doctest::Approx(0.2));
+  CHECK(c.ce_weight == 0.5f);
+  CHECK(c.label_smoothing == doctest::Approx(0.1));
+  CHECK(c.lr == doctest::Approx(1e-4));
+  CHECK(c.weight_decay == doctest::Approx(5e-4));
+  CHECK(c.milestones == std::vector<int64_t>{70000});
+  CHECK(c.gamma == doctest::Approx(0.1));
+  CHECK(c.p == 8);
+  CHECK(c.k == 8);
+  CHECK(c.frames == 30);
+  CHECK(c.total_iter == 5);  // --set applies to the translated configuration
+  CHECK(c.save_iter == 10000);
+  CHECK(c.eval_iter == 10000);  // with_test: evaluate at each save
+  CHECK(c.sync_bn);
+  CHECK(c.precision == "f32");
+  CHECK(c.output_dir == "output/GaitGL");
+  // config --from-opengait writes the equivalent rmgait configuration
+  tools::write_config_from_opengait(p, out);
+  tools::TrainConfig d = tools::load_config(out, {"trainer_cfg.total_iter=5"});
+  CHECK(d.yaml == c.yaml);
+  // anything else is refused by name
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string s = og;
+    s.replace(s.find(from), from.size(), to);
+    std::ofstream(p) << s;
+  };
+  with("  class_num: 74", "  class_num: 74\n  bin_num: [64]");
+  CHECK_THROWS_WITH_AS(tools::load_config(p),
+                       doctest::Contains("OpenGait key 'model_cfg.bin_num' is not understood"),
+                       Error);
+  with("model: GaitGL", "model: GaitPart");
+  CHECK_THROWS_WITH_AS(tools::load_config(p),
+                       doctest::Contains("'GaitPart': rmgait implements GaitGL"), Error);
+  with("restore_hint: 0", "restore_hint: 40000");
+  CHECK_THROWS_WITH_AS(tools::load_config(p), doctest::Contains("'trainer_cfg.restore_hint'"),
+                       Error);
+  with("    scale: 1", "    scale: 16");
+  CHECK_THROWS_WITH_AS(tools::load_config(p), doctest::Contains("rmgait implements scale 1"),
+                       Error);
+  with("channels: [32, 64, 128]", "channels: [32, 64, 128, 256]");  // OU-MVLP's deeper GaitGL
+  CHECK_THROWS_WITH_AS(tools::load_config(p), doctest::Contains("expected 3 channel counts"),
+                       Error);
 }

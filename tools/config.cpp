@@ -7,8 +7,10 @@
 #include <map>
 #include <sstream>
 
+#include "engine/atomic_file.h"
 #include "engine/error.h"
 #include "engine/precision.h"
+#include "tools/opengait_config.h"
 
 namespace rmgait::tools {
 
@@ -134,6 +136,7 @@ TrainConfig parse_config(const std::string& text, const std::string& origin) {
   }
   TrainConfig c;
   try {  // a key that is not a string (a map or a list as a key) is a YAML error here
+    if (is_opengait_config(root)) root = from_opengait(root, origin);
     apply(root, c, origin);
   } catch (const YAML::Exception& e) {
     RM_FAIL(origin, ": ", e.what());
@@ -152,6 +155,11 @@ TrainConfig load_config(const std::string& path, const std::vector<std::string>&
     root = YAML::Load(f);
   } catch (const YAML::Exception& e) {
     RM_FAIL(path, ": not valid YAML: ", e.what());
+  }
+  try {  // OpenGait's own configuration: translated first, so --set names rmgait's keys
+    if (is_opengait_config(root)) root = from_opengait(root, path);
+  } catch (const YAML::Exception& e) {
+    RM_FAIL(path, ": ", e.what());
   }
   for (const std::string& o : overrides) {
     auto eq = o.find('='), dot = o.find('.');
@@ -172,6 +180,23 @@ TrainConfig load_config(const std::string& path, const std::vector<std::string>&
   std::stringstream ss;
   ss << root;
   return parse_config(ss.str(), path);
+}
+
+void write_config_from_opengait(const std::string& in, const std::string& out) {
+  std::ifstream f(in);
+  RM_CHECK(f, in, ": cannot open configuration");
+  YAML::Node root;
+  try {
+    root = YAML::Load(f);
+  } catch (const YAML::Exception& e) {
+    RM_FAIL(in, ": not valid YAML: ", e.what());
+  }
+  RM_CHECK(is_opengait_config(root), in, ": not an OpenGait configuration (no model_cfg.model)");
+  std::stringstream ss;
+  ss << "# rmgait configuration translated from OpenGait's " << in << "\n"
+     << from_opengait(root, in) << "\n";
+  parse_config(ss.str(), out);  // what it writes must load
+  write_file_atomically(out, [&](std::ostream& o) { o << ss.str(); });
 }
 
 }  // namespace rmgait::tools

@@ -45,8 +45,12 @@ struct TrainConfig {
   std::string yaml;  // the effective configuration, stored in checkpoints
 };
 
-// overrides: "section.key=value" (value in YAML syntax, e.g. "[8, 16]").
+// overrides: "section.key=value" (value in YAML syntax, e.g. "[8, 16]"). OpenGait's own
+// configurations are read too (tools/opengait_config.h), translated before the overrides.
 TrainConfig load_config(const std::string& path, const std::vector<std::string>& overrides = {});
 TrainConfig parse_config(const std::string& yaml_text, const std::string& origin);
+// `rmgait config --from-opengait IN OUT`: the rmgait configuration equivalent to OpenGait's IN,
+// written atomically (and validated by parsing it).
+void write_config_from_opengait(const std::string& in, const std::string& out);
 
 }  // namespace rmgait::tools

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # libFuzzer on every reader of outside bytes (tests/fuzz/fuzz_*.cpp): the restricted pickle
 # reader, .npy, safetensors, the packed dataset, the YAML config with --set overrides, PNG
-# decode + pretreatment.
+# decode + pretreatment, PyTorch .pt checkpoints (zip + the state-dict pickle).
 #   bash tools/fuzz.sh SECONDS [TARGET...]     (default: every target, SECONDS each)
 # Builds each target with clang (-fsanitize=fuzzer,address,undefined: the reader's sources
 # instrumented, the rest linked from the normal build in build/), starts from the committed
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(pickle npy safetensors packed config png)
+[ ${#targets[@]} -gt 0 ] || targets=(pickle npy safetensors packed config png torch_pt)
 if ! command -v clang++ > /dev/null; then
   echo "fuzz: clang++ not found (Debian: clang): skipped"
   exit 0
@@ -31,19 +31,22 @@ common=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-reco
   -I. -I"$dnnl_inc")
 libs=(-L"$build/engine" -lrmgait_engine -Wl,-rpath,"$PWD/$build/engine")
 declare -A sources=(
-  [pickle]="data/pickle.cpp"
+  [pickle]="data/pickle.cpp formats/pickle.cpp"
   [npy]="engine/npy.cpp"
   [safetensors]="nn/safetensors.cpp"
   [packed]="data/packed.cpp"
-  [config]="tools/config.cpp"
+  [config]="tools/config.cpp tools/opengait_config.cpp"
   [png]="data/image_io.cpp data/pretreat.cpp"
+  [torch_pt]="formats/pickle.cpp formats/zip.cpp nn/torch_pt.cpp"
 )
+fmt="$build/formats/librmgait_formats.a -lzip"
 declare -A extra=(
   [pickle]="$build/data/librmgait_data.a"
-  [safetensors]="$build/nn/librmgait_nn.a"
-  [packed]="$build/data/librmgait_data.a"
-  [config]="$build/gait/librmgait_gait.a $build/nn/librmgait_nn.a -lyaml-cpp"
-  [png]="$build/data/librmgait_data.a"
+  [safetensors]="$build/nn/librmgait_nn.a $fmt"
+  [packed]="$build/data/librmgait_data.a $fmt"
+  [config]="$build/gait/librmgait_gait.a $build/nn/librmgait_nn.a $fmt -lyaml-cpp"
+  [png]="$build/data/librmgait_data.a $fmt"
+  [torch_pt]="-lzip"
 )
 jobs=${FUZZ_JOBS:-$(nproc)}  # targets built, then run, this many at a time
 build_one() {

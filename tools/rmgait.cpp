@@ -27,6 +27,8 @@
 #include "engine/random.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
+#include "nn/safetensors.h"
+#include "nn/torch_pt.h"
 #include "tools/data_parallel.h"
 #include "tools/session.h"
 
@@ -57,11 +59,11 @@ int cmd_info(const std::string& path) {
   return 0;
 }
 
-int cmd_eval(const std::string& ckpt, const std::string& dataset, const std::string& protocol,
-             const std::string& out, const std::string& distance, int64_t memory_mb,
-             const std::string& precision, Device device) {
+int cmd_eval(const std::string& ckpt, const std::string& config, const std::string& dataset,
+             const std::string& protocol, const std::string& out, const std::string& distance,
+             int64_t memory_mb, const std::string& precision, Device device) {
   RM_CHECK(memory_mb > 0, "eval: --memory-mb must be positive, got ", memory_mb);
-  tools::LoadedModel lm = tools::load_model(ckpt);
+  tools::LoadedModel lm = tools::load_model(ckpt, config);
   lm.model->to(device);
   data::PackedDataset ds(dataset);
   data::Protocol p = data::parse_protocol(protocol);
@@ -111,9 +113,10 @@ Tensor read_sequence(const std::string& npy, const std::string& dir) {
   return x.unsqueeze(0);
 }
 
-int cmd_embed(const std::string& ckpt, const std::string& npy, const std::string& dir,
-              const std::string& out, const std::string& precision, Device device) {
-  tools::LoadedModel lm = tools::load_model(ckpt);
+int cmd_embed(const std::string& ckpt, const std::string& config, const std::string& npy,
+              const std::string& dir, const std::string& out, const std::string& precision,
+              Device device) {
+  tools::LoadedModel lm = tools::load_model(ckpt, config);
   const Precision prec = parse_precision(precision.empty() ? lm.cfg.precision : precision);
   check_precision(prec, device);
   lm.model->to(device);
@@ -124,6 +127,39 @@ int cmd_embed(const std::string& ckpt, const std::string& npy, const std::string
   Tensor e = lm.model->forward(x).embedding.squeeze(0);  // [C, P]
   save_npy(out, e);
   std::printf("%s: embedding %s\n", out.c_str(), shape_str(e.shape()).c_str());
+  return 0;
+}
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// IN.pt -> OUT.safetensors (the state dict, OpenGait's iteration kept), or a safetensors
+// checkpoint -> OUT.pt (.pth) that torch.load(weights_only=True) reads; --opengait writes
+// OpenGait's {'model': ..., 'iteration': n}.
+int cmd_convert(const std::string& in, const std::string& out, bool opengait) {
+  const bool to_torch = ends_with(out, ".pt") || ends_with(out, ".pth");
+  if (nn::is_torch_checkpoint(in)) {
+    RM_CHECK(!to_torch, "convert: ", in, " is already a PyTorch checkpoint; write a .safetensors");
+    nn::TorchCheckpoint ck = nn::load_torch_checkpoint(in);
+    std::map<std::string, std::string> meta;
+    if (ck.iteration) meta["iteration"] = std::to_string(*ck.iteration);
+    nn::save_safetensors(out, ck.state, meta);
+    std::printf("%s: %zu tensors from %s%s\n", out.c_str(), ck.state.size(), in.c_str(),
+                ck.opengait_layout ? " (OpenGait layout)" : "");
+    return 0;
+  }
+  RM_CHECK(to_torch, "convert: ", out, ": expected a .pt or .pth output for a safetensors input");
+  nn::SafetensorsFile f = nn::load_safetensors(in);
+  std::map<std::string, Tensor> state;
+  for (auto& [k, v] : f.tensors)
+    if (k.rfind("optimizer/", 0) != 0) state[k] = v;
+  int64_t iteration = 0;
+  if (auto it = f.metadata.find("iteration"); it != f.metadata.end())
+    iteration = std::stoll(it->second);
+  nn::save_torch_checkpoint(out, state, opengait, iteration);
+  std::printf("%s: %zu tensors from %s%s\n", out.c_str(), state.size(), in.c_str(),
+              opengait ? " (OpenGait layout)" : "");
   return 0;
 }
 
@@ -267,13 +303,19 @@ int main(int argc, char** argv) {
   train->add_option("--config", config, "YAML configuration")->required();
   train->add_option("--set", sets, "override: section.key=value");
   train->add_option("--resume", resume, "continue from a checkpoint");
+  std::string resume_weights;
+  train->add_option("--resume-weights", resume_weights,
+                    "start from a checkpoint's weights (rmgait, safetensors or PyTorch .pt)");
   std::string device = "cpu";
   train->add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
 
   std::string ckpt, dataset, protocol = "casiab-lt", out, distance = "per_part";
   auto* eval =
       app.add_subcommand("eval", "evaluate a checkpoint (rank-1, excluding identical views)");
-  eval->add_option("--checkpoint", ckpt)->required();
+  eval->add_option("--checkpoint", ckpt, "rmgait, safetensors or PyTorch (.pt) checkpoint")
+      ->required();
+  eval->add_option("--config", config,
+                   "the model's configuration, for a checkpoint without one (PyTorch .pt)");
   eval->add_option("--dataset", dataset)->required();
   eval->add_option("--protocol", protocol, "casiab-st|casiab-mt|casiab-lt|casiab-lt73|oumvlp");
   eval->add_option("--out", out, "write OUT.json and OUT.csv");
@@ -288,7 +330,10 @@ int main(int argc, char** argv) {
 
   std::string sils, dir, emb_out;
   auto* embed = app.add_subcommand("embed", "embed one sequence: [C, P] .npy");
-  embed->add_option("--checkpoint", ckpt)->required();
+  embed->add_option("--checkpoint", ckpt, "rmgait, safetensors or PyTorch (.pt) checkpoint")
+      ->required();
+  embed->add_option("--config", config,
+                    "the model's configuration, for a checkpoint without one (PyTorch .pt)");
   auto* o1 = embed->add_option("--sils", sils, "f32 [T, H, W] in [0, 1] or u8 .npy");
   auto* o2 = embed->add_option("--dir", dir, "folder of raw silhouette PNGs");
   o1->excludes(o2);
@@ -313,6 +358,18 @@ int main(int argc, char** argv) {
                     "under mpirun: the step time (s) of one process on the same cores (all the "
                     "ranks' threads), to report scaling efficiency against");
 
+  auto* convert =
+      app.add_subcommand("convert", "PyTorch .pt <-> safetensors (OpenGait checkpoints)");
+  std::string conv_in, conv_out;
+  bool opengait = false;
+  convert->add_option("in", conv_in, "IN.pt or a safetensors checkpoint")->required();
+  convert->add_option("out", conv_out, "OUT.safetensors or OUT.pt")->required();
+  convert->add_flag("--opengait", opengait, "write OpenGait's {'model': ..., 'iteration': n}");
+  auto* config_cmd = app.add_subcommand("config", "translate an OpenGait configuration");
+  std::vector<std::string> from_opengait;
+  config_cmd->add_option("--from-opengait", from_opengait, "IN.yaml OUT.yaml (OpenGait -> rmgait)")
+      ->expected(2)
+      ->required();
   auto* version = app.add_subcommand("version", "version and what this build can use");
 
   CLI11_PARSE(app, argc, argv);
@@ -349,6 +406,13 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*info) return cmd_info(info_path);
+    if (*convert) return cmd_convert(conv_in, conv_out, opengait);
+    if (*config_cmd) {
+      tools::write_config_from_opengait(from_opengait[0], from_opengait[1]);
+      std::printf("%s: rmgait configuration from %s\n", from_opengait[1].c_str(),
+                  from_opengait[0].c_str());
+      return 0;
+    }
     if (*pretreat || *pack) {
       data::ConvertSummary sum =
           *pack ? data::pack_from_pkl(pkl_dir, dst, true)
@@ -357,14 +421,14 @@ int main(int argc, char** argv) {
       return sum.sequences_written > 0 ? 0 : 1;
     }
     if (*train)
-      return tools::run_train(tools::load_config(config, sets), resume,
-                              tools::parse_device(device));
+      return tools::run_train(tools::load_config(config, sets), resume, tools::parse_device(device),
+                              resume_weights);
     if (*eval)
-      return cmd_eval(ckpt, dataset, protocol, out, distance, eval_memory_mb, precision,
+      return cmd_eval(ckpt, config, dataset, protocol, out, distance, eval_memory_mb, precision,
                       tools::parse_device(device));
     if (*embed) {
       RM_CHECK(!sils.empty() || !dir.empty(), "embed: give --sils or --dir");
-      return cmd_embed(ckpt, sils, dir, emb_out, precision, tools::parse_device(device));
+      return cmd_embed(ckpt, config, sils, dir, emb_out, precision, tools::parse_device(device));
     }
     if (*bench) {
       if (!precision.empty()) sets.push_back("trainer_cfg.precision=" + precision);

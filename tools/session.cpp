@@ -12,6 +12,7 @@
 #include "engine/ops.h"
 #include "nn/checkpoint.h"
 #include "nn/safetensors.h"
+#include "nn/torch_pt.h"
 
 namespace rmgait::tools {
 
@@ -42,21 +43,53 @@ std::vector<std::pair<uint64_t, uint64_t>> rng_from_string(const std::string& s)
   return out;
 }
 
-LoadedModel load_model(const std::string& checkpoint) {
-  nn::SafetensorsFile f = nn::load_safetensors(checkpoint);
-  auto cfg_it = f.metadata.find("config");
-  RM_CHECK(cfg_it != f.metadata.end(), checkpoint,
-           ": no 'config' in the metadata (not written by rmgait train)");
+std::map<std::string, Tensor> read_weights(const std::string& path) {
+  if (nn::is_torch_checkpoint(path)) return nn::load_torch_checkpoint(path).state;
+  std::map<std::string, Tensor> w;
+  for (auto& [k, v] : nn::load_safetensors(path).tensors)
+    if (k.rfind("optimizer/", 0) != 0) w[k] = v;
+  return w;
+}
+
+LoadedModel load_model(const std::string& checkpoint, const std::string& config) {
   LoadedModel lm;
-  lm.cfg = parse_config(cfg_it->second, checkpoint + " (embedded config)");
-  auto need = [&](const char* key) {
-    auto it = f.metadata.find(key);
-    RM_CHECK(it != f.metadata.end(), checkpoint, ": metadata '", key, "' missing");
-    return std::stoll(it->second);
-  };
-  lm.model = std::make_unique<gait::ReverseMaskModel>(
-      model_config(lm.cfg, need("num_classes"), need("height")));
-  lm.iteration = nn::load_checkpoint(checkpoint, *lm.model, nullptr).iteration;
+  std::map<std::string, std::string> meta;
+  if (!nn::is_torch_checkpoint(checkpoint)) meta = nn::load_safetensors(checkpoint).metadata;
+  auto cfg_it = meta.find("config");
+  if (config.empty() || cfg_it != meta.end()) {
+    RM_CHECK(cfg_it != meta.end(), checkpoint,
+             ": no rmgait configuration inside (a PyTorch or converted checkpoint): give --config");
+    RM_CHECK(config.empty(), checkpoint,
+             ": --config given, but the checkpoint carries its own configuration");
+    lm.cfg = parse_config(cfg_it->second, checkpoint + " (embedded config)");
+    auto need = [&](const char* key) {
+      auto it = meta.find(key);
+      RM_CHECK(it != meta.end(), checkpoint, ": metadata '", key, "' missing");
+      return std::stoll(it->second);
+    };
+    lm.model = std::make_unique<gait::ReverseMaskModel>(
+        model_config(lm.cfg, need("num_classes"), need("height")));
+    lm.iteration = nn::load_checkpoint(checkpoint, *lm.model, nullptr).iteration;
+    return lm;
+  }
+  lm.cfg = load_config(config, {});
+  std::map<std::string, Tensor> w;
+  if (nn::is_torch_checkpoint(checkpoint)) {
+    nn::TorchCheckpoint ck = nn::load_torch_checkpoint(checkpoint);
+    w = std::move(ck.state);
+    lm.iteration = ck.iteration.value_or(0);
+  } else {
+    w = read_weights(checkpoint);
+  }
+  auto fc = w.find("Head1.fc_bin");
+  RM_CHECK(fc != w.end() && fc->second.dim() == 3, checkpoint,
+           ": no Head1.fc_bin [parts, channels, classes] to read the class count from");
+  lm.model = std::make_unique<gait::ReverseMaskModel>(model_config(lm.cfg, fc->second.size(2), 64));
+  try {
+    lm.model->load_state_dict(w);
+  } catch (const Error& e) {
+    RM_FAIL(checkpoint, " with ", config, ": ", e.what());
+  }
   return lm;
 }
 

@@ -17,13 +17,18 @@ namespace rmgait::tools {
 // The model for a configuration and a dataset frame size; num_classes from the training subjects.
 gait::ModelConfig model_config(const TrainConfig& cfg, int64_t num_classes, int64_t height);
 
-// A model restored from a checkpoint written by `rmgait train` (its configuration is inside).
+// A model restored from a checkpoint: one written by `rmgait train` (its configuration is
+// inside), or a PyTorch .pt / a bare safetensors state dict with the configuration from `config`
+// (the class count read from Head1.fc_bin's shape, 64-row input).
 struct LoadedModel {
   TrainConfig cfg;
   std::unique_ptr<gait::ReverseMaskModel> model;
   int64_t iteration = 0;
 };
-LoadedModel load_model(const std::string& checkpoint);
+LoadedModel load_model(const std::string& checkpoint, const std::string& config = "");
+// A model's weights from an rmgait checkpoint, a safetensors state dict or a PyTorch .pt (bare
+// state dict or OpenGait's {'model': ...}); the optimizer's entries are left out.
+std::map<std::string, Tensor> read_weights(const std::string& path);
 
 // How evaluate() runs: the distance, the bound on the scorer's memory, progress on stderr, and
 // the device the model and the embeddings live on.
@@ -52,6 +57,9 @@ std::vector<std::pair<uint64_t, uint64_t>> rng_from_string(const std::string& s)
 
 Device parse_device(const std::string& s);  // "cpu" or "cuda" (checked to be usable)
 
-int run_train(const TrainConfig& cfg, const std::string& resume, Device device = Device::cpu);
+// `weights`: start from a checkpoint's weights (rmgait, safetensors or PyTorch .pt), not its
+// optimizer state or iteration (fine-tuning); excludes `resume`.
+int run_train(const TrainConfig& cfg, const std::string& resume, Device device = Device::cpu,
+              const std::string& weights = "");
 
 }  // namespace rmgait::tools

@@ -2,11 +2,12 @@
 # Installs rmgait's build dependencies from Debian 12 (skips apt when they are all present).
 # (ocl-icd-opencl-dev: Debian's oneDNN CMake package looks for OpenCL, a Recommends of libdnnl-dev;
 # libopenmpi-dev + openmpi-bin: data-parallel training under mpirun, and its tests;
-# clang + libclang-rt-14-dev: the libFuzzer targets of tools/fuzz.sh)
+# clang + libclang-rt-14-dev: the libFuzzer targets of tools/fuzz.sh; libzip-dev: PyTorch .pt
+# checkpoints)
 set -euo pipefail
 pkgs=(build-essential cmake libdnnl-dev ocl-icd-opencl-dev libeigen3-dev doctest-dev libstb-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libopenmpi-dev openmpi-bin
-  clang libclang-rt-14-dev)
+  clang libclang-rt-14-dev libzip-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

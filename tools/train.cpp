@@ -95,7 +95,8 @@ std::string fmt_time(double s) {
 
 }  // namespace
 
-int run_train(const TrainConfig& cfg, const std::string& resume, Device device) {
+int run_train(const TrainConfig& cfg, const std::string& resume, Device device,
+              const std::string& weights) {
   namespace fs = std::filesystem;
   dist::Communicator& world = dist::world();
   const int rank = world.rank(), ranks = world.size();
@@ -110,6 +111,15 @@ int run_train(const TrainConfig& cfg, const std::string& resume, Device device) 
   data::SamplerOptions so{cfg.p, cfg.k, cfg.frames, cfg.seed, cfg.flip, first, local_n};
   data::TrainSampler sampler(ds, data::select_sequences(ds, protocol, true), so);
   gait::ReverseMaskModel model(model_config(cfg, sampler.num_classes(), ds.height()));
+  if (!weights.empty()) {  // fine-tuning: an rmgait, safetensors or PyTorch (.pt) checkpoint
+    RM_CHECK(resume.empty(), "train: --resume and --resume-weights exclude each other");
+    try {
+      model.load_state_dict(read_weights(weights));
+    } catch (const Error& e) {
+      RM_FAIL(weights, ": ", e.what());
+    }
+    if (lead) std::fprintf(stderr, "weights from %s\n", weights.c_str());
+  }
   model.to(device);  // before the optimizer: its state follows the parameters' device
   DataParallel dp(model, device, cfg.p, cfg.k, cfg.sync_bn);
   auto opt = make_optimizer(cfg, model.named_parameters());

@@ -1,0 +1,53 @@
+#pragma once
+// Zip archives through libzip (Debian libzip-dev), as PyTorch's checkpoints are: reading entries
+// whole under a size bound (a declared or inflated size past it is an error, so a compressed
+// bomb never fills memory), and writing stored (uncompressed) entries to PATH.tmp, renamed over
+// PATH when the archive is complete.
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+typedef struct zip zip_t;
+
+namespace rmgait::formats {
+
+class ZipReader {
+ public:
+  explicit ZipReader(const std::string& path);
+  // An archive held in memory (`origin` names it in errors); `bytes` must outlive the reader.
+  ZipReader(const std::string& bytes, const std::string& origin);
+  ~ZipReader();
+  ZipReader(const ZipReader&) = delete;
+  ZipReader& operator=(const ZipReader&) = delete;
+
+  const std::vector<std::string>& names() const { return names_; }
+  bool has(const std::string& name) const;
+  uint64_t size(const std::string& name) const;  // uncompressed, as declared
+  std::string read(const std::string& name, uint64_t max_bytes) const;
+  const std::string& origin() const { return origin_; }
+
+ private:
+  int64_t index(const std::string& name) const;
+  std::string origin_;
+  zip_t* z_ = nullptr;
+  std::vector<std::string> names_;
+};
+
+class ZipWriter {
+ public:
+  explicit ZipWriter(const std::string& path);
+  ~ZipWriter();  // an archive never closed is discarded (its temporary file removed)
+  ZipWriter(const ZipWriter&) = delete;
+  ZipWriter& operator=(const ZipWriter&) = delete;
+
+  void add(const std::string& name, std::string bytes);  // stored, in this order
+  void close();                                          // writes, then renames over the path
+
+ private:
+  std::string path_;
+  zip_t* z_ = nullptr;
+  std::deque<std::string> data_;  // libzip reads the entries' bytes at close
+};
+
+}  // namespace rmgait::formats
