@@ -1,5 +1,6 @@
 #include "formats/pickle.h"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 
@@ -11,7 +12,7 @@ namespace {
 
 template <class T>
 PyPtr make(T x) {
-  return std::make_shared<PyValue>(PyValue{std::move(x)});
+  return std::make_shared<PyValue>(PyValue{std::move(x), 0, false});
 }
 
 class Machine {
@@ -43,13 +44,15 @@ class Machine {
         case ')':
           push(make(PyTuple{}));
           break;
-        case 't':
-          push(make(PyTuple{pop_mark()}));
+        case 't': {
+          std::vector<PyPtr> items = pop_mark();
+          push(nested(make(PyTuple{items}), items, at));
           break;
+        }
         case 0x85:
         case 0x86:
         case 0x87:
-          tuple_n(op - 0x84);
+          tuple_n(op - 0x84, at);
           break;
         case 'N':
           push(make(PyNone{}));
@@ -128,10 +131,12 @@ class Machine {
         case 'b':
           build(at);
           break;
-        case 'Q':  // BINPERSID
+        case 'Q': {  // BINPERSID
           if (!rules_.persistent_ids) refuse(op, at);
-          push(make(PyPersistent{pop()}));
+          PyPtr id = pop();
+          push(nested(make(PyPersistent{id}), {id}, at));
           break;
+        }
         default:
           refuse(op, at);
       }
@@ -157,6 +162,7 @@ class Machine {
         break;
       case 's': {  // SETITEM
         PyPtr v = pop(), k = pop();
+        nested(top(), {k, v}, at);
         dict_at(top(), at).items.emplace_back(std::move(k), std::move(v));
         break;
       }
@@ -164,17 +170,20 @@ class Machine {
         std::vector<PyPtr> kv = pop_mark();
         RM_CHECK(kv.size() % 2 == 0, origin_, ": SETITEMS at byte ", at, " with an odd count");
         PyDict& d = dict_at(top(), at);
+        nested(top(), kv, at);
         for (size_t i = 0; i < kv.size(); i += 2) d.items.emplace_back(kv[i], kv[i + 1]);
         break;
       }
       case 'a': {  // APPEND
         PyPtr v = pop();
+        nested(top(), {v}, at);
         list_at(top(), at).items.push_back(std::move(v));
         break;
       }
       case 'e': {  // APPENDS
         std::vector<PyPtr> vs = pop_mark();
         PyList& l = list_at(top(), at);
+        nested(top(), vs, at);
         l.items.insert(l.items.end(), vs.begin(), vs.end());
         break;
       }
@@ -189,6 +198,20 @@ class Machine {
       }
     }
     return true;
+  }
+  // `parent` now holds `child`: its depth grows to hold it, within kMaxPickleDepth
+  void nest(const PyPtr& parent, const PyPtr& child, size_t at) {
+    if (!child) return;
+    child->held = true;  // first: a value placed inside itself is refused too
+    RM_CHECK(!parent->held, origin_, ": pickle modifies a value already inside another at byte ",
+             at, " (a cycle, or not a pickle Python writes)");
+    parent->depth = std::max(parent->depth, child->depth + 1);
+    RM_CHECK(parent->depth <= kMaxPickleDepth, origin_, ": pickle nested deeper than ",
+             kMaxPickleDepth, " levels at byte ", at);
+  }
+  PyPtr nested(PyPtr p, const std::vector<PyPtr>& children, size_t at) {
+    for (const PyPtr& c : children) nest(p, c, at);
+    return p;
   }
   PyDict& dict_at(const PyPtr& p, size_t at) {
     RM_CHECK(std::holds_alternative<PyDict>(p->v), origin_, ": SETITEM at byte ", at,
@@ -244,10 +267,10 @@ class Machine {
     stack_.resize(m - 1);
     return items;
   }
-  void tuple_n(size_t n) {
+  void tuple_n(size_t n, size_t at) {
     std::vector<PyPtr> items(n);
     for (size_t i = n; i-- > 0;) items[i] = pop();
-    push(make(PyTuple{std::move(items)}));
+    push(nested(make(PyTuple{items}), items, at));
   }
   PyPtr get_memo(uint64_t k, size_t at) {
     auto it = memo_.find(k);
@@ -270,8 +293,9 @@ class Machine {
       PyDict d;
       if (!a.items.empty()) d = py_dict(a.items[0], origin_, "the argument of a dict");
       push(make(std::move(d)));
+      if (!a.items.empty()) top()->depth = a.items[0]->depth;
     } else {
-      push(make(PyCall{g, a.items, nullptr}));
+      push(nested(make(PyCall{g, a.items, nullptr}), a.items, at));
     }
   }
   // UTF-8 text of code points < 256 -> those bytes
@@ -293,6 +317,7 @@ class Machine {
     if (std::holds_alternative<PyDict>(obj->v)) return;  // an OrderedDict's attributes
     RM_CHECK(std::holds_alternative<PyCall>(obj->v), origin_, ": BUILD at byte ", at,
              " on something that is not an object");
+    nest(obj, state, at);
     std::get<PyCall>(obj->v).state = std::move(state);
   }
 

@@ -49,7 +49,15 @@ struct PyValue {
   std::variant<PyNone, bool, int64_t, double, std::string, PyBytes, PyTuple, PyList, PyDict,
                PyGlobal, PyCall, PyPersistent, PyMark>
       v;
+  // Nesting below this value (0 for a scalar): the reader refuses past kMaxPickleDepth, so that
+  // walking or freeing a tree never recurses deeper than that.
+  uint32_t depth = 0;
+  // Whether another value holds this one: such a value never gains children afterwards, so no
+  // pickle can make a cycle (which would also never be freed). Python's pickler fills every
+  // container before it places it.
+  bool held = false;
 };
+constexpr uint32_t kMaxPickleDepth = 200;
 
 struct PickleRules {
   std::vector<std::string> globals;  // allowed "module.name"

@@ -168,6 +168,15 @@ TEST_CASE("torch .pt: hostile or broken archives give clear errors, never execut
   Pk evil;
   evil.global("os", "system").raw("(").str("echo hi").raw("tR.");
   CHECK(err(write_pt("evil.pt", evil.b, {})).find("global 'os.system'") != std::string::npos);
+  // a list holding itself (a cycle), and tuples nested 10,000 deep
+  const std::string cycle = std::string("\x80\x02]q", 4) + std::string(1, '\0') + "h" +
+                            std::string(1, '\0') + "a.";
+  CHECK(err(write_pt("cycle.pt", cycle, {})).find("already inside another") != std::string::npos);
+  std::string deep = "\x80\x02";
+  for (int i = 0; i < 10000; ++i) deep += '(';
+  for (int i = 0; i < 10000; ++i) deep += 't';
+  CHECK(err(write_pt("deep.pt", deep + ".", {})).find("nested deeper than 200") !=
+        std::string::npos);
   // the storage entry is missing
   CHECK(err(write_pt("nostorage.pt", one("FloatStorage", 4, 0, {4}), {}))
             .find("storage 'archive/data/0' missing") != std::string::npos);
