@@ -268,9 +268,8 @@ def main():
     autocast = torch.autocast(a.device, dtype=torch.bfloat16, enabled=a.precision == "bf16")
     train_s = 0.0
     model.train()
-    for i in range(a.iters + 1):  # the first step warms up and is not counted
-        sync()
-        t0 = time.perf_counter()
+
+    def step():
         opt.zero_grad()
         with autocast:
             emb, logits = model(x)
@@ -278,19 +277,18 @@ def main():
         loss.backward()
         opt.step()
         sync()
+
+    for i in range(a.iters + 1):  # the first step warms up and is not counted
+        sync()
+        t0 = time.perf_counter()
+        step()
         if i:
             train_s += time.perf_counter() - t0
     if a.profile:
         from torch.profiler import ProfilerActivity, profile
         acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if a.device == "cuda" else [])
         with profile(activities=acts) as prof:
-            opt.zero_grad()
-            with autocast:
-                emb, logits = model(x)
-                loss = triplet_loss(emb.float(), labels) + cross_entropy(logits.float(), labels)
-            loss.backward()
-            opt.step()
-            sync()
+            step()
         keys = ["self_device_time_total", "self_cuda_time_total"] if a.device == "cuda" else []
         for key in keys + ["self_cpu_time_total"]:  # the name changed across PyTorch versions
             try:

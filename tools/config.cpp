@@ -147,15 +147,20 @@ TrainConfig parse_config(const std::string& text, const std::string& origin) {
   return c;
 }
 
-TrainConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
+namespace {
+YAML::Node read_yaml(const std::string& path) {
   std::ifstream f(path);
   RM_CHECK(f, path, ": cannot open configuration");
-  YAML::Node root;
   try {
-    root = YAML::Load(f);
+    return YAML::Load(f);
   } catch (const YAML::Exception& e) {
     RM_FAIL(path, ": not valid YAML: ", e.what());
   }
+}
+}  // namespace
+
+TrainConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  YAML::Node root = read_yaml(path);
   try {  // OpenGait's own configuration: translated first, so --set names rmgait's keys
     if (is_opengait_config(root)) root = from_opengait(root, path);
   } catch (const YAML::Exception& e) {
@@ -183,14 +188,7 @@ TrainConfig load_config(const std::string& path, const std::vector<std::string>&
 }
 
 void write_config_from_opengait(const std::string& in, const std::string& out) {
-  std::ifstream f(in);
-  RM_CHECK(f, in, ": cannot open configuration");
-  YAML::Node root;
-  try {
-    root = YAML::Load(f);
-  } catch (const YAML::Exception& e) {
-    RM_FAIL(in, ": not valid YAML: ", e.what());
-  }
+  const YAML::Node root = read_yaml(in);
   RM_CHECK(is_opengait_config(root), in, ": not an OpenGait configuration (no model_cfg.model)");
   std::stringstream ss;
   ss << "# rmgait configuration translated from OpenGait's " << in << "\n"

@@ -27,18 +27,9 @@ case "${1:-}" in
     done
     du -sh build-gpu/gpu-libs build-gpu ;;
   run)
-    # CUDA libraries: the toolkit's, else the pip wheels (nvidia-cudnn-cu13, nvidia-cublas) that
-    # the device image's PyTorch brings.
-    pylibs=$(python3 -c 'import importlib, os
-d = []
-for m in ("nvidia.cudnn", "nvidia.cublas", "nvidia.cuda_runtime", "nvidia.nccl"):
-    try: d += [os.path.join(p, "lib") for p in importlib.import_module(m).__path__]
-    except Exception: pass
-print(":".join(d))' 2>/dev/null || true)
-    # Python (the PyTorch peer, safetensors) keeps the machine's own libraries: gpu-libs holds
-    # Debian's older libstdc++, which the device image's PyTorch cannot load.
-    py=(env LD_LIBRARY_PATH="${LD_LIBRARY_PATH:-}" python3)
-    export LD_LIBRARY_PATH="$PWD/build-gpu/gpu-libs:/usr/local/cuda/lib64:/usr/local/cuda/lib:$pylibs:${LD_LIBRARY_PATH:-}"
+    . tools/gpu-env.sh
+    py=(env LD_LIBRARY_PATH="$orig_ld" python3)
+    export LD_LIBRARY_PATH="$PWD/build-gpu/gpu-libs:/usr/local/cuda/lib64:/usr/local/cuda/lib:$gpu_pylibs:$orig_ld"
     out="${OUT:-/tmp}"
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
     ldd ./build-gpu/tools/rmgait ./build-gpu/gpu-libs/librmgait_cuda.so | grep -E "not found|cudnn|cublas|cudart" | tee -a "$out/gpu.txt" || true

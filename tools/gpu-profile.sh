@@ -10,17 +10,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 model=${1:-inception}
 precisions=${2:-"bf16 tf32"}
-orig_ld=${LD_LIBRARY_PATH:-}
-pylibs=$(python3 -c 'import importlib, os
-d = []
-for m in ("nvidia.cudnn", "nvidia.cublas", "nvidia.cuda_runtime", "nvidia.nccl"):
-    try: d += [os.path.join(p, "lib") for p in importlib.import_module(m).__path__]
-    except Exception: pass
-print(":".join(d))' 2>/dev/null || true)
+. tools/gpu-env.sh
 out="${OUT:-/tmp}"
 ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
 echo "ncu: ${ncu:-not found}"
-gpu_ld="$PWD/build-gpu/gpu-libs:/usr/local/cuda/lib64:$pylibs:$orig_ld"
+gpu_ld="$PWD/build-gpu/gpu-libs:/usr/local/cuda/lib64:$gpu_pylibs:$orig_ld"
 if [ "${TEST_CUDA:-0}" = 1 ]; then
   LD_LIBRARY_PATH=$gpu_ld timeout 120 ./build-gpu/tests/test_cuda 2>&1 | tail -n 30 | tee "$out/test_cuda.log"
 fi
