@@ -11,32 +11,11 @@
 #include "data/pretreat.h"
 #include "data/syngait.h"
 #include "engine/error.h"
+#include "engine/progress.h"
 
 namespace rmgait::data {
 
 namespace {
-
-// "\r[=====>    ] 42/100  ETA 0:01:03"
-class Progress {
- public:
-  Progress(const char* what, size_t total, bool on) : what_(what), total_(total), on_(on) {}
-  void update(size_t done) {
-    if (!on_) return;
-    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
-    int eta = done ? int(s / double(done) * double(total_ - done)) : 0;
-    int bar = total_ ? int(30 * done / total_) : 30;
-    std::fprintf(stderr, "\r%s [%s%s] %zu/%zu  ETA %d:%02d:%02d", what_,
-                 std::string(size_t(bar), '=').c_str(), std::string(size_t(30 - bar), ' ').c_str(),
-                 done, total_, eta / 3600, eta / 60 % 60, eta % 60);
-    if (done == total_) std::fprintf(stderr, "\n");
-  }
-
- private:
-  const char* what_;
-  size_t total_;
-  bool on_;
-  std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
-};
 
 struct Processed {
   std::vector<uint8_t> frames;

@@ -8,6 +8,7 @@
 #include "data/pretreat.h"
 #include "engine/error.h"
 #include "engine/math/philox.h"
+#include "engine/progress.h"
 
 namespace rmgait::data {
 
@@ -304,6 +305,7 @@ int64_t synth_aligned(const SynGaitOptions& opt, const std::string& out_path, bo
   const std::vector<SeqKey> keys = casiab_sequences();
   PackedWriter writer(out_path, 64, 64);
   int64_t dropped = 0;
+  Progress bar("synth: subjects", size_t(opt.subjects), progress);
   for (int s = 1; s <= opt.subjects; ++s) {
     std::vector<std::vector<uint8_t>> seqs(keys.size());
     std::vector<int64_t> drops(keys.size(), 0);
@@ -328,10 +330,9 @@ int64_t synth_aligned(const SynGaitOptions& opt, const std::string& out_path, bo
       std::snprintf(view, sizeof view, "%03d", keys[k].view);
       writer.add({sid, keys[k].condition, view, keys[k].seq, 0, 0}, seqs[k].data(), n);
     }
-    if (progress) std::fprintf(stderr, "\rsynth: subject %d/%d", s, opt.subjects);
+    bar.update(size_t(s));
   }
   writer.finish();
-  if (progress) std::fprintf(stderr, "\n");
   return dropped;
 }
 

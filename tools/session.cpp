@@ -10,6 +10,7 @@
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "engine/progress.h"
 #include "nn/checkpoint.h"
 #include "nn/safetensors.h"
 #include "nn/torch_pt.h"
@@ -133,6 +134,8 @@ gait::EvalTable evaluate(gait::ReverseMaskModel& model, const data::PackedDatase
   // [n, C, P], this rank's sequences, filled in place (no second copy from a final cat)
   Tensor embs = Tensor::empty({mine.count(), model.config().channels[2], model.parts()}, DType::f32,
                               o.device);
+  Progress bar(ranks > 1 ? "eval: sequences (rank 0's share)" : "eval: sequences",
+               size_t(mine.count()), o.progress);
   for (int64_t n = 0; n < mine.count(); ++n) {
     Tensor e;
     {
@@ -141,11 +144,8 @@ gait::EvalTable evaluate(gait::ReverseMaskModel& model, const data::PackedDatase
               .embedding;
     }
     embs.narrow(0, n, 1).copy_(e);
-    if (o.progress && (n % 50 == 0 || n + 1 == mine.count()))
-      std::fprintf(stderr, "\reval: %lld/%lld sequences%s", (long long)n + 1,
-                   (long long)mine.count(), ranks > 1 ? " (rank 0's share)" : "");
+    bar.update(size_t(n + 1));
   }
-  if (o.progress) std::fprintf(stderr, "\n");
   model.train(was_training);
   if (ranks > 1) {  // rank 0 scores all of them, in the test set's order
     Tensor all = o.comm->gather_rows(embs.to(o.comm->device()), 0);
