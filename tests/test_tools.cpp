@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 
 #include "data/packed.h"
@@ -14,6 +15,7 @@
 #include "nn/torch_pt.h"
 #include "tests/test_util.h"
 #include "tools/config.h"
+#include "tools/report.h"
 #include "tools/session.h"
 
 using namespace rmgait;
@@ -281,6 +283,39 @@ trainer_cfg:
        after = tools::read_weights("/tmp/rmgait_e2e_c/latest.safetensors");
   for (const auto& [k, v] : ours.model->named_parameters())
     CHECK_MESSAGE(after.at(k).to_vector() == before.at(k).to_vector(), k);
+
+  // the report: 3 x 11 x 11 heatmap cells holding eval.json's per-pair accuracies, and each
+  // curve one point per logged step
+  tools::write_report({"/tmp/rmgait_e2e_a", "/tmp/rmgait_e2e_b"}, "/tmp/rmgait_e2e_report.html");
+  std::ifstream rf("/tmp/rmgait_e2e_report.html");
+  const std::string html((std::istreambuf_iterator<char>(rf)), {});
+  const std::regex cell_re(
+      "class=\"cell[^\"]*\" data-cond=\"([a-z]+)\" data-probe=\"(\\d+)\" data-gallery=\"(\\d+)\" "
+      "data-value=\"([^\"]*)\"");
+  auto views = eval["views"];
+  int cells = 0;
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), cell_re);
+       it != std::sregex_iterator(); ++it, ++cells) {
+    const auto& m = *it;
+    const auto p = std::find(views.begin(), views.end(), m[2].str()) - views.begin(),
+               g = std::find(views.begin(), views.end(), m[3].str()) - views.begin();
+    const auto& want = eval["pairs"][m[1].str()][p][g];
+    if (want.is_null())
+      CHECK(m[4].str().empty());
+    else
+      CHECK(std::stod(m[4].str()) == want.get<double>());
+  }
+  CHECK(cells == 2 * 3 * 11 * 11);  // both runs evaluated at their end
+  const std::regex curve_re(
+      "class=\"curve\" data-run=\"([^\"]+)\" data-metric=\"([a-z]+)\"[^>]*points=\"([^\"]*)\"");
+  int curves = 0;
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), curve_re);
+       it != std::sregex_iterator(); ++it, ++curves) {
+    const std::string pts = (*it)[3].str();
+    const size_t n = size_t(std::count(pts.begin(), pts.end(), ','));
+    CHECK(n == ((*it)[1].str() == "rmgait_e2e_a" ? a.size() : b.size()));
+  }
+  CHECK(curves == 5 * 2);
 }
 
 TEST_CASE("OpenGait configurations: GaitGL's keys mapped, the rest refused by name") {

@@ -29,7 +29,7 @@ build=${BUILD_DIR:-build}
 dnnl_inc=$(dirname "$(find /usr/include -name dnnl.hpp -print -quit)")
 common=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
   -I. -I"$dnnl_inc")
-libs=(-L"$build/engine" -lrmgait_engine -Wl,-rpath,"$PWD/$build/engine")
+libs=(-L"$build/engine" -lrmgait_engine -Wl,-rpath,"$PWD/$build/engine" -lgomp)  # the unity-built static libs use OpenMP
 declare -A sources=(
   [pickle]="data/pickle.cpp formats/pickle.cpp"
   [npy]="engine/npy.cpp"

@@ -30,6 +30,7 @@
 #include "nn/safetensors.h"
 #include "nn/torch_pt.h"
 #include "tools/data_parallel.h"
+#include "tools/report.h"
 #include "tools/session.h"
 
 using namespace rmgait;
@@ -365,6 +366,11 @@ int main(int argc, char** argv) {
   convert->add_option("in", conv_in, "IN.pt or a safetensors checkpoint")->required();
   convert->add_option("out", conv_out, "OUT.safetensors or OUT.pt")->required();
   convert->add_flag("--opengait", opengait, "write OpenGait's {'model': ..., 'iteration': n}");
+  auto* report = app.add_subcommand("report", "an HTML report (SVG figures) of training runs");
+  std::vector<std::string> report_runs;
+  std::string report_out;
+  report->add_option("runs", report_runs, "run directories (log.jsonl, eval.json)")->required();
+  report->add_option("--out", report_out, "the HTML file (default: RUN_DIR/report.html)");
   auto* config_cmd = app.add_subcommand("config", "translate an OpenGait configuration");
   std::vector<std::string> from_opengait;
   config_cmd->add_option("--from-opengait", from_opengait, "IN.yaml OUT.yaml (OpenGait -> rmgait)")
@@ -407,6 +413,20 @@ int main(int argc, char** argv) {
     }
     if (*info) return cmd_info(info_path);
     if (*convert) return cmd_convert(conv_in, conv_out, opengait);
+    if (*report) {
+      if (report_out.empty())
+        report_out = report_runs.size() == 1
+                         ? (std::filesystem::path(report_runs[0]) / "report.html").string()
+                         : "report.html";
+      tools::write_report(report_runs, report_out);
+      std::printf("%s: report of %zu run(s), figures in %s_figures/\n", report_out.c_str(),
+                  report_runs.size(),
+                  (std::filesystem::path(report_out).parent_path() /
+                   std::filesystem::path(report_out).stem())
+                      .string()
+                      .c_str());
+      return 0;
+    }
     if (*config_cmd) {
       tools::write_config_from_opengait(from_opengait[0], from_opengait[1]);
       std::printf("%s: rmgait configuration from %s\n", from_opengait[1].c_str(),

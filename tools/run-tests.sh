@@ -8,7 +8,7 @@
 # builds file by file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/setup-deps.sh
+bash tools/setup-deps.sh --tests
 build=${BUILD_DIR:-build}
 unity=${UNITY:-ON}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DENABLE_CUDA="${ENABLE_CUDA:-AUTO}" \

@@ -163,6 +163,14 @@ void write_results(const gait::EvalTable& t, const std::string& stem) {
     j["rank1"][c]["mean"] = t.mean.at(c);
     j["rank1_valid_probes"][c]["per_view"] = t.per_view_valid.at(c);
     j["rank1_valid_probes"][c]["mean"] = t.mean_valid.at(c);
+    // probe view x gallery view accuracy (null: identical views, or no probes / gallery)
+    nlohmann::json rows = nlohmann::json::array();
+    for (const std::vector<double>& row : t.pairs.at(c)) {
+      nlohmann::json r = nlohmann::json::array();
+      for (double x : row) r.push_back(std::isnan(x) ? nlohmann::json(nullptr) : nlohmann::json(x));
+      rows.push_back(r);
+    }
+    j["pairs"][c] = rows;
   }
   auto atomic_write = [](const std::string& path, const std::string& text) {
     write_file_atomically(path, [&](std::ostream& f) { f << text; });

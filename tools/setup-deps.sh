@@ -8,6 +8,8 @@ set -euo pipefail
 pkgs=(build-essential cmake libdnnl-dev ocl-icd-opencl-dev libeigen3-dev doctest-dev libstb-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libopenmpi-dev openmpi-bin
   clang libclang-rt-14-dev libzip-dev)
+# --tests: also what only the test suite needs (chromium: the report in a headless browser)
+[ "${1:-}" != --tests ] || pkgs+=(chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
