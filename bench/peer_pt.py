@@ -4,7 +4,9 @@
 Adam steps on cross entropy in PyTorch (so that weights and batch-norm statistics are not the initial ones), saved
 with torch.save as a bare state dict and in OpenGait's layout ({'model', 'optimizer',
 'iteration'}); `rmgait embed --checkpoint X.pt --config configs/casiab_gaitgl.yaml` of one
-sequence must equal PyTorch's eval-mode embedding to 1e-4 (relative to the largest magnitude).
+sequence must equal PyTorch's eval-mode embedding to 1e-4 (relative to the largest magnitude);
+and the OpenGait-layout .pt that `rmgait convert --opengait` writes back must load with
+torch.load(weights_only=True) into the same model, strictly, with an identical embedding.
 
   /usr/bin/python3 bench/peer_pt.py [RMGAIT=build/tools/rmgait] [OUT=/tmp/rmgait-peer-pt]
 Needs Debian python3-torch. Exits 1 when a difference exceeds 1e-4.
@@ -53,6 +55,21 @@ def main():
         status |= not ok
         print(f"{name}: rmgait embed {got.shape} vs PyTorch {want.shape}: max difference "
               f"{err:.2e} of the largest magnitude ({'ok' if ok else 'FAILED'}, bound 1e-4)")
+    # and back: the .pt that `rmgait convert --opengait` writes loads with
+    # torch.load(weights_only=True) into the same model (strict), giving the same embedding
+    subprocess.run([rmgait, "convert", f"{out}/gl.pt", f"{out}/gl.safetensors"], check=True,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run([rmgait, "convert", f"{out}/gl.safetensors", f"{out}/back.pt", "--opengait"],
+                   check=True, stdout=subprocess.DEVNULL)
+    back = torch.load(f"{out}/back.pt", weights_only=True)
+    again = peer_torch.ReverseMaskModel("gl", [32, 64, 128], 74)
+    again.load_state_dict(back["model"], strict=True)
+    again.eval()
+    with torch.no_grad():
+        same = torch.equal(again(seq[None])[0][0], torch.from_numpy(want))
+    status |= not same
+    print(f"back.pt (rmgait convert --opengait): iteration {back['iteration']}, loaded strictly, "
+          f"embedding {'identical' if same else 'DIFFERENT'}")
     sys.exit(status)
 
 
