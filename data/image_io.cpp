@@ -75,4 +75,22 @@ void write_png(const std::string& path, const uint8_t* pixels, int width, int he
   commit_temp(path);
 }
 
+std::string encode_png(const uint8_t* pixels, int width, int height, int channels) {
+  std::string out;
+  auto append = [](void* ctx, void* data, int n) {
+    static_cast<std::string*>(ctx)->append(static_cast<const char*>(data), size_t(n));
+  };
+  RM_CHECK(
+      stbi_write_png_to_func(append, &out, width, height, channels, pixels, width * channels) != 0,
+      "cannot encode a ", width, "x", height, " PNG");
+  return out;
+}
+
+void write_png_rgb(const std::string& path, const uint8_t* rgb, int width, int height) {
+  const std::string tmp = temp_path(path);
+  RM_CHECK(stbi_write_png(tmp.c_str(), width, height, 3, rgb, width * 3) != 0, path,
+           ": cannot write PNG");
+  commit_temp(path);
+}
+
 }  // namespace rmgait::data

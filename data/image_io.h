@@ -1,5 +1,5 @@
 #pragma once
-// 8-bit grayscale image files through stb_image (Debian libstb-dev).
+// 8-bit image files through stb_image / stb_image_write (Debian libstb-dev).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -15,5 +15,9 @@ struct GrayImage {
 GrayImage read_gray(const std::string& path);
 // Writes an 8-bit gray PNG atomically.
 void write_png(const std::string& path, const uint8_t* pixels, int width, int height);
+// The PNG bytes of an 8-bit image of 1 (gray) or 3 (RGB) channels, in memory.
+std::string encode_png(const uint8_t* pixels, int width, int height, int channels);
+// Writes an 8-bit RGB PNG (rows of width x 3 bytes) atomically.
+void write_png_rgb(const std::string& path, const uint8_t* rgb, int width, int height);
 
 }  // namespace rmgait::data

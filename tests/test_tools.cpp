@@ -8,6 +8,7 @@
 #include <regex>
 #include <set>
 
+#include "data/image_io.h"
 #include "data/packed.h"
 #include "data/protocol.h"
 #include "data/syngait.h"
@@ -17,6 +18,7 @@
 #include "tools/config.h"
 #include "tools/report.h"
 #include "tools/session.h"
+#include "tools/visualize.h"
 
 using namespace rmgait;
 using namespace rmgait::gait;
@@ -431,4 +433,44 @@ trainer_cfg:
   with("channels: [32, 64, 128]", "channels: [32, 64, 128, 256]");  // OU-MVLP's deeper GaitGL
   CHECK_THROWS_WITH_AS(tools::load_config(p), doctest::Contains("expected 3 channel counts"),
                        Error);
+}
+
+TEST_CASE("visualize: stage maps, and RMFE's two branches under each mask strategy") {
+  gait::ModelConfig mc;
+  mc.block = gait::BlockKind::inception;
+  mc.channels = {2, 4, 8};
+  mc.num_classes = 4;
+  gait::ReverseMaskModel model(mc);
+  Generator g(3);
+  Tensor x = rand({1, 9, 64, 44}, g);
+  const std::string dir = "/tmp/rmgait_visualize";
+  std::filesystem::remove_all(dir);
+  std::vector<std::string> files = tools::visualize(model, x, 4, dir);
+  REQUIRE(files.size() == 1 + 5 + 4 * 3);  // input, 5 stages, (mask, 2 branches) x 4 strategies
+  auto img = [&](const std::string& name) { return data::read_gray(dir + "/" + name); };
+  data::GrayImage in = img("input.png");
+  CHECK(in.width == 44 * 4);
+  CHECK(in.height == 64 * 4);
+  CHECK(img("stage_A1.png").width == 44 * 4);       // 22 columns, scaled 8x
+  CHECK(img("stage_B2.png").height == 3 * 32 * 8);  // the last stage's cat over H (Eq. 10)
+  // masks at the input's 64 x 44, 4x: row masks are constant along rows, unit masks are not,
+  // the constant strategy keeps the top half and reverses the bottom half
+  auto row_uniform = [](const data::GrayImage& m) {
+    for (int y = 0; y < m.height; ++y)
+      for (int x = 1; x < m.width; ++x)
+        if (m.pixels[size_t(y) * m.width + x] != m.pixels[size_t(y) * m.width]) return false;
+    return true;
+  };
+  data::GrayImage unit = img("rm_unit_mask.png"), row = img("rm_row_mask.png"),
+                  constant = img("rm_constant_mask.png");
+  CHECK(row_uniform(row));
+  CHECK_FALSE(row_uniform(unit));
+  CHECK(row_uniform(constant));
+  CHECK(constant.pixels.front() == 255);
+  CHECK(constant.pixels.back() == 0);
+  CHECK(img("rm_block_mask.png").pixels != unit.pixels);
+  for (const char* s : {"unit", "row", "block", "constant"})
+    CHECK_MESSAGE(img(std::string("rm_") + s + "_branch1.png").pixels !=
+                      img(std::string("rm_") + s + "_branch2.png").pixels,
+                  s);
 }

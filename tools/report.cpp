@@ -5,12 +5,18 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "data/image_io.h"
+#include "data/loader.h"
+#include "data/packed.h"
+#include "data/protocol.h"
 #include "engine/atomic_file.h"
 #include "engine/error.h"
 #include "nn/safetensors.h"
+#include "tools/config.h"
 
 namespace rmgait::tools {
 
@@ -244,6 +250,86 @@ std::string comparison_table(const std::vector<Run>& runs) {
   return s.str() + "</table>\n";
 }
 
+std::string base64(const std::string& in) {
+  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const uint32_t v = uint8_t(in[i]) << 16 | uint8_t(in[i + 1]) << 8 | uint8_t(in[i + 2]);
+    for (int k = 18; k >= 0; k -= 6) out += t[(v >> k) & 63];
+  }
+  if (i < in.size()) {
+    const uint32_t v = uint8_t(in[i]) << 16 | (i + 1 < in.size() ? uint8_t(in[i + 1]) << 8 : 0);
+    out += t[(v >> 18) & 63], out += t[(v >> 12) & 63];
+    out += i + 1 < in.size() ? t[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+// A strip of silhouettes from the run's training set: one training subject's first sequence of
+// each condition (rows) in each view (columns), the middle frame. Empty when the configuration
+// or the dataset is not at hand.
+std::string preview_svg(const Run& r, std::string* png_out) {
+  if (r.config.empty()) return "";
+  TrainConfig cfg = parse_config(r.config, r.dir + " (configuration)");
+  if (!fs::exists(cfg.dataset)) return "";
+  data::PackedDataset ds(cfg.dataset);
+  const data::Protocol proto = data::parse_protocol(cfg.protocol);
+  std::string subject;
+  for (const data::SequenceInfo& q : ds.table())
+    if (data::is_training_subject(proto, q.subject) && (subject.empty() || q.subject < subject))
+      subject = q.subject;
+  if (subject.empty()) return "";
+  std::vector<std::string> conds, views;
+  std::map<std::pair<std::string, std::string>, size_t> pick;  // (condition, view) -> sequence
+  for (size_t i = 0; i < ds.size(); ++i) {
+    const data::SequenceInfo& q = ds.table()[i];
+    if (q.subject != subject || q.frames == 0) continue;
+    auto key = std::make_pair(q.condition, q.view);
+    if (pick.count(key) && ds.table()[pick[key]].seq <= q.seq) continue;
+    pick[key] = i;
+    if (std::find(conds.begin(), conds.end(), q.condition) == conds.end())
+      conds.push_back(q.condition);
+    if (std::find(views.begin(), views.end(), q.view) == views.end()) views.push_back(q.view);
+  }
+  std::sort(views.begin(), views.end());
+  std::vector<std::string> ordered;  // NM, BG, CL first
+  for (const char* c : {"nm", "bg", "cl"})
+    if (std::find(conds.begin(), conds.end(), c) != conds.end()) ordered.push_back(c);
+  for (const std::string& c : conds)
+    if (std::find(ordered.begin(), ordered.end(), c) == ordered.end()) ordered.push_back(c);
+  const int fh = 64, fw = 44, gap = 2;
+  const int W = int(views.size()) * (fw + gap), H = int(ordered.size()) * (fh + gap);
+  std::vector<uint8_t> img(size_t(W) * H, 255);
+  for (size_t ci = 0; ci < ordered.size(); ++ci)
+    for (size_t vi = 0; vi < views.size(); ++vi) {
+      auto it = pick.find({ordered[ci], views[vi]});
+      if (it == pick.end()) continue;
+      Tensor seq = data::load_sequence(ds, it->second);  // [1, T, 64, 44]
+      const std::vector<float> f = seq.narrow(1, seq.size(1) / 2, 1).contiguous().to_vector();
+      for (int y = 0; y < fh; ++y)
+        for (int x = 0; x < fw; ++x)
+          img[size_t(ci * (fh + gap) + y) * W + vi * (fw + gap) + x] =
+              uint8_t(255 - 255 * std::clamp(f[size_t(y) * fw + x], 0.f, 1.f));
+    }
+  *png_out = data::encode_png(img.data(), W, H, 1);
+  const int L = 30, T = 16;
+  std::ostringstream s;
+  s << "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"figure preview\" data-run=\""
+    << esc(r.name) << "\" width=\"" << L + W << "\" height=\"" << T + H
+    << "\" font-family=\"sans-serif\" font-size=\"10\">\n";
+  for (size_t vi = 0; vi < views.size(); ++vi)
+    s << "<text x=\"" << L + vi * (fw + gap) + fw / 2 << "\" y=\"11\" text-anchor=\"middle\">"
+      << esc(views[vi]) << "</text>\n";
+  for (size_t ci = 0; ci < ordered.size(); ++ci)
+    s << "<text x=\"2\" y=\"" << T + ci * (fh + gap) + fh / 2 << "\">" << esc(ordered[ci])
+      << "</text>\n";
+  s << "<image x=\"" << L << "\" y=\"" << T << "\" width=\"" << W << "\" height=\"" << H
+    << "\" href=\"data:image/png;base64," << base64(*png_out) << "\"/>\n</svg>\n";
+  return s.str();
+}
+
 std::string safe_name(const std::string& s) {
   std::string o;
   for (char c : s) o += std::isalnum(uint8_t(c)) || c == '-' || c == '_' ? c : '_';
@@ -293,6 +379,14 @@ void write_report(const std::vector<std::string>& run_dirs, const std::string& o
           h << figure("heatmap_" + safe_name(r.name) + "_" + safe_name(cond), heatmap_svg(r, cond));
         h << "</div>\n";
       }
+    }
+    std::string png;
+    const std::string preview = preview_svg(r, &png);
+    if (!preview.empty()) {
+      h << "<h3>Training set preview (one subject, first sequence per condition and view)</h3>\n"
+        << figure("preview_" + safe_name(r.name), preview);
+      write_file_atomically((figdir / ("preview_" + safe_name(r.name) + ".png")).string(),
+                            [&](std::ostream& o) { o << png; });
     }
     if (!r.config.empty())
       h << "<h3>Configuration</h3>\n<pre class=\"config\">" << esc(r.config) << "</pre>\n";

@@ -32,6 +32,7 @@
 #include "tools/data_parallel.h"
 #include "tools/report.h"
 #include "tools/session.h"
+#include "tools/visualize.h"
 
 using namespace rmgait;
 
@@ -366,6 +367,19 @@ int main(int argc, char** argv) {
   convert->add_option("in", conv_in, "IN.pt or a safetensors checkpoint")->required();
   convert->add_option("out", conv_out, "OUT.safetensors or OUT.pt")->required();
   convert->add_flag("--opengait", opengait, "write OpenGait's {'model': ..., 'iteration': n}");
+  auto* vis = app.add_subcommand("visualize", "the paper's Fig. 1: activation maps as PNG files");
+  std::string vis_out;
+  int64_t vis_frame = -1;
+  uint64_t vis_seed = 1;
+  vis->add_option("--checkpoint", ckpt, "rmgait, safetensors or PyTorch (.pt) checkpoint")
+      ->required();
+  vis->add_option("--config", config, "the model's configuration, for a checkpoint without one");
+  auto* v1 = vis->add_option("--sils", sils, "f32 [T, H, W] in [0, 1] or u8 .npy");
+  auto* v2 = vis->add_option("--dir", dir, "folder of raw silhouette PNGs");
+  v1->excludes(v2);
+  vis->add_option("--out", vis_out, "folder for the PNG files")->required();
+  vis->add_option("--frame", vis_frame, "the frame shown (default: the middle one)");
+  vis->add_option("--seed", vis_seed, "seed of the drawn masks");
   auto* report = app.add_subcommand("report", "an HTML report (SVG figures) of training runs");
   std::vector<std::string> report_runs;
   std::string report_out;
@@ -413,6 +427,15 @@ int main(int argc, char** argv) {
     }
     if (*info) return cmd_info(info_path);
     if (*convert) return cmd_convert(conv_in, conv_out, opengait);
+    if (*vis) {
+      RM_CHECK(!sils.empty() || !dir.empty(), "visualize: give --sils or --dir");
+      tools::LoadedModel lm = tools::load_model(ckpt, config);
+      Tensor x = read_sequence(sils, dir);
+      const int64_t frame = vis_frame >= 0 ? vis_frame : x.size(1) / 2;
+      for (const std::string& f : tools::visualize(*lm.model, x, frame, vis_out, vis_seed))
+        std::printf("%s\n", f.c_str());
+      return 0;
+    }
     if (*report) {
       if (report_out.empty())
         report_out = report_runs.size() == 1

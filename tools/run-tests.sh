@@ -20,7 +20,8 @@ phase "Release build"
 ctest --test-dir "$build" --output-on-failure -j "$(nproc)"
 phase "Release tests"
 if [ "${SANITIZE:-1}" != 0 ]; then
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
+  # -O1, as AddressSanitizer's documentation suggests: a faster build, the stack traces intact
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
     -DENABLE_CUDA=OFF -DRMGAIT_SANITIZE=ON -DCMAKE_UNITY_BUILD="$unity"
   cmake --build build-asan -j "$(nproc)"
   phase "sanitizer build"
