@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <string_view>
 
 #include "engine/error.h"
 #include "formats/pickle.h"
@@ -173,7 +174,7 @@ class Reader {
   }
 
   static void put(Tensor& t, int64_t e, const uint8_t* p, const StorageType& st) {
-    const std::string g = st.global;
+    const std::string_view g = st.global;  // a view: no allocation per element
     if (g == "torch.FloatStorage") {
       std::memcpy(t.data<float>() + e, p, 4);
     } else if (g == "torch.HalfStorage") {
