@@ -23,11 +23,7 @@ ZipReader::ZipReader(const std::string& path) : origin_(path) {
   int err = 0;
   z_ = zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &err);
   RM_CHECK(z_, path, ": not a readable zip archive (", zip_error_text(err), ")");
-  const zip_int64_t n = zip_get_num_entries(z_, 0);
-  for (zip_int64_t i = 0; i < n; ++i) {
-    const char* name = zip_get_name(z_, zip_uint64_t(i), ZIP_FL_ENC_RAW);
-    names_.push_back(name ? name : "");
-  }
+  list_names();
 }
 
 ZipReader::ZipReader(const std::string& bytes, const std::string& origin) : origin_(origin) {
@@ -43,6 +39,10 @@ ZipReader::ZipReader(const std::string& bytes, const std::string& origin) : orig
     RM_FAIL(origin, ": not a readable zip archive (", why, ")");
   }
   zip_error_fini(&e);
+  list_names();
+}
+
+void ZipReader::list_names() {
   const zip_int64_t n = zip_get_num_entries(z_, 0);
   for (zip_int64_t i = 0; i < n; ++i) {
     const char* name = zip_get_name(z_, zip_uint64_t(i), ZIP_FL_ENC_RAW);

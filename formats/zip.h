@@ -29,6 +29,7 @@ class ZipReader {
 
  private:
   int64_t index(const std::string& name) const;
+  void list_names();  // names_ from the open archive
   std::string origin_;
   zip_t* z_ = nullptr;
   std::vector<std::string> names_;
