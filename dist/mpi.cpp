@@ -31,8 +31,10 @@ MPI_Datatype mpi_type(DType t) {
       return MPI_INT32_T;
     case DType::u8:
       return MPI_UINT8_T;
+    case DType::bf16:  // only conv inputs kept for backward are bf16; what ranks exchange is f32
+      break;
   }
-  RM_FAIL("MPI: unsupported dtype");
+  RM_FAIL("MPI: unsupported dtype ", dtype_name(t), " (f32, i64, i32 and u8 are communicated)");
 }
 
 // MPI counts are int: a larger tensor is an error, not a silent overflow.

@@ -33,8 +33,10 @@ ncclDataType_t nccl_type(DType t) {
       return ncclInt32;
     case DType::u8:
       return ncclUint8;
+    case DType::bf16:  // only conv inputs kept for backward are bf16; what ranks exchange is f32
+      break;
   }
-  RM_FAIL("NCCL: unsupported dtype");
+  RM_FAIL("NCCL: unsupported dtype ", dtype_name(t), " (f32, i64, i32 and u8 are communicated)");
 }
 
 void check_device(const Tensor& t, const char* op) {

@@ -15,9 +15,10 @@
 namespace rmgait {
 
 // 3D convolution, no dilation, no groups. Weights [Co, Ci, kt, kh, kw]. bf16: products in bf16
-// with f32 accumulation (tensors stay f32; engine/precision.h). leaky_relu: the forward's output
-// is leaky_relu(conv, negative_slope >= 0), fused into the convolution where the backend can
-// (oneDNN post-op); the backward passes take the gradient of the conv itself.
+// with f32 accumulation (weights, outputs and gradients stay f32; engine/precision.h), and x may
+// then be a bf16 tensor (the conv op keeps its input for backward in bf16). leaky_relu: the
+// forward's output is leaky_relu(conv, negative_slope >= 0), fused into the convolution where the
+// backend can (oneDNN post-op); the backward passes take the gradient of the conv itself.
 struct Conv3dParams {
   std::array<int64_t, 3> stride{1, 1, 1};
   std::array<int64_t, 3> padding{0, 0, 0};
@@ -66,7 +67,8 @@ class Backend {
   virtual void unary_backward(UnaryOp op, const Tensor& gy, const Tensor& saved, const Tensor& gx,
                               float a, float b) = 0;
   // bits (u8 [ceil(n / 8)]) = the signs y > 0 of a contiguous y, one bit each; and the backward
-  // of leaky_relu (relu: slope 0) from them: gx = bit ? gy : gy * slope.
+  // of leaky_relu (relu: slope 0) from them: gx = bit ? gy : gy * slope, f32 or rounded to bf16
+  // (gx bf16: for a conv that multiplies it in bf16). gx may be gy itself.
   virtual void sign_bits(const Tensor& y, const Tensor& bits) = 0;
   virtual void leaky_relu_backward_bits(const Tensor& gy, const Tensor& bits, const Tensor& gx,
                                         float slope) = 0;
@@ -110,12 +112,14 @@ class Backend {
   virtual void matmul(const Tensor& a, const Tensor& b, const Tensor& c, bool ta, bool tb,
                       bool bf16) = 0;
 
-  // x [N, Ci, T, H, W], w [Co, Ci, kt, kh, kw], bias [Co] or undefined, y [N, Co, T', H', W'].
+  // x [N, Ci, T, H, W] (f32, or bf16 when p.bf16), w [Co, Ci, kt, kh, kw], bias [Co] or
+  // undefined, y [N, Co, T', H', W'].
   virtual void conv3d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
                               const Conv3dParams& p) = 0;
   virtual void conv3d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx,
                                     const Conv3dParams& p) = 0;
-  // gbias may be undefined.
+  // gbias may be undefined; x as in forward. gy [N, Co, T', H', W'] (both passes): f32, or bf16
+  // when p.bf16 and no bias gradient is asked for.
   virtual void conv3d_backward_weights(const Tensor& x, const Tensor& gy, const Tensor& gw,
                                        const Tensor& gbias, const Conv3dParams& p) = 0;
 

@@ -21,6 +21,9 @@ void dispatch(DType t, F&& f) {
     case DType::i64:
       f(int64_t{});
       break;
+    case DType::bf16:
+      f(BFloat16{});
+      break;
   }
 }
 

@@ -30,6 +30,8 @@ const char* descr_of(DType t) {
       return "<i4";
     case DType::i64:
       return "<i8";
+    case DType::bf16:  // save_npy widens bf16 first: NumPy has no bf16
+      break;
   }
   return "";
 }
@@ -89,7 +91,8 @@ Tensor load_npy(const std::string& path) {
 
 void save_npy(const std::string& path, const Tensor& t) {
   Tensor c = t.detach().to(Device::cpu).contiguous();
-  std::string shape = "(";  // "()", "(5,)", "(2, 3)"
+  if (c.dtype() == DType::bf16) c = c.to(DType::f32);  // exact; NumPy has no bf16 type
+  std::string shape = "(";                             // "()", "(5,)", "(2, 3)"
   for (int64_t i = 0; i < c.dim(); ++i) shape += (i ? ", " : "") + std::to_string(c.size(i));
   shape += c.dim() == 1 ? ",)" : ")";
   std::string header = std::string("{'descr': '") + descr_of(c.dtype()) +

@@ -101,8 +101,13 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool ta = false, bool tb = false
 // x [N, Ci, T, H, W], w [Co, Ci, kt, kh, kw], bias [Co] or undefined. With recompute_x, autograd
 // does not keep x for the weight gradient but calls recompute_x() in backward to rebuild it: for
 // inputs that are a cheap function of tensors kept anyway (ReverseMask's masked pair).
+// Under Precision::bf16 the kept x is a bf16 copy (bf16_copy), and recompute_x may return one.
 Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(),
               const Conv3dParams& p = {}, std::function<Tensor()> recompute_x = {});
+// A detached, contiguous bf16 copy of x (round to nearest even, engine/math/bf16.h), one per
+// value of x: every caller gets the same copy while any holds it, so the convs and recompute
+// closures that keep one activation for bf16 products keep it once, at half its f32 size.
+Tensor bf16_copy(const Tensor& x);
 Tensor max_pool3d(const Tensor& x, const Pool3dParams& p);
 // x [B, N, C], y [B, M, C] -> [N, M]: the Euclidean distance of x[b, n] and y[b, m] averaged
 // over the B slices, through the Gram matrix (sqrt(max(0, |x|^2 + |y|^2 - 2 x.y)), slices summed

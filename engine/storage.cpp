@@ -147,6 +147,8 @@ size_t dtype_size(DType t) {
       return 4;
     case DType::i64:
       return 8;
+    case DType::bf16:
+      return 2;
   }
   return 0;
 }
@@ -161,6 +163,8 @@ const char* dtype_name(DType t) {
       return "i32";
     case DType::i64:
       return "i64";
+    case DType::bf16:
+      return "bf16";
   }
   return "?";
 }

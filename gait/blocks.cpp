@@ -2,6 +2,7 @@
 
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "engine/precision.h"
 
 namespace rmgait::gait {
 
@@ -57,9 +58,11 @@ Tensor GLConv::local_strips(const Tensor& x, int64_t s) {
         .view({s * n, c, t, hs, w});
   };
   nn::Conv3d& conv = *local_conv3d->conv;
-  Tensor xd = x.detach();
+  // Under bf16 the strips are rebuilt from x's bf16 copy, which the global conv keeps anyway
+  // (engine/ops.h bf16_copy): the same bf16 values, and x itself need not outlive the forward.
+  Tensor xk = compute_precision() == Precision::bf16 ? bf16_copy(x) : x.detach();
   Tensor y =
-      conv.forward_leaky_relu(to_strips(x), 0.01f, [xd, to_strips] { return to_strips(xd); });
+      conv.forward_leaky_relu(to_strips(x), 0.01f, [xk, to_strips] { return to_strips(xk); });
   const int64_t co = y.size(1), ty = y.size(2), wy = y.size(4);
   return y.view({s, n, co, ty, y.size(3), wy})
       .permute({1, 2, 3, 0, 4, 5})

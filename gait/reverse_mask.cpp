@@ -2,6 +2,7 @@
 
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "engine/precision.h"
 
 namespace rmgait::gait {
 
@@ -67,10 +68,13 @@ Tensor rmfe(nn::Conv3d& conv, const Tensor& x, const ReverseMask::Weights& w, fl
   // [2, 1, 1, 1, H, W]: the pair is one broadcast product [2, N, C, T, H, W] = [X1; X2], written
   // once (no cat copy) and not kept for backward: the conv rebuilds it from x and the weights.
   Tensor w12 = stack({w.w1, w.w2}, 0).detach();
+  // Under bf16 the rebuild starts from x's bf16 copy, shared with the block's other convs
+  // (engine/ops.h bf16_copy), so x itself need not outlive the forward: bf16(bf16(x) w) where the
+  // forward multiplied bf16(x w), as autocast's bf16 activations would (a second rounding, u).
   Tensor pair = mul(x.unsqueeze(0), w12).view(pair_shape);
-  Tensor xd = x.detach();
-  Tensor f = conv.forward_leaky_relu(pair, slope, [xd, w12, pair_shape] {
-    return mul(xd.unsqueeze(0), w12).view(pair_shape);
+  Tensor xk = compute_precision() == Precision::bf16 ? bf16_copy(x) : x.detach();
+  Tensor f = conv.forward_leaky_relu(pair, slope, [xk, w12, pair_shape] {
+    return mul(xk.to(DType::f32).unsqueeze(0), w12).view(pair_shape);
   });                       // [2N, Co, T', H', W']
   Shape split = f.shape();  // [2, N, Co, T', H', W']
   split[0] = x.size(0);

@@ -21,6 +21,8 @@ const char* st_dtype(DType t) {
       return "I32";
     case DType::i64:
       return "I64";
+    case DType::bf16:
+      return "BF16";
   }
   return "";
 }
@@ -30,7 +32,8 @@ DType parse_dtype(const std::string& s, const std::string& path, const std::stri
   if (s == "U8") return DType::u8;
   if (s == "I32") return DType::i32;
   if (s == "I64") return DType::i64;
-  RM_FAIL(path, ": tensor '", key, "' has dtype ", s, "; supported: F32, I64, I32, U8");
+  if (s == "BF16") return DType::bf16;
+  RM_FAIL(path, ": tensor '", key, "' has dtype ", s, "; supported: F32, BF16, I64, I32, U8");
 }
 }  // namespace
 

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "engine/error.h"
+#include "engine/math/bf16.h"
 #include "formats/pickle.h"
 #include "formats/zip.h"
 
@@ -182,8 +183,7 @@ class Reader {
       std::memcpy(&h, p, 2);
       t.data<float>()[e] = half_to_float(h);
     } else if (g == "torch.BFloat16Storage") {
-      uint32_t bits = uint32_t(p[0] | p[1] << 8) << 16;
-      std::memcpy(t.data<float>() + e, &bits, 4);
+      t.data<float>()[e] = float_from_bf16_bits(uint16_t(p[0] | p[1] << 8));
     } else if (g == "torch.DoubleStorage") {
       double d;
       std::memcpy(&d, p, 8);

@@ -250,6 +250,39 @@ TEST_CASE("random numbers and masks are bit-identical on CPU and CUDA") {
   }
 }
 
+TEST_CASE("f32 <-> bf16 casts are bit-identical on CPU and CUDA, contiguous and strided") {
+  // random values, ties at every scale, denormals (to signed zeros), inf, NaN
+  std::vector<float> v = uniform({4000}, 61, -3.f, 3.f).to_vector();
+  for (int e = -130; e < 130; e += 3) {
+    v.push_back(std::ldexp(1.f + std::ldexp(1.f, -8), e));       // a tie, down to even
+    v.push_back(-std::ldexp(1.f + 3 * std::ldexp(1.f, -8), e));  // a tie, up to even
+  }
+  for (float f : {0.f, -0.f, INFINITY, -INFINITY, NAN, 3.4e38f, 1e-40f, -1e-40f}) v.push_back(f);
+  if (v.size() % 2) v.push_back(1.f);
+  const int64_t n = int64_t(v.size());
+  Tensor x = Tensor::from_vector(v, {n});
+  auto bits = [](const Tensor& b) {  // the bf16 bits of b, as u16 values in f32
+    Tensor c = b.to(Device::cpu).contiguous();
+    std::vector<float> out;
+    for (int64_t i = 0; i < c.numel(); ++i) out.push_back(float(c.data<BFloat16>()[i].bits));
+    return out;
+  };
+  Tensor xg = x.to(Device::cuda);
+  CHECK(bits(xg.to(DType::bf16)) == bits(x.to(DType::bf16)));  // contiguous
+  Tensor cols = x.reshape({n / 2, 2}).narrow(1, 1, 1),
+         colsg = xg.reshape({n / 2, 2}).narrow(1, 1, 1);
+  Tensor sc = Tensor::empty({n / 2, 1}, DType::bf16),
+         sg = Tensor::empty({n / 2, 1}, DType::bf16, Device::cuda);
+  sc.copy_(cols), sg.copy_(colsg);  // strided source
+  CHECK(bits(sg) == bits(sc));
+  // back to f32: exact on both
+  std::vector<float> wc = x.to(DType::bf16).to(DType::f32).to_vector();
+  std::vector<float> wg = xg.to(DType::bf16).to(DType::f32).to(Device::cpu).to_vector();
+  REQUIRE(wc.size() == wg.size());
+  for (size_t i = 0; i < wc.size(); ++i)
+    CHECK((std::memcmp(&wc[i], &wg[i], 4) == 0 || (std::isnan(wc[i]) && std::isnan(wg[i]))));
+}
+
 TEST_CASE("the fused Adam update on CUDA matches the CPU (L2 and decoupled decay)") {
   for (bool decoupled : {false, true}) {
     Tensor pc = leafu({3000}, 60), pg = on(pc, Device::cuda);

@@ -72,3 +72,131 @@ TEST_CASE("precision names and the guard") {
   }
   CHECK(compute_precision() == Precision::f32);
 }
+
+TEST_CASE("bf16 tensors: f32 -> bf16 rounds to nearest even on every path, and widens exactly") {
+  const float tiny = std::ldexp(1.f, -126), denormal = std::ldexp(1.f, -133);
+  // Each value with its bf16 by hand: ties go to the even significand; past the largest bf16,
+  // rounding carries into inf; NaN stays a NaN; denormals become zeros of their sign (as
+  // AVX512-BF16's conversion, which oneDNN's reorders use, makes them).
+  const std::vector<std::pair<float, float>> cases = {
+      {1.f, 1.f},
+      {1.f + std::ldexp(1.f, -8), 1.f},                            // a tie: down to even
+      {1.f + 3 * std::ldexp(1.f, -8), 1.f + std::ldexp(1.f, -6)},  // a tie: up to even
+      {1.f + std::ldexp(1.f, -8) + std::ldexp(1.f, -20), 1.f + std::ldexp(1.f, -7)},  // past one
+      {-2.5f, -2.5f},
+      {-0.f, -0.f},
+      {3.4e38f, INFINITY},
+      {-INFINITY, -INFINITY},
+      {tiny, tiny},
+      {denormal + std::ldexp(1.f, -141), 0.f},
+      {-denormal, -0.f},
+      {NAN, NAN}};
+  std::vector<float> in, in2;  // in2: each value then a 0, read with stride 2
+  for (auto& c : cases) in.push_back(c.first), in2.push_back(c.first), in2.push_back(0.f);
+  const int64_t n = int64_t(in.size());
+  // contiguous: oneDNN's reorder; strided: the generic loop over BFloat16 (engine/math/bf16.h)
+  Tensor contiguous = Tensor::from_vector(in, {n}).to(DType::bf16);
+  Tensor strided = Tensor::empty({n, 2}, DType::bf16).narrow(1, 0, 1);
+  strided.copy_(Tensor::from_vector(in2, {n, 2}).narrow(1, 0, 1));
+  REQUIRE(contiguous.dtype() == DType::bf16);
+  REQUIRE(!strided.is_contiguous());
+  const BFloat16* a = contiguous.data<BFloat16>();
+  const BFloat16* b = strided.data<BFloat16>();
+  for (int64_t i = 0; i < n; ++i) {
+    const float want = cases[size_t(i)].second, got = a[i];
+    CAPTURE(in[size_t(i)]);
+    CHECK(a[i].bits == b[2 * i].bits);
+    CHECK(a[i].bits == BFloat16(in[size_t(i)]).bits);
+    if (std::isnan(want)) {
+      CHECK(std::isnan(got));
+    } else {
+      CHECK(got == want);
+      CHECK(std::signbit(got) == std::signbit(want));
+    }
+  }
+  // widening is exact, contiguous and strided
+  std::vector<float> back = contiguous.to(DType::f32).to_vector();
+  Tensor wide = Tensor::zeros({n, 2}).narrow(1, 1, 1);
+  wide.copy_(strided);
+  std::vector<float> back2 = wide.contiguous().to_vector();
+  for (int64_t i = 0; i < n; ++i) {
+    if (std::isnan(float(a[i]))) continue;
+    CHECK(back[size_t(i)] == float(a[i]));
+    CHECK(back2[size_t(i)] == float(a[i]));
+  }
+}
+
+TEST_CASE("a conv under bf16 keeps its input in bf16 and multiplies it as it would the f32 input") {
+  if (!backend(Device::cpu).has_bf16()) {
+    MESSAGE("this CPU has no AVX512-BF16: nothing runs in bf16");
+    return;
+  }
+  Conv3dParams p{{1, 1, 1}, {1, 1, 1}};
+  p.bf16 = true, p.leaky_relu = true, p.negative_slope = 0.01f;
+  Tensor x0 = uniform({2, 16, 8, 32, 22}, 91), w = uniform({24, 16, 3, 3, 3}, 92);
+  Tensor g = uniform({2, 24, 8, 32, 22}, 93);
+  // The backend on f32 tensors (the input, the gradient through the fused leaky_relu): what the
+  // op, with its bf16 copies, must reproduce bit for bit.
+  Backend& be = backend(Device::cpu);
+  Tensor y_want = Tensor::empty(g.shape()), bits = Tensor::empty({(g.numel() + 7) / 8}, DType::u8);
+  Tensor pre = Tensor::empty(g.shape()), gx_want = Tensor::empty(x0.shape());
+  Tensor gw_want = Tensor::empty(w.shape());
+  be.conv3d_forward(x0, w, Tensor(), y_want, p);
+  be.sign_bits(y_want, bits);
+  be.leaky_relu_backward_bits(g, bits, pre, p.negative_slope);
+  Conv3dParams plain = p;
+  plain.leaky_relu = false;
+  be.conv3d_backward_data(pre, w, gx_want, plain);
+  be.conv3d_backward_weights(x0, pre, gw_want, Tensor(), plain);
+
+  auto run = [&](Precision prec) {
+    Tensor xl = leaf(x0), wl = leaf(w), y;
+    {
+      PrecisionGuard pg(prec);
+      y = conv3d(mul(xl, 1.f), wl, Tensor(), p);
+    }
+    y.backward(g);
+    return std::vector<Tensor>{y.detach(), xl.grad(), wl.grad()};
+  };
+  auto f32 = run(Precision::f32);
+  auto bf = run(Precision::bf16);
+  CHECK(bf[0].to_vector() == y_want.to_vector());
+  CHECK(bf[1].to_vector() == gx_want.to_vector());
+  CHECK(bf[2].to_vector() == gw_want.to_vector());
+  CHECK(f32[2].to_vector() != gw_want.to_vector());  // bf16 really ran
+
+  // the leaky_relu backward written in bf16 rounds as the portable rule (denormals included)
+  std::vector<float> gv = uniform({4096}, 94).to_vector();
+  for (size_t i = 0; i < 64; ++i) gv[i] = std::ldexp(gv[i], -130);  // denormals
+  Tensor gd = Tensor::from_vector(gv, {4096}), yd = uniform({4096}, 95);
+  Tensor bd = Tensor::empty({512}, DType::u8), out = Tensor::empty({4096}, DType::bf16);
+  be.sign_bits(yd, bd);
+  be.leaky_relu_backward_bits(gd, bd, out, 0.01f);
+  std::vector<float> yv = yd.to_vector();
+  int same = 0;
+  for (size_t i = 0; i < gv.size(); ++i)
+    same += out.data<BFloat16>()[i].bits ==
+            BFloat16(leaky_relu_backward_bit(gv[i], yv[i] > 0.f, 0.01f)).bits;
+  CHECK(same == 4096);
+
+  // What the graph holds: the bytes freed when y's node goes (y's values kept aside).
+  Tensor wl = leaf(w);
+  auto kept_bytes = [&](Precision prec) {
+    PrecisionGuard pg(prec);
+    release_cached_cpu_memory();  // each block then has its own size, not a larger cached one's
+    Tensor y = conv3d(mul(x0, 1.f), wl, Tensor(), p);  // x: only the conv holds it
+    Tensor values = y.detach();
+    const size_t held = cpu_memory_stats().in_use;
+    y = Tensor();
+    return held - cpu_memory_stats().in_use;
+  };
+  // f32 keeps x (4 bytes an element), bf16 its bf16 copy (2 bytes), each in a block rounded up
+  // by at most 1/8 (engine/storage.cpp), and both the output's sign bits (1/8 byte an element)
+  const size_t kept32 = kept_bytes(Precision::f32), kept16 = kept_bytes(Precision::bf16);
+  MESSAGE("kept for backward: f32 " << kept32 << " bytes, bf16 " << kept16 << " bytes");
+  const size_t n = size_t(x0.numel()), nbits = size_t(g.numel() + 7) / 8;
+  CHECK(kept32 >= n * 4 + nbits);
+  CHECK(kept32 <= (n * 4 + nbits) * 9 / 8);
+  CHECK(kept16 >= n * 2 + nbits);
+  CHECK(kept16 <= (n * 2 + nbits) * 9 / 8);
+}

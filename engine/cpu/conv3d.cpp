@@ -3,7 +3,7 @@
 // forward and for backward-data) are cached per shape (weights keyed by storage id and version,
 // so they are reordered once per optimizer step, and eval reuses them). bf16 (Conv3dParams):
 // the multiplied operands are bf16 in the blocked layouts (the reorders convert), results and
-// gradients f32.
+// gradients f32; x and gy may come in bf16 already.
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/dnnl_context.h"
 
@@ -124,7 +124,7 @@ void CpuBackend::conv3d_forward(const Tensor& x, const Tensor& w, const Tensor& 
     Fwd& e = forward_entry(x.shape(), w.shape(), y.shape(), bias.defined(), p);
     std::lock_guard<std::mutex> lock(*e.weights.mu);
     Tensor xs;
-    memory xm = to_layout(wrap(plain_desc(x.shape()), x), e.pd.src_desc(), xs);
+    memory xm = to_layout(wrap_plain(x), e.pd.src_desc(), xs);
     memory wm = e.weights.get(w, e.pd.weights_desc());
     into_plain(e.pd.dst_desc(), y, [&](memory& ym) {
       std::unordered_map<int, memory> args{
@@ -168,7 +168,7 @@ void CpuBackend::conv3d_backward_data(const Tensor& gy, const Tensor& w, const T
     });
     std::lock_guard<std::mutex> lock(*e.weights.mu);
     Tensor s1;
-    memory gym = to_layout(wrap(plain_desc(ys), gy), e.pd.diff_dst_desc(), s1);
+    memory gym = to_layout(wrap_plain(gy), e.pd.diff_dst_desc(), s1);
     memory wm = e.weights.get(w, e.pd.weights_desc());
     into_plain(e.pd.diff_src_desc(), gx, [&](memory& gxm) {
       e.prim.execute(dnnl_stream(),
@@ -200,8 +200,8 @@ void CpuBackend::conv3d_backward_weights(const Tensor& x, const Tensor& gy, cons
       return b;
     });
     Tensor s1, s2;
-    memory xm = to_layout(wrap(plain_desc(xs), x), e.pd.src_desc(), s1);
-    memory gym = to_layout(wrap(plain_desc(ys), gy), e.pd.diff_dst_desc(), s2);
+    memory xm = to_layout(wrap_plain(x), e.pd.src_desc(), s1);
+    memory gym = to_layout(wrap_plain(gy), e.pd.diff_dst_desc(), s2);
     into_plain(e.pd.diff_weights_desc(), gw, [&](memory& gwm) {
       std::unordered_map<int, memory> args{
           {DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_DST, gym}, {DNNL_ARG_DIFF_WEIGHTS, gwm}};

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "engine/cpu/cpu_backend.h"
+#include "engine/cpu/dnnl_context.h"
 #include "engine/cpu/strided.h"
 #include "engine/dispatch.h"
 #include "engine/error.h"
@@ -13,6 +14,15 @@ void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
            shape_str(dst.shape()), " differ");
   RM_CHECK(src.device() == Device::cpu && dst.device() == Device::cpu,
            "copy: the CPU backend copies between CPU tensors only");
+  const bool f32_bf16 = (src.dtype() == DType::f32 && dst.dtype() == DType::bf16) ||
+                        (src.dtype() == DType::bf16 && dst.dtype() == DType::f32);
+  if (f32_bf16 && src.is_contiguous() && dst.is_contiguous() && src.numel() > 0) {
+    // oneDNN's reorder: vectorised, threaded, and the very rounding of the conv reorders, so a
+    // tensor cast to bf16 here multiplies exactly as the f32 tensor would under bf16.
+    Tensor s = src.detach().reshape({src.numel()}), d = dst.detach().reshape({dst.numel()});
+    DNNL_CHECK("copy", shape_str(src.shape()), reorder_into(wrap_plain(s), wrap_plain(d)));
+    return;
+  }
   dispatch(src.dtype(), [&](auto s) {
     dispatch(dst.dtype(), [&](auto d) {
       using S = decltype(s);

@@ -55,6 +55,15 @@ memory wrap(const memory::desc& md, const Tensor& t) {
   return memory(md, dnnl_engine(), t.raw_data());
 }
 
+memory wrap_plain(const Tensor& t) {
+  RM_CHECK(t.dtype() == DType::f32 || t.dtype() == DType::bf16, "oneDNN: a ", dtype_name(t.dtype()),
+           " tensor ", shape_str(t.shape()), " where f32 or bf16 was expected");
+  RM_CHECK(t.is_contiguous(), "oneDNN: a strided tensor ", shape_str(t.shape()),
+           " where a contiguous one was expected");
+  const auto type = t.dtype() == DType::bf16 ? memory::data_type::bf16 : memory::data_type::f32;
+  return wrap(memory::desc(to_dims(t.shape()), type, plain_tag(t.dim())), t);
+}
+
 void reorder_into(const memory& src, const memory& dst) {
   dnnl::reorder(src, dst).execute(dnnl_stream(), const_cast<memory&>(src),
                                   const_cast<memory&>(dst));

@@ -102,12 +102,12 @@ void CpuBackend::sign_bits(const Tensor& y, const Tensor& bits) {
   }
 }
 
-void CpuBackend::leaky_relu_backward_bits(const Tensor& gy, const Tensor& bits, const Tensor& gx,
-                                          float slope) {
-  const float* gp = gy.data<float>();
-  const uint8_t* bp = bits.data<uint8_t>();
-  float* gxp = gx.data<float>();
-  const int64_t n = gy.numel();
+namespace {
+// gx (f32 or bf16) = the leaky_relu backward of gy from the sign bits; bf16 rounds as oneDNN's
+// reorders do (AVX512-BF16's conversion, or the same rule per element: engine/math/bf16.h).
+template <class Out>
+void leaky_relu_backward_bits_into(const float* gp, const uint8_t* bp, Out* gxp, int64_t n,
+                                   float slope) {
   int64_t done = 0;
 #ifdef __AVX512F__
   done = n / 16 * 16;
@@ -118,11 +118,33 @@ void CpuBackend::leaky_relu_backward_bits(const Tensor& gy, const Tensor& bits, 
     std::memcpy(&m, bp + 2 * k, 2);
     const __m512 g = _mm512_loadu_ps(gp + 16 * k);
     const __m512 flat = slope == 0.f ? _mm512_setzero_ps() : _mm512_mul_ps(g, s);
-    _mm512_storeu_ps(gxp + 16 * k, _mm512_mask_blend_ps(m, flat, g));  // bit set: g
+    const __m512 v = _mm512_mask_blend_ps(m, flat, g);  // bit set: g
+    if constexpr (std::is_same_v<Out, float>) {
+      _mm512_storeu_ps(gxp + 16 * k, v);
+    } else {
+#ifdef __AVX512BF16__
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(gxp + 16 * k), (__m256i)_mm512_cvtneps_pbh(v));
+#else
+      alignas(64) float tmp[16];
+      _mm512_store_ps(tmp, v);
+      for (int j = 0; j < 16; ++j) gxp[16 * k + j] = Out(tmp[j]);
+#endif
+    }
   }
 #endif
   for (int64_t i = done; i < n; ++i)
-    gxp[i] = leaky_relu_backward_bit(gp[i], (bp[i / 8] >> (i % 8)) & 1, slope);
+    gxp[i] = Out(leaky_relu_backward_bit(gp[i], (bp[i / 8] >> (i % 8)) & 1, slope));
+}
+}  // namespace
+
+void CpuBackend::leaky_relu_backward_bits(const Tensor& gy, const Tensor& bits, const Tensor& gx,
+                                          float slope) {
+  const float* gp = gy.data<float>();
+  const uint8_t* bp = bits.data<uint8_t>();
+  if (gx.dtype() == DType::bf16)
+    leaky_relu_backward_bits_into(gp, bp, gx.data<BFloat16>(), gy.numel(), slope);
+  else
+    leaky_relu_backward_bits_into(gp, bp, gx.data<float>(), gy.numel(), slope);
 }
 
 }  // namespace rmgait::cpu

@@ -4,14 +4,15 @@
 #include "engine/cuda/bf16.h"
 #include "engine/cuda/check.h"
 #include "engine/cuda/context.h"
+#include "engine/math/bf16.h"
 
 namespace rmgait::cuda {
 
 namespace {
-__global__ void to_bf16_kernel(const float* x, __nv_bfloat16* y, int64_t n) {
+__global__ void to_bf16_kernel(const float* x, uint16_t* y, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x)
-    y[i] = __float2bfloat16_rn(x[i]);
+    y[i] = bf16_bits_from_float(x[i]);  // the CPU's rule (engine/math/bf16.h)
 }
 
 __global__ void from_bf16_kernel(const __nv_bfloat16* x, float* y, int64_t n) {
@@ -25,7 +26,7 @@ Bf16Buffer to_bf16(const Tensor& t) {
   Bf16Buffer b(t.numel());
   if (t.numel() == 0) return b;
   to_bf16_kernel<<<blocks_for(t.numel()), 256, 0, context().stream>>>(
-      t.data<float>(), static_cast<__nv_bfloat16*>(b.get()), t.numel());
+      t.data<float>(), static_cast<uint16_t*>(b.get()), t.numel());
   CUDA_LAUNCH_CHECK("to_bf16 " + shape_str(t.shape()));
   return b;
 }

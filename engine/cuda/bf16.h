@@ -1,6 +1,7 @@
 #pragma once
 // bf16 copies of f32 device data for the bf16 paths of conv3d and matmul (engine/precision.h):
-// round to nearest even on the way in, exact on the way out. Buffers from the caching allocator.
+// round to nearest even on the way in (denormals to zeros, as on the CPU: engine/math/bf16.h),
+// exact on the way out. Buffers from the caching allocator.
 #include <cstdint>
 
 #include "engine/cuda/context.h"

@@ -3,8 +3,9 @@
 // from the caching allocator. FMA math (no TF32, exact f32 like the CPU) unless RMGAIT_TF32=1,
 // which allows tensor-op math (TF32 on Ampere and later; never CUDNN_TENSOR_OP_MATH_ALLOW_
 // CONVERSION, which would also allow f16). bf16 (Conv3dParams): x, w and y are bf16 copies in
-// descriptors of cuDNN's BFLOAT16 configuration (f32 compute, tensor-op math); results are widened
-// back to f32, and the bias added and its gradient taken in f32.
+// descriptors of cuDNN's BFLOAT16 configuration (f32 compute, tensor-op math), x taken as it is
+// when it comes in bf16 (the conv op's kept input); results are widened back to f32, and the bias
+// added and its gradient taken in f32.
 #include <memory>
 #include <optional>
 
@@ -94,8 +95,13 @@ void find_once(Conv::Choice<Algo>& choice, const Conv& c, const std::string& wha
   CUDNN_CHECK(cudnnSetConvolutionMathType(conv, choice.math), what);
 }
 
-// The device data cuDNN reads for t: t's own, or with bf16 a bf16 copy held in keep.
+// The device data cuDNN reads for t: t's own (f32, or already bf16), or with bf16 a bf16 copy
+// held in keep.
 const void* operand(const Tensor& t, bool bf16, std::optional<Bf16Buffer>& keep) {
+  if (t.dtype() == DType::bf16) {
+    RM_CHECK(bf16, "conv3d: a bf16 operand ", shape_str(t.shape()), " outside bf16 precision");
+    return t.raw_data();
+  }
   if (!bf16) return t.data<float>();
   keep.emplace(to_bf16(t));
   return keep->get();
@@ -180,10 +186,15 @@ void CudaBackend::conv3d_backward_weights(const Tensor& x, const Tensor& gy, con
                                      ws.get(), ws.size(), &zero, c.w->d, gwp),
       what);
   widen(gwb, gw);
-  if (gbias.defined())
+  if (gbias.defined()) {
+    RM_CHECK(gy.dtype() == DType::f32,
+             "conv3d_backward_weights: the bias gradient sums an f32 "
+             "gradient, got ",
+             dtype_name(gy.dtype()));
     CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, c.y32->d, gy.data<float>(), &zero, c.bias->d,
                                              gbias.data<float>()),
                 what);
+  }
 }
 
 }  // namespace rmgait::cuda

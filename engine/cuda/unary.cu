@@ -30,11 +30,12 @@ __global__ void sign_bits_kernel(const float* y, uint8_t* bits, int64_t n) {
   }
 }
 
-__global__ void leaky_relu_backward_bits_kernel(const float* gy, const uint8_t* bits, float* gx,
+template <class Out>  // float, or BFloat16 (the CPU's rounding: engine/math/bf16.h)
+__global__ void leaky_relu_backward_bits_kernel(const float* gy, const uint8_t* bits, Out* gx,
                                                 int64_t n, float slope) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x)
-    gx[i] = leaky_relu_backward_bit(gy[i], (bits[i / 8] >> (i % 8)) & 1, slope);
+    gx[i] = Out(leaky_relu_backward_bit(gy[i], (bits[i / 8] >> (i % 8)) & 1, slope));
 }
 }  // namespace
 
@@ -66,8 +67,12 @@ void CudaBackend::leaky_relu_backward_bits(const Tensor& gy, const Tensor& bits,
                                            float slope) {
   const int64_t n = gy.numel();
   if (n == 0) return;
-  leaky_relu_backward_bits_kernel<<<blocks_for(n), 256, 0, context().stream>>>(
-      gy.data<float>(), bits.data<uint8_t>(), gx.data<float>(), n, slope);
+  if (gx.dtype() == DType::bf16)
+    leaky_relu_backward_bits_kernel<<<blocks_for(n), 256, 0, context().stream>>>(
+        gy.data<float>(), bits.data<uint8_t>(), gx.data<BFloat16>(), n, slope);
+  else
+    leaky_relu_backward_bits_kernel<<<blocks_for(n), 256, 0, context().stream>>>(
+        gy.data<float>(), bits.data<uint8_t>(), gx.data<float>(), n, slope);
   CUDA_LAUNCH_CHECK("leaky_relu_backward_bits " + shape_str(gy.shape()));
 }
 

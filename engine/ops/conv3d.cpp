@@ -40,15 +40,20 @@ Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv3d
   q.bf16 = compute_precision() == Precision::bf16;
   if (q.bf16) check_precision(Precision::bf16, x.device());
   Tensor xc = x.contiguous().detach(), wc = w.contiguous().detach();
+  bool rx = x.requires_grad(), rw = w.requires_grad();
+  bool rb = bias.defined() && bias.requires_grad();
+  // backward-weights reads x: kept, or rebuilt by recompute_x; nothing when no weight gradient.
+  // Under bf16 the kept x is a bf16 copy, which the forward multiplies too: the products see the
+  // same bf16 values as from the f32 x (one rounding, the reorders' own), at half the memory;
+  // a recomputed x may come in bf16 too.
+  const bool keep_x = (rw || rb) && !recompute_x && needs_grad({x, w, bias});
+  if (keep_x && q.bf16) xc = bf16_copy(xc);  // shared with other readers of x
   Tensor y = Tensor::empty(ys, DType::f32, x.device());
   backend(x.device())
       .conv3d_forward(xc, wc, bias.defined() ? bias.contiguous().detach() : bias, y, q);
-  bool rx = x.requires_grad(), rw = w.requires_grad();
-  bool rb = bias.defined() && bias.requires_grad();
   if (!needs_grad({x, w, bias})) return y;
-  // backward-weights reads x: kept, or rebuilt by recompute_x; nothing when no weight gradient.
   // A fused leaky_relu keeps the output's sign bits, as leaky_relu itself does.
-  Tensor saved_x = (rw || rb) && !recompute_x ? xc : Tensor();
+  Tensor saved_x = keep_x ? xc : Tensor();
   Tensor bits;
   if (q.leaky_relu) {
     bits = Tensor::empty({(y.numel() + 7) / 8}, DType::u8, y.device());
@@ -57,9 +62,17 @@ Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv3d
   Shape xs = x.shape();
   return record("conv3d", y, {x, w, bias}, [=](const Tensor& g) {
     Backend& be = backend(g.device());
+    // g is ours to overwrite when nothing else holds it or its storage (autograd's own handle
+    // aside): the fused leaky_relu's backward then runs in place.
+    const bool owned = g.impl_ptr().use_count() == 1 && g.storage().use_count() == 1;
     Tensor gc = g.contiguous(), gx, gw, gb;
     if (bits.defined()) {  // through the fused leaky_relu first
-      Tensor pre = Tensor::empty(gc.shape(), DType::f32, gc.device());
+      // Under bf16 (no bias gradient, which sums in f32) the result is only ever multiplied in
+      // bf16: it is written in bf16 at once, rounded as the conv's reorders would round it.
+      const bool half = q.bf16 && !rb;
+      Tensor pre = !half && (owned || !g.is_contiguous())
+                       ? gc
+                       : Tensor::empty(gc.shape(), half ? DType::bf16 : DType::f32, gc.device());
       be.leaky_relu_backward_bits(gc, bits, pre, q.negative_slope);
       gc = pre;
     }
@@ -72,6 +85,9 @@ Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv3d
       gw = Tensor::empty(wc.shape(), DType::f32, g.device());
       if (rb) gb = Tensor::empty({wc.size(0)}, DType::f32, g.device());
       Tensor xin = saved_x.defined() ? saved_x : recompute_x().contiguous().detach();
+      RM_CHECK(xin.dtype() == DType::f32 || (q.bf16 && xin.dtype() == DType::bf16),
+               "conv3d: the recomputed input is ", dtype_name(xin.dtype()), "; expected f32",
+               q.bf16 ? " or bf16" : "");
       RM_CHECK(xin.shape() == xs, "conv3d: the recomputed input ", shape_str(xin.shape()),
                " is not the forward's ", shape_str(xs));
       be.conv3d_backward_weights(xin, gc, gw, gb, q);
