@@ -117,3 +117,29 @@ TEST_CASE("checkpoint: the same gradients, the inside not kept, parameters reach
   checkpoint([&w](const std::vector<Tensor>& in) { return mul(in[0], w); }, {c}, {w}).backward(g);
   CHECK(w.grad().to_vector() == mul(g, c).to_vector());
 }
+
+TEST_CASE("a gradient shared by two fused conv + leaky_relu nodes is not overwritten in place") {
+  // add's backward hands the same gradient tensor to both convs; the first may not run its
+  // leaky_relu backward in place (the second still reads it), while an unshared one may.
+  Conv3dParams p{{1, 1, 1}, {1, 1, 1}};
+  p.leaky_relu = true, p.negative_slope = 0.1f;
+  Tensor x = uniform({1, 2, 3, 5, 4}, 301);
+  Tensor wa = uniform({3, 2, 3, 3, 3}, 302), wb = uniform({3, 2, 3, 3, 3}, 303);
+  Tensor g = uniform({1, 3, 3, 5, 4}, 304);
+  auto grads = [&](bool both) {
+    Tensor a = wa.clone().set_requires_grad(), b = wb.clone().set_requires_grad();
+    Tensor ya = conv3d(x, a, Tensor(), p), yb = conv3d(x, b, Tensor(), p);
+    if (both) {
+      add(ya, yb).backward(g);
+    } else {
+      ya.backward(g);
+      yb.backward(g);
+    }
+    return std::make_pair(a.grad().to_vector(), b.grad().to_vector());
+  };
+  auto together = grads(true), apart = grads(false);
+  CHECK(together.first == apart.first);
+  CHECK(together.second == apart.second);
+  const std::vector<float> gv = g.to_vector();
+  CHECK(g.to_vector() == gv);  // the caller's gradient is untouched
+}

@@ -200,3 +200,20 @@ TEST_CASE("a conv under bf16 keeps its input in bf16 and multiplies it as it wou
   CHECK(kept16 >= n * 2 + nbits);
   CHECK(kept16 <= (n * 2 + nbits) * 9 / 8);
 }
+
+TEST_CASE("bf16_copy: one copy per value of a tensor, a new one after an in-place write") {
+  Tensor x = uniform({3, 4, 5}, 96);
+  Tensor a = bf16_copy(x), b = bf16_copy(x);
+  CHECK(a.dtype() == DType::bf16);
+  CHECK(a.storage() == b.storage());                              // shared while held
+  CHECK(bf16_copy(x.narrow(1, 1, 2)).shape() == Shape{3, 2, 5});  // a view: its own copy
+  CHECK(bf16_copy(x.narrow(1, 1, 2)).storage() != a.storage());
+  x.narrow(0, 0, 1).fill_(2.f);  // bumps the version: the old copy no longer matches x
+  Tensor c = bf16_copy(x);
+  CHECK(c.storage() != a.storage());
+  CHECK(float(c.data<BFloat16>()[0]) == 2.f);
+  CHECK(float(a.data<BFloat16>()[0]) != 2.f);
+  CHECK(bf16_copy(a).storage() == a.storage());  // already bf16: itself
+  CHECK_THROWS_WITH_AS(bf16_copy(Tensor::zeros({2}, DType::i64)),
+                       doctest::Contains("bf16_copy: a i64 tensor [2]; expected f32"), Error);
+}
