@@ -96,6 +96,15 @@ TEST_CASE("every op: CUDA matches the CPU backend, forward and backward") {
                      return conv3d(in[0], in[1], in[2], fused);
                    },
                    bf16_tol});
+  // without a bias the gradient leaves the fused leaky_relu in bf16 and the kept input is a
+  // bf16 copy (engine/ops/conv3d.cpp): the CUDA conv takes both as they are
+  cases.push_back({"conv3d bf16 (fused leaky_relu, bf16 input and gradient)",
+                   {leafu({2, 8, 5, 9, 7}, 57), leafu({16, 8, 3, 3, 3}, 58)},
+                   [=](auto& in) {
+                     PrecisionGuard pg(Precision::bf16);
+                     return conv3d(mul(in[0], 1.f), in[1], Tensor(), fused);
+                   },
+                   bf16_tol});
   cases.push_back({"matmul bf16",
                    {leafu({4, 9, 40}, 55), leafu({4, 40, 6}, 56)},
                    [](auto& in) {
