@@ -1,8 +1,9 @@
 #pragma once
 // Compute precision of the dense ops (conv3d, matmul), autocast-style: under
-// PrecisionGuard(Precision::bf16) they multiply in bf16 with f32 accumulation, while tensors,
-// weights and every other op stay f32. The mode is per thread and captured by each op at forward
-// time, so its backward passes run in the same precision.
+// PrecisionGuard(Precision::bf16) they multiply in bf16 with f32 accumulation, while weights,
+// the ops' outputs and every other op stay f32 (a conv keeps its input for backward, and takes
+// the gradient through its fused leaky_relu, in bf16: engine/ops/conv3d.cpp). The mode is per
+// thread and captured by each op at forward time, so its backward passes run in the same precision.
 #include <cstdint>
 #include <string>
 

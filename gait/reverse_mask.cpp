@@ -73,7 +73,8 @@ Tensor rmfe(nn::Conv3d& conv, const Tensor& x, const ReverseMask::Weights& w, fl
   // (engine/ops.h bf16_copy), so x itself need not outlive the forward: bf16(bf16(x) w) where the
   // forward multiplied bf16(x w), as autocast's bf16 activations would (a second rounding, u).
   Tensor pair = mul(x.unsqueeze(0), w12).view(pair_shape);
-  Tensor xk = compute_precision() == Precision::bf16 && grad_enabled() ? bf16_copy(x) : x.detach();
+  Tensor xk = compute_precision() == Precision::bf16 && needs_grad({conv.weight}) ? bf16_copy(x)
+                                                                                  : x.detach();
   Tensor f = conv.forward_leaky_relu(pair, slope, [xk, w12, pair_shape] {
     return mul(xk.to(DType::f32).unsqueeze(0), w12).view(pair_shape);
   });                       // [2N, Co, T', H', W']

@@ -119,27 +119,35 @@ TEST_CASE("checkpoint: the same gradients, the inside not kept, parameters reach
 }
 
 TEST_CASE("a gradient shared by two fused conv + leaky_relu nodes is not overwritten in place") {
-  // add's backward hands the same gradient tensor to both convs; the first may not run its
-  // leaky_relu backward in place (the second still reads it), while an unshared one may.
+  // add's backward hands one gradient tensor to both convs. When it is an intermediate (behind
+  // a mul), the first conv shares it with the second, which still has to read it, and may not
+  // write in place; the second then holds it alone and may. The results must equal the convs'
+  // gradients taken one at a time, and the caller's gradient must stay as it was.
   Conv3dParams p{{1, 1, 1}, {1, 1, 1}};
   p.leaky_relu = true, p.negative_slope = 0.1f;
   Tensor x = uniform({1, 2, 3, 5, 4}, 301);
   Tensor wa = uniform({3, 2, 3, 3, 3}, 302), wb = uniform({3, 2, 3, 3, 3}, 303);
   Tensor g = uniform({1, 3, 3, 5, 4}, 304);
-  auto grads = [&](bool both) {
+  const std::vector<float> g_before = g.to_vector();
+  auto grads = [&](int how) {
     Tensor a = wa.clone().set_requires_grad(), b = wb.clone().set_requires_grad();
     Tensor ya = conv3d(x, a, Tensor(), p), yb = conv3d(x, b, Tensor(), p);
-    if (both) {
-      add(ya, yb).backward(g);
-    } else {
+    if (how == 0) {
       ya.backward(g);
       yb.backward(g);
+    } else if (how == 1) {
+      add(ya, yb).backward(g);  // the caller's g reaches both convs
+    } else {
+      mul(add(ya, yb), 1.f).backward(g);  // an intermediate gradient reaches both convs
     }
     return std::make_pair(a.grad().to_vector(), b.grad().to_vector());
   };
-  auto together = grads(true), apart = grads(false);
-  CHECK(together.first == apart.first);
-  CHECK(together.second == apart.second);
-  const std::vector<float> gv = g.to_vector();
-  CHECK(g.to_vector() == gv);  // the caller's gradient is untouched
+  auto apart = grads(0);
+  for (int how : {1, 2}) {
+    CAPTURE(how);
+    auto together = grads(how);
+    CHECK(together.first == apart.first);
+    CHECK(together.second == apart.second);
+    CHECK(g.to_vector() == g_before);
+  }
 }

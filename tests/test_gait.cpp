@@ -2,6 +2,7 @@
 // whole tiny models of every block kind, and an overfit run.
 #include <cmath>
 
+#include "engine/precision.h"
 #include "gait/model.h"
 #include "nn/checkpoint.h"
 #include "nn/init.h"
@@ -124,6 +125,62 @@ TEST_CASE("GLConv: the batched strips equal one conv per strip, forward and back
                 "GLConv local weight gradient");
     NoGradGuard ng;
     check_close(gl.forward(x), to_double(ref), 1e-5, 1e-6, "GLConv forward");
+  }
+}
+
+TEST_CASE(
+    "bf16: GLConv's strips and RMFE's pair, rebuilt from x's bf16 copy, give the gradients "
+    "of the convs on those inputs bit for bit") {
+  if (!backend(Device::cpu).has_bf16()) {
+    MESSAGE("this CPU has no AVX512-BF16: nothing runs in bf16");
+    return;
+  }
+  Backend& be = backend(Device::cpu);
+  PrecisionGuard pg(Precision::bf16);
+  {  // GLConv: 4 strips of 2 rows, rebuilt from bf16(x): the same values as bf16 of the strips
+    GLConv gl(3, 4, 2, false);
+    Generator gen(3);
+    nn::xavier_uniform_(gl.global_conv3d->conv->weight, gen);
+    nn::xavier_uniform_(gl.local_conv3d->conv->weight, gen);
+    Tensor x = leaf(uniform({2, 3, 3, 8, 5}, 33)), g = uniform({2, 4, 3, 8, 5}, 34);
+    gl.forward(x).backward(g);
+    Tensor gw = gl.local_conv3d->conv->weight.grad(), gg = gl.global_conv3d->conv->weight.grad();
+    gl.zero_grad();
+    // the reference: the strip batch materialised, the conv keeps its own bf16 copy of it
+    Tensor strips =
+        x.view({2, 3, 3, 4, 2, 5}).permute({3, 0, 1, 2, 4, 5}).contiguous().view({8, 3, 3, 2, 5});
+    Tensor l = gl.local_conv3d->conv->forward_leaky_relu(strips, 0.01f);
+    l = l.view({4, 2, 4, 3, 2, 5}).permute({1, 2, 3, 0, 4, 5}).contiguous().view({2, 4, 3, 8, 5});
+    add(gl.global_conv3d->conv->forward_leaky_relu(x, 0.01f), l).backward(g);
+    CHECK(gw.to_vector() == gl.local_conv3d->conv->weight.grad().to_vector());
+    CHECK(gg.to_vector() == gl.global_conv3d->conv->weight.grad().to_vector());
+  }
+  {  // RMFE: the weight gradient from bf16(bf16(x) w), the gradient through the lrelu in bf16
+    nn::Conv3d conv(3, 4, {3, 3, 3}, {1, 1, 1}, {1, 1, 1});
+    Generator gen(5);
+    nn::xavier_uniform_(conv.weight, gen);
+    ReverseMask rm({RMVariant::scaling, 0.5f, 1.f, MaskStrategy::unit, 4}, 13);
+    auto w = rm.draw(8, 6, Device::cpu);
+    Tensor x = uniform({2, 3, 3, 8, 6}, 35), g = uniform({2, 4, 3, 8, 6}, 36);
+    rmfe(conv, x, w).backward(g);
+    // by hand with the backend: the forward's pair bf16(x w) sets the signs; backward-weights
+    // reads the pair rebuilt from bf16(x) and the gradient rounded to bf16
+    Tensor w12 = stack({w.w1, w.w2}, 0);
+    Tensor pair = mul(x.unsqueeze(0), w12).contiguous().view({4, 3, 3, 8, 6});
+    Tensor rebuilt =
+        mul(x.to(DType::bf16).to(DType::f32).unsqueeze(0), w12).contiguous().view({4, 3, 3, 8, 6});
+    Conv3dParams q = conv.params;
+    q.bf16 = true, q.leaky_relu = true, q.negative_slope = 0.01f;
+    Tensor y = Tensor::empty({4, 4, 3, 8, 6}),
+           bits = Tensor::empty({(y.numel() + 7) / 8}, DType::u8);
+    be.conv3d_forward(pair, conv.weight.detach(), Tensor(), y, q);
+    be.sign_bits(y, bits);
+    Tensor g2 = cat({g, g}, 0), pre = Tensor::empty(y.shape(), DType::bf16);
+    be.leaky_relu_backward_bits(g2, bits, pre, 0.01f);
+    Tensor want = Tensor::empty(conv.weight.shape());
+    q.leaky_relu = false;
+    be.conv3d_backward_weights(rebuilt, pre, want, Tensor(), q);
+    CHECK(conv.weight.grad().to_vector() == want.to_vector());
   }
 }
 

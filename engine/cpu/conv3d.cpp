@@ -184,6 +184,8 @@ void CpuBackend::conv3d_backward_weights(const Tensor& x, const Tensor& gy, cons
   DNNL_CHECK("conv3d_backward_weights", shapes3(x, gy, gw), {
     const Shape &xs = x.shape(), &ws = gw.shape(), &ys = gy.shape();
     bool bias = gbias.defined();
+    RM_CHECK(!bias || gy.dtype() == DType::f32, "conv3d_backward_weights ", shapes3(x, gy, gw),
+             ": the bias gradient sums an f32 gradient, got ", dtype_name(gy.dtype()));
     Conv3dParams q = p;
     q.leaky_relu = false;
     Fwd& f = forward_entry(xs, ws, ys, bias, q);

@@ -16,11 +16,16 @@ void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
            "copy: the CPU backend copies between CPU tensors only");
   const bool f32_bf16 = (src.dtype() == DType::f32 && dst.dtype() == DType::bf16) ||
                         (src.dtype() == DType::bf16 && dst.dtype() == DType::f32);
-  if (f32_bf16 && src.is_contiguous() && dst.is_contiguous() && src.numel() > 0) {
+  if (f32_bf16 && has_bf16() && src.is_contiguous() && dst.is_contiguous() && src.numel() > 0) {
     // oneDNN's reorder: vectorised, threaded, and the very rounding of the conv reorders, so a
-    // tensor cast to bf16 here multiplies exactly as the f32 tensor would under bf16.
+    // tensor cast to bf16 here multiplies exactly as the f32 tensor would under bf16. Only with
+    // AVX512-BF16: oneDNN's emulation elsewhere rounds denormals instead of flushing them, and
+    // the rule (engine/math/bf16.h) must hold on every CPU.
     Tensor s = src.detach().reshape({src.numel()}), d = dst.detach().reshape({dst.numel()});
-    DNNL_CHECK("copy", shape_str(src.shape()), reorder_into(wrap_plain(s), wrap_plain(d)));
+    DNNL_CHECK("copy", shape_str(src.shape()), {
+      reorder_into(wrap_plain(s), wrap_plain(d));
+      dnnl_stream().wait();
+    });
     return;
   }
   dispatch(src.dtype(), [&](auto s) {

@@ -3,9 +3,9 @@
 // from the caching allocator. FMA math (no TF32, exact f32 like the CPU) unless RMGAIT_TF32=1,
 // which allows tensor-op math (TF32 on Ampere and later; never CUDNN_TENSOR_OP_MATH_ALLOW_
 // CONVERSION, which would also allow f16). bf16 (Conv3dParams): x, w and y are bf16 copies in
-// descriptors of cuDNN's BFLOAT16 configuration (f32 compute, tensor-op math), x taken as it is
-// when it comes in bf16 (the conv op's kept input); results are widened back to f32, and the bias
-// added and its gradient taken in f32.
+// descriptors of cuDNN's BFLOAT16 configuration (f32 compute, tensor-op math), x and gy taken as
+// they are when they come in bf16 (the conv op's kept input, the gradient through its fused
+// leaky_relu); results are widened back to f32, and the bias added and its gradient taken in f32.
 #include <memory>
 #include <optional>
 
@@ -169,6 +169,8 @@ void CudaBackend::conv3d_backward_data(const Tensor& gy, const Tensor& w, const 
 void CudaBackend::conv3d_backward_weights(const Tensor& x, const Tensor& gy, const Tensor& gw,
                                           const Tensor& gbias, const Conv3dParams& p) {
   const std::string what = "conv3d_backward_weights " + shapes(x, gy, gw);
+  RM_CHECK(!gbias.defined() || gy.dtype() == DType::f32, what,
+           ": the bias gradient sums an f32 gradient, got ", dtype_name(gy.dtype()));
   Conv& c = entry(x.shape(), gw.shape(), gy.shape(), p);
   cudnnHandle_t h = context().cudnn;
   find_once<cudnnConvolutionBwdFilterAlgoPerf_t>(
@@ -186,15 +188,10 @@ void CudaBackend::conv3d_backward_weights(const Tensor& x, const Tensor& gy, con
                                      ws.get(), ws.size(), &zero, c.w->d, gwp),
       what);
   widen(gwb, gw);
-  if (gbias.defined()) {
-    RM_CHECK(gy.dtype() == DType::f32,
-             "conv3d_backward_weights: the bias gradient sums an f32 "
-             "gradient, got ",
-             dtype_name(gy.dtype()));
+  if (gbias.defined())
     CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, c.y32->d, gy.data<float>(), &zero, c.bias->d,
                                              gbias.data<float>()),
                 what);
-  }
 }
 
 }  // namespace rmgait::cuda

@@ -1,10 +1,11 @@
 #pragma once
 // bfloat16: the upper 16 bits of an IEEE f32 (8-bit exponent, 8-bit significand with the implicit
 // bit). The storage type of tensors kept in bf16 (DType::bf16). One conversion rule for the CPU
-// and the CUDA kernels, that of AVX512-BF16's VCVTNEPS2BF16, which oneDNN's reorders use: round
-// to nearest, ties to even; f32 denormals become zeros of their sign (bf16 has the same exponent
-// range, so a normal f32 never rounds to a bf16 denormal); NaN stays a quiet NaN of its sign.
-// Widening is exact.
+// and the CUDA kernels, that of AVX512-BF16's VCVTNEPS2BF16, which oneDNN's reorders use on CPUs
+// that have it (the only ones rmgait runs bf16 on; oneDNN's emulation elsewhere rounds denormals
+// instead): round to nearest, ties to even; f32 denormals become zeros of their sign (bf16 has
+// the same exponent range, so a normal f32 never rounds to a bf16 denormal); NaN stays a quiet
+// NaN of its sign. Widening is exact.
 #include <stdint.h>
 #include <string.h>
 

@@ -1,4 +1,7 @@
 // bf16_copy: one bf16 copy of an activation for every reader that keeps it in bf16.
+#include <algorithm>
+#include <iterator>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -26,8 +29,8 @@ std::string key_of(const Tensor& x) {
 }  // namespace
 
 Tensor bf16_copy(const Tensor& x) {
-  RM_CHECK(x.dtype() == DType::f32 || x.dtype() == DType::bf16, "bf16_copy: a ",
-           dtype_name(x.dtype()), " tensor ", shape_str(x.shape()), "; expected f32");
+  RM_CHECK(x.dtype() == DType::f32 || x.dtype() == DType::bf16, "bf16_copy: got a ",
+           dtype_name(x.dtype()), " tensor ", shape_str(x.shape()), "; expected f32 or bf16");
   if (x.dtype() == DType::bf16) return x.detach();
   static Bf16Copies copies;
   const std::string key = key_of(x);

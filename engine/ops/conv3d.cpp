@@ -74,6 +74,7 @@ Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv3d
                        ? gc
                        : Tensor::empty(gc.shape(), half ? DType::bf16 : DType::f32, gc.device());
       be.leaky_relu_backward_bits(gc, bits, pre, q.negative_slope);
+      if (pre.storage() == g.storage()) pre.storage()->bump_version();  // written in place
       gc = pre;
     }
     if (rx) {
