@@ -31,7 +31,7 @@ std::string key_of(const Tensor& x) {
 Tensor bf16_copy(const Tensor& x) {
   RM_CHECK(x.dtype() == DType::f32 || x.dtype() == DType::bf16, "bf16_copy: got a ",
            dtype_name(x.dtype()), " tensor ", shape_str(x.shape()), "; expected f32 or bf16");
-  if (x.dtype() == DType::bf16) return x.detach();
+  if (x.dtype() == DType::bf16) return x.detach().contiguous();  // already bf16
   static Bf16Copies copies;
   const std::string key = key_of(x);
   {
