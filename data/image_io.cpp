@@ -68,11 +68,19 @@ GrayImage read_gray(const std::string& path) {
   return img;
 }
 
-void write_png(const std::string& path, const uint8_t* pixels, int width, int height) {
+namespace {
+// Written to a temporary file and renamed: a reader never sees half a PNG.
+void write_png_channels(const std::string& path, const uint8_t* pixels, int width, int height,
+                        int channels) {
   const std::string tmp = temp_path(path);
-  RM_CHECK(stbi_write_png(tmp.c_str(), width, height, 1, pixels, width) != 0, path,
-           ": cannot write PNG");
+  RM_CHECK(stbi_write_png(tmp.c_str(), width, height, channels, pixels, width * channels) != 0,
+           path, ": cannot write PNG");
   commit_temp(path);
+}
+}  // namespace
+
+void write_png(const std::string& path, const uint8_t* pixels, int width, int height) {
+  write_png_channels(path, pixels, width, height, 1);
 }
 
 std::string encode_png(const uint8_t* pixels, int width, int height, int channels) {
@@ -87,10 +95,7 @@ std::string encode_png(const uint8_t* pixels, int width, int height, int channel
 }
 
 void write_png_rgb(const std::string& path, const uint8_t* rgb, int width, int height) {
-  const std::string tmp = temp_path(path);
-  RM_CHECK(stbi_write_png(tmp.c_str(), width, height, 3, rgb, width * 3) != 0, path,
-           ": cannot write PNG");
-  commit_temp(path);
+  write_png_channels(path, rgb, width, height, 3);
 }
 
 }  // namespace rmgait::data

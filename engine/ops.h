@@ -108,6 +108,10 @@ Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(),
 // value of x: every caller gets the same copy while any holds it, so the convs and recompute
 // closures that keep one activation for bf16 products keep it once, at half its f32 size.
 Tensor bf16_copy(const Tensor& x);
+// What a conv's recompute_x closure should hold of a tensor x it rebuilds the conv's input from:
+// bf16_copy(x) when the conv will want its input in bf16 (Precision::bf16 and a weight gradient
+// to take), else x detached.
+Tensor conv_rebuild_source(const Tensor& x, const Tensor& weight);
 Tensor max_pool3d(const Tensor& x, const Pool3dParams& p);
 // x [B, N, C], y [B, M, C] -> [N, M]: the Euclidean distance of x[b, n] and y[b, m] averaged
 // over the B slices, through the Gram matrix (sqrt(max(0, |x|^2 + |y|^2 - 2 x.y)), slices summed

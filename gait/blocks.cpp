@@ -1,9 +1,7 @@
 #include "gait/blocks.h"
 
-#include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/ops.h"
-#include "engine/precision.h"
 
 namespace rmgait::gait {
 
@@ -61,8 +59,7 @@ Tensor GLConv::local_strips(const Tensor& x, int64_t s) {
   nn::Conv3d& conv = *local_conv3d->conv;
   // Under bf16 the strips are rebuilt from x's bf16 copy, which the global conv keeps anyway
   // (engine/ops.h bf16_copy): the same bf16 values, and x itself need not outlive the forward.
-  Tensor xk = compute_precision() == Precision::bf16 && needs_grad({conv.weight}) ? bf16_copy(x)
-                                                                                  : x.detach();
+  Tensor xk = conv_rebuild_source(x, conv.weight);
   Tensor y =
       conv.forward_leaky_relu(to_strips(x), 0.01f, [xk, to_strips] { return to_strips(xk); });
   const int64_t co = y.size(1), ty = y.size(2), wy = y.size(4);

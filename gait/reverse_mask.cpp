@@ -1,9 +1,7 @@
 #include "gait/reverse_mask.h"
 
-#include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/ops.h"
-#include "engine/precision.h"
 
 namespace rmgait::gait {
 
@@ -73,8 +71,7 @@ Tensor rmfe(nn::Conv3d& conv, const Tensor& x, const ReverseMask::Weights& w, fl
   // (engine/ops.h bf16_copy), so x itself need not outlive the forward: bf16(bf16(x) w) where the
   // forward multiplied bf16(x w), as autocast's bf16 activations would (a second rounding, u).
   Tensor pair = mul(x.unsqueeze(0), w12).view(pair_shape);
-  Tensor xk = compute_precision() == Precision::bf16 && needs_grad({conv.weight}) ? bf16_copy(x)
-                                                                                  : x.detach();
+  Tensor xk = conv_rebuild_source(x, conv.weight);
   Tensor f = conv.forward_leaky_relu(pair, slope, [xk, w12, pair_shape] {
     return mul(xk.to(DType::f32).unsqueeze(0), w12).view(pair_shape);
   });                       // [2N, Co, T', H', W']

@@ -106,13 +106,8 @@ std::vector<std::string> visualize(gait::ReverseMaskModel& model, const Tensor& 
     conv = q->drop_conv3d->conv.get(), cfg = q->drop_rm.config();
   if (conv) {
     cfg.reg_prob = 1.f;
-    const std::pair<const char*, gait::MaskStrategy> strategies[] = {
-        {"unit", gait::MaskStrategy::unit},
-        {"row", gait::MaskStrategy::row},
-        {"block", gait::MaskStrategy::block},
-        {"constant", gait::MaskStrategy::constant}};
-    for (auto [name, strategy] : strategies) {
-      cfg.strategy = strategy;
+    for (const char* name : {"unit", "row", "block", "constant"}) {
+      cfg.strategy = gait::parse_mask_strategy(name);
       gait::ReverseMask rm(cfg, seed);
       const gait::ReverseMask::Weights w = rm.draw(lta.size(3), lta.size(4), dev);
       const std::string stem_name = std::string("rm_") + name;

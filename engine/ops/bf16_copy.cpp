@@ -6,8 +6,10 @@
 #include <string>
 #include <unordered_map>
 
+#include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "engine/precision.h"
 
 namespace rmgait {
 
@@ -49,6 +51,11 @@ Tensor bf16_copy(const Tensor& x) {
     copies.sweep_at = std::max<size_t>(64, 2 * copies.map.size());
   }
   return c;
+}
+
+Tensor conv_rebuild_source(const Tensor& x, const Tensor& weight) {
+  const bool bf16 = compute_precision() == Precision::bf16 && needs_grad({weight});
+  return bf16 ? bf16_copy(x) : x.detach();
 }
 
 }  // namespace rmgait
