@@ -1,9 +1,9 @@
 #include "engine/npy.h"
 
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <regex>
 
 #include "engine/atomic_file.h"
 #include "engine/error.h"
@@ -18,6 +18,124 @@ DType parse_descr(const std::string& d, const std::string& path) {
   if (d == "<i4") return DType::i32;
   if (d == "<i8") return DType::i64;
   RM_FAIL(path, ": unsupported .npy dtype '", d, "' (expected little-endian <f4, |u1, <i4 or <i8)");
+}
+
+// The header is a Python dict literal, as NumPy writes it:
+//   {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
+// read by a small hand parser (no std::regex: its recursion overflows the stack on long
+// headers). NumPy itself requires exactly these three keys.
+struct Header {
+  std::string descr;
+  bool fortran_order = false;
+  Shape shape;
+};
+
+class HeaderParser {
+ public:
+  HeaderParser(const std::string& s, const std::string& path) : s_(s), path_(path) {}
+
+  Header parse() {
+    Header h;
+    bool seen[3] = {false, false, false};
+    expect('{');
+    while (!take('}')) {
+      const std::string key = string_literal();
+      expect(':');
+      if (key == "descr") {
+        h.descr = string_literal();
+        seen[0] = true;
+      } else if (key == "fortran_order") {
+        h.fortran_order = boolean();
+        seen[1] = true;
+      } else if (key == "shape") {
+        h.shape = tuple();
+        seen[2] = true;
+      } else {
+        fail("unexpected key '" + key + "' (expected 'descr', 'fortran_order', 'shape')");
+      }
+      if (!take(',')) {
+        expect('}');
+        break;
+      }
+    }
+    skip_space();
+    if (pos_ != s_.size()) fail("text after the closing '}'");
+    if (!seen[0]) fail("no 'descr'");
+    if (!seen[1]) fail("no 'fortran_order'");
+    if (!seen[2]) fail("no 'shape'");
+    return h;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const {
+    const std::string shown = s_.size() > 200 ? s_.substr(0, 200) + "..." : s_;
+    RM_FAIL(path_, ": bad .npy header at byte ", pos_, ": ", what, " in ", shown);
+  }
+  void skip_space() {
+    while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
+  }
+  bool take(char c) {
+    skip_space();
+    if (pos_ < s_.size() && s_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  void expect(char c) {
+    if (!take(c)) fail(std::string("expected '") + c + "'");
+  }
+  std::string string_literal() {
+    skip_space();
+    if (pos_ >= s_.size() || (s_[pos_] != '\'' && s_[pos_] != '"')) fail("expected a string");
+    const char quote = s_[pos_++];
+    const size_t end = s_.find(quote, pos_);
+    if (end == std::string::npos) fail("unterminated string");
+    std::string v = s_.substr(pos_, end - pos_);
+    pos_ = end + 1;
+    return v;
+  }
+  bool boolean() {
+    skip_space();
+    for (const char* word : {"True", "False"}) {
+      const size_t n = std::strlen(word);
+      if (s_.compare(pos_, n, word) == 0) {
+        pos_ += n;
+        return word[0] == 'T';
+      }
+    }
+    fail("expected True or False");
+  }
+  // "()", "(5,)", "(2, 3)": non-negative integers below 2^62.
+  Shape tuple() {
+    expect('(');
+    Shape shape;
+    while (!take(')')) {
+      skip_space();
+      if (pos_ >= s_.size() || !std::isdigit(static_cast<unsigned char>(s_[pos_])))
+        fail("expected a dimension");
+      int64_t v = 0;
+      while (pos_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[pos_]))) {
+        v = v * 10 + (s_[pos_++] - '0');
+        if (v >= (int64_t(1) << 62)) fail("dimension too large");
+      }
+      shape.push_back(v);
+      if (shape.size() > 8) fail("more than 8 dimensions");
+      if (!take(',')) {
+        expect(')');
+        break;
+      }
+    }
+    return shape;
+  }
+
+  const std::string& s_;
+  const std::string& path_;
+  size_t pos_ = 0;
+};
+
+Header parse_header(const std::string& header, const std::string& path) {
+  return HeaderParser(header, path).parse();
 }
 
 const char* descr_of(DType t) {
@@ -64,28 +182,29 @@ Tensor load_npy(const std::string& path) {
   f.read(header.data(), std::streamsize(hlen));
   RM_CHECK(uint64_t(f.gcount()) == hlen, path, ": truncated .npy header");
 
-  std::smatch m;
-  RM_CHECK(std::regex_search(header, m, std::regex("'descr'\\s*:\\s*'([^']*)'")), path,
-           ": .npy header has no 'descr': ", header);
-  DType dt = parse_descr(m[1], path);
-  RM_CHECK(std::regex_search(header, m, std::regex("'fortran_order'\\s*:\\s*(True|False)")), path,
-           ": .npy header has no 'fortran_order'");
-  RM_CHECK(m[1] == "False", path, ": Fortran-order .npy arrays are not supported");
-  RM_CHECK(std::regex_search(header, m, std::regex("'shape'\\s*:\\s*\\(([^)]*)\\)")), path,
-           ": .npy header has no 'shape'");
-  Shape shape;
-  std::string dims = m[1];
-  std::regex num("\\s*(\\d+)\\s*(,|$)");
-  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), num); it != std::sregex_iterator();
-       ++it)
-    shape.push_back(std::stoll((*it)[1]));
-  RM_CHECK(shape.size() <= 8, path, ": .npy array of rank ", shape.size(), " is not supported");
+  const Header h = parse_header(header, path);
+  RM_CHECK(!h.fortran_order, path, ": Fortran-order .npy arrays are not supported");
+  const DType dt = parse_descr(h.descr, path);
 
+  // The data must be in the file before anything is allocated for it: a header may claim any
+  // shape.
+  const std::streamoff data_at = f.tellg();
+  f.seekg(0, std::ios::end);
+  const uint64_t available = uint64_t(f.tellg() - data_at);
+  f.seekg(data_at);
+  const Shape& shape = h.shape;
+  uint64_t nbytes = dtype_size(dt);  // checked at each step: the product may overflow
+  for (int64_t d : shape) {
+    RM_CHECK(d == 0 || nbytes <= available / uint64_t(d), path,
+             ": truncated .npy data: ", dtype_name(dt), " ", shape_str(shape),
+             " needs more than the ", available, " data bytes in the file");
+    nbytes *= uint64_t(d);
+  }
+  RM_CHECK(nbytes <= available, path, ": truncated .npy data: expected ", nbytes, " bytes for ",
+           dtype_name(dt), " ", shape_str(shape), ", got ", available);
   Tensor t = Tensor::empty(shape, dt);
-  size_t nbytes = size_t(t.numel()) * dtype_size(dt);
   f.read(static_cast<char*>(t.raw_data()), std::streamsize(nbytes));
-  RM_CHECK(size_t(f.gcount()) == nbytes, path, ": truncated .npy data: expected ", nbytes,
-           " bytes for ", dtype_name(dt), " ", shape_str(shape), ", got ", f.gcount());
+  RM_CHECK(uint64_t(f.gcount()) == nbytes, path, ": cannot read the .npy data");
   return t;
 }
 

@@ -81,6 +81,39 @@ TEST_CASE("corrupt and unsupported npy files give errors naming the file and the
   CHECK_THROWS_WITH_AS(load_npy(tmp_path("missing.npy")), doctest::Contains("cannot open"), Error);
 }
 
+TEST_CASE("npy headers that claim too much or never end are clear errors, not crashes") {
+  std::string p = tmp_path("hostile.npy");
+  // A shape far larger than the file: refused before anything is allocated.
+  write_bytes(p,
+              npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000, 100)}") +
+                  std::string(16, '\0'));
+  CHECK_THROWS_WITH_AS(load_npy(p), doctest::Contains("needs more than the 16 data bytes"), Error);
+  // Dimensions whose product overflows 64 bits.
+  write_bytes(p, npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, "
+                            "4294967296, 4294967296)}"));
+  CHECK_THROWS_WITH_AS(load_npy(p), doctest::Contains("truncated .npy data"), Error);
+  write_bytes(p, npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': "
+                            "(99999999999999999999999,)}"));
+  CHECK_THROWS_WITH_AS(load_npy(p), doctest::Contains("dimension too large"), Error);
+  // Long headers (a regex recursed once per byte here and overflowed the stack).
+  write_bytes(p, npy_header("{'descr': '" + std::string(60000, 'a')));
+  CHECK_THROWS_WITH_AS(load_npy(p), doctest::Contains("unterminated string"), Error);
+  std::string ones;
+  for (int i = 0; i < 9; ++i) ones += "1, ";
+  write_bytes(p, npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': (" + ones + ")}"));
+  CHECK_THROWS_WITH_AS(load_npy(p), doctest::Contains("more than 8 dimensions"), Error);
+  write_bytes(p, npy_header("{'descr': '<f4', 'fortran_order': False}"));
+  CHECK_THROWS_WITH_AS(load_npy(p), doctest::Contains("no 'shape'"), Error);
+  write_bytes(p, npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': (), 'x': 1}"));
+  CHECK_THROWS_WITH_AS(load_npy(p), doctest::Contains("unexpected key 'x'"), Error);
+  write_bytes(p, npy_header("{'descr': '<f4', 'fortran_order': maybe, 'shape': ()}"));
+  CHECK_THROWS_WITH_AS(load_npy(p), doctest::Contains("expected True or False"), Error);
+  // Double quotes and no trailing comma are still a valid dict.
+  write_bytes(p, npy_header("{\"descr\": \"<i4\", \"fortran_order\": False, \"shape\": (1,)}") +
+                     std::string("\x05\0\0\0", 4));
+  CHECK(load_npy(p).to(DType::f32).item() == 5.f);
+}
+
 TEST_CASE("atomic writes: a failing writer leaves neither the file nor its temporary") {
   std::string p = tmp_path("atomic.bin");
   std::remove(p.c_str());

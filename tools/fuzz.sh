@@ -59,9 +59,10 @@ build_one() {
 }
 run_one() {
   local t=$1 out="build-fuzz/$1"
+  local rc=0  # libFuzzer exits 77 on a finding: recorded and reported below, not fatal here
   (cd "$out" && ./"fuzz_$t" corpus -max_total_time="$seconds" -timeout=1 -rss_limit_mb=1024 \
-    -malloc_limit_mb=1024 -print_final_stats=1 -max_len=65536 > log.txt 2>&1)
-  echo $? > "$out/exit.txt"
+    -malloc_limit_mb=1024 -print_final_stats=1 -max_len=65536 > log.txt 2>&1) || rc=$?
+  echo "$rc" > "$out/exit.txt"
 }
 pids=()
 for t in "${targets[@]}"; do
@@ -85,7 +86,9 @@ for t in "${targets[@]}"; do
   grep -E "^stat::|^#[0-9]+.*DONE|ERROR|SUMMARY|cov:" "$out/log.txt" | tail -n 12
   if [ "$(cat "$out/exit.txt")" != 0 ] ||
     grep -q "ERROR: libFuzzer\|ERROR: AddressSanitizer\|runtime error\|SUMMARY:" "$out/log.txt"; then
-    echo "fuzz_$t: FAILED, see $out/log.txt and $out/crash-* / timeout-* / oom-*"
+    echo "fuzz_$t: FAILED (exit $(cat "$out/exit.txt")), see $out/log.txt and" \
+      "$out/crash-* / timeout-* / oom-*; the finding:"
+    grep -A 30 -m 1 "ERROR:" "$out/log.txt" || tail -n 30 "$out/log.txt"
     status=1
   fi
 done
