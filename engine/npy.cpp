@@ -116,8 +116,8 @@ class HeaderParser {
         fail("expected a dimension");
       int64_t v = 0;
       while (pos_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[pos_]))) {
+        if (v >= (int64_t(1) << 58)) fail("dimension too large");  // v * 10 + 9 < 2^62
         v = v * 10 + (s_[pos_++] - '0');
-        if (v >= (int64_t(1) << 62)) fail("dimension too large");
       }
       shape.push_back(v);
       if (shape.size() > 8) fail("more than 8 dimensions");

@@ -88,7 +88,7 @@ for t in "${targets[@]}"; do
     grep -q "ERROR: libFuzzer\|ERROR: AddressSanitizer\|runtime error\|SUMMARY:" "$out/log.txt"; then
     echo "fuzz_$t: FAILED (exit $(cat "$out/exit.txt")), see $out/log.txt and" \
       "$out/crash-* / timeout-* / oom-*; the finding:"
-    grep -A 30 -m 1 "ERROR:" "$out/log.txt" || tail -n 30 "$out/log.txt"
+    grep -E -A 30 -m 1 "ERROR:|runtime error" "$out/log.txt" || tail -n 30 "$out/log.txt"
     status=1
   fi
 done
