@@ -149,6 +149,36 @@ TEST_CASE("conv3d without bias, repeated calls reuse cached reordered weights co
   check_close(y2, to_double(mul(y1, 2.f)), 1e-5, 1e-5, "conv3d after weight update");
 }
 
+TEST_CASE(
+    "conv3d backward-weights reuses backward-data's reordered gradient only when it is gy's") {
+  Backend& be = backend(Device::cpu);
+  Tensor x = uniform({2, 16, 4, 8, 6}, 7), w = uniform({16, 16, 3, 3, 3}, 8);
+  Tensor gy = uniform({2, 16, 4, 8, 6}, 9);
+  Conv3dParams p{{1, 1, 1}, {1, 1, 1}};
+  auto weights_grad = [&](const Tensor& g) {
+    Tensor gw = Tensor::empty(w.shape());
+    be.conv3d_backward_weights(x, g, gw, Tensor(), p);
+    return gw.to_vector();
+  };
+  const std::vector<float> alone = weights_grad(gy.clone());
+  Tensor gx = Tensor::empty(x.shape());
+  be.conv3d_backward_data(gy, w, gx, p);
+  CHECK(weights_grad(gy) == alone);  // the shared reorder: the same numbers
+  // gy written in place after backward-data: backward-weights must see the new values
+  const std::vector<float> fresh = weights_grad(mul(gy, -3.f));
+  CHECK(fresh != alone);
+  be.conv3d_backward_data(gy, w, gx, p);
+  gy.copy_(mul(gy, -3.f));
+  CHECK(weights_grad(gy) == fresh);
+  // another gradient of the same shape: not the kept one
+  be.conv3d_backward_data(gy, w, gx, p);
+  CHECK(weights_grad(gy.clone()) == fresh);
+  Tensor other = uniform(gy.shape(), 10);
+  be.conv3d_backward_data(gy, w, gx, p);
+  CHECK(weights_grad(other) == weights_grad(other.clone()));
+  CHECK(weights_grad(other) != fresh);
+}
+
 TEST_CASE("leaky_relu and relu match the naive rule, forward and backward") {
   Tensor x = leaf(uniform({3, 5, 7}, 7));
   for (float slope : {0.01f, 0.2f, -0.5f}) {  // a negative slope keeps x, not sign bits

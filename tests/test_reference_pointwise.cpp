@@ -235,6 +235,25 @@ TEST_CASE("reductions over dims: sum, mean, max, min, argmax, argmin") {
   for (int64_t i = 0; i < 1800; ++i) CHECK(gw[i] == ((i / 300) % 3 == 1 ? 1.f : 0.f));
 }
 
+TEST_CASE("a sum of two terms is their double sum rounded once, bit for bit") {
+  // [3, 2, 20000]: the two-term path, threaded; magnitudes far apart and of opposite signs
+  const Shape s = {3, 2, 20000};
+  std::vector<float> v(size_t(numel_of(s)));
+  Generator gen(5);
+  Tensor u = rand(s, gen, -1.f, 1.f);
+  std::vector<float> r = u.to_vector();
+  for (size_t i = 0; i < v.size(); ++i) v[i] = r[i] * std::ldexp(1.f, int(i * 7919 % 80) - 40);
+  Tensor x = Tensor::from_vector(v, s);
+  std::vector<float> got = sum(x, {1}).to_vector();
+  int64_t mismatches = 0;
+  for (int64_t o = 0; o < 3; ++o)
+    for (int64_t k = 0; k < 20000; ++k) {
+      const double a = v[size_t(o * 40000 + k)], b = v[size_t(o * 40000 + 20000 + k)];
+      mismatches += got[size_t(o * 20000 + k)] != float(a + b);
+    }
+  CHECK(mismatches == 0);
+}
+
 TEST_CASE("softmax and log_softmax over any dim") {
   Tensor x = leaf(uniform({3, 4, 5}, 81, -3.f, 3.f));
   for (int64_t dim : {0, 1, 2}) {

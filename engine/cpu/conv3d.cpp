@@ -3,7 +3,8 @@
 // forward and for backward-data) are cached per shape (weights keyed by storage id and version,
 // so they are reordered once per optimizer step, and eval reuses them). bf16 (Conv3dParams):
 // the multiplied operands are bf16 in the blocked layouts (the reorders convert), results and
-// gradients f32; x and gy may come in bf16 already.
+// gradients f32; x and gy may come in bf16 already. Backward-weights reuses the gradient that
+// backward-data reordered just before it (ReorderedGrad).
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/dnnl_context.h"
 
@@ -146,6 +147,46 @@ struct BwdWeights {
   dnnl::convolution_backward_weights::primitive_desc pd;
   dnnl::convolution_backward_weights prim;
 };
+
+// The output gradient reordered for backward-data, handed to the backward-weights call that
+// follows it on the same gradient (both passes want the same blocked layout): one reorder of gy
+// per conv instead of two. Keyed by gy's storage, version, offset and shape, so an in-place write
+// in between or another gradient misses it; taken (or dropped) by the next backward-weights call,
+// and replaced by the next backward-data call, so at most one such copy lives at a time.
+class ReorderedGrad {
+ public:
+  static ReorderedGrad& get() {
+    static ReorderedGrad r;
+    return r;
+  }
+  void put(const Tensor& gy, const memory::desc& md, Tensor blocked) {
+    std::lock_guard<std::mutex> lock(mu_);
+    key_ = key(gy), md_ = md, blocked_ = std::move(blocked);
+  }
+  // gy in layout md: the kept copy when it is gy's, else a fresh reorder into scratch.
+  memory take(const Tensor& gy, const memory::desc& md, Tensor& scratch) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      Tensor kept = std::move(blocked_);
+      blocked_ = Tensor();
+      if (kept.defined() && key_ == key(gy) && md_ == md) {
+        scratch = kept;
+        return wrap(md, scratch);
+      }
+    }
+    return to_layout(wrap_plain(gy), md, scratch);
+  }
+
+ private:
+  static std::string key(const Tensor& t) {
+    return std::to_string(t.storage()->id()) + "/" + std::to_string(t.storage()->version()) + "/" +
+           std::to_string(t.offset()) + shape_str(t.shape()) + dtype_name(t.dtype());
+  }
+  std::mutex mu_;
+  std::string key_;
+  memory::desc md_;
+  Tensor blocked_;
+};
 }  // namespace
 
 void CpuBackend::conv3d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx,
@@ -175,6 +216,7 @@ void CpuBackend::conv3d_backward_data(const Tensor& gy, const Tensor& w, const T
                      {{DNNL_ARG_DIFF_DST, gym}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, gxm}});
     });
     dnnl_stream().wait();
+    if (s1.defined()) ReorderedGrad::get().put(gy, e.pd.diff_dst_desc(), s1);
   });
 }
 
@@ -203,7 +245,7 @@ void CpuBackend::conv3d_backward_weights(const Tensor& x, const Tensor& gy, cons
     });
     Tensor s1, s2;
     memory xm = to_layout(wrap_plain(x), e.pd.src_desc(), s1);
-    memory gym = to_layout(wrap_plain(gy), e.pd.diff_dst_desc(), s2);
+    memory gym = ReorderedGrad::get().take(gy, e.pd.diff_dst_desc(), s2);
     into_plain(e.pd.diff_weights_desc(), gw, [&](memory& gwm) {
       std::unordered_map<int, memory> args{
           {DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_DST, gym}, {DNNL_ARG_DIFF_WEIGHTS, gwm}};
