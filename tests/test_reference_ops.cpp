@@ -61,6 +61,10 @@ TEST_CASE("conv3d matches naive loops: forward, backward-data, backward-weights,
       {{1, 2, 7, 9, 5}, {3, 2, 3, 1, 1}, {{3, 1, 1}, {0, 0, 0}}},     // LTA-like
       {{2, 1, 4, 8, 7}, {5, 1, 2, 3, 3}, {{1, 2, 2}, {0, 1, 1}}},     // stride 2, odd sizes
       {{1, 16, 3, 5, 4}, {17, 16, 3, 3, 3}, {{1, 1, 1}, {1, 1, 1}}},  // blocked layouts
+      // stride 1: backward-data runs as a forward conv with padding K-1-pad (0, 1 or 2 here)
+      {{2, 16, 4, 6, 5}, {32, 16, 3, 1, 2}, {{1, 1, 1}, {1, 0, 0}}},
+      {{1, 3, 4, 5, 6}, {2, 3, 3, 3, 3}, {{1, 1, 1}, {2, 0, 1}}},
+      {{1, 2, 3, 4, 4}, {3, 2, 1, 3, 3}, {{1, 1, 1}, {0, 3, 1}}},  // padding > K-1: not so
   };
   int k = 0;
   for (const Case& cs : cases) {
