@@ -3,7 +3,8 @@
 // forward and for backward-data) are cached per shape (weights keyed by storage id and version,
 // so they are reordered once per optimizer step, and eval reuses them). bf16 (Conv3dParams):
 // the multiplied operands are bf16 in the blocked layouts (the reorders convert), results and
-// gradients f32; x and gy may come in bf16 already. Backward-weights reuses the gradient that
+// gradients f32; x and gy may come in bf16 already. Backward-data of a stride-1 conv runs as a
+// forward conv with flipped weights (BwdData); backward-weights reuses the gradient that
 // backward-data reordered just before it (ReorderedGrad).
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/dnnl_context.h"
