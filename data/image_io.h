@@ -11,7 +11,8 @@ struct GrayImage {
   std::vector<uint8_t> pixels;
 };
 
-// Reads any image stb_image reads, as 8-bit gray. Throws naming the file and stb's reason.
+// Reads a PNG (any bit depth and colour type) as 8-bit gray. Throws naming the file and the
+// reason (not a PNG, a chunk past the end, stb's reason).
 GrayImage read_gray(const std::string& path);
 // Writes an 8-bit gray PNG atomically.
 void write_png(const std::string& path, const uint8_t* pixels, int width, int height);

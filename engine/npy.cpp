@@ -1,5 +1,6 @@
 #include "engine/npy.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstring>
@@ -190,9 +191,20 @@ Tensor load_npy(const std::string& path) {
   // shape.
   const std::streamoff data_at = f.tellg();
   f.seekg(0, std::ios::end);
-  const uint64_t available = uint64_t(f.tellg() - data_at);
+  const std::streamoff end = f.tellg();
+  RM_CHECK(data_at >= 0 && end >= data_at, path,
+           ": cannot find the size of the .npy data (not a regular file?)");
+  const uint64_t available = uint64_t(end - data_at);
   f.seekg(data_at);
   const Shape& shape = h.shape;
+  // The element count, zero dimensions counted as one, must stay far from int64's range: strides
+  // and offsets are products of dimensions even for an empty array.
+  uint64_t extent = 1;
+  for (int64_t d : shape) {
+    RM_CHECK(extent <= (uint64_t(1) << 62) / uint64_t(std::max<int64_t>(d, 1)), path,
+             ": .npy shape ", shape_str(shape), " is too large");
+    extent *= uint64_t(std::max<int64_t>(d, 1));
+  }
   uint64_t nbytes = dtype_size(dt);  // checked at each step: the product may overflow
   for (int64_t d : shape) {
     RM_CHECK(d == 0 || nbytes <= available / uint64_t(d), path,

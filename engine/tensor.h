@@ -59,7 +59,9 @@ class Tensor {
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
 
   // Pointer to the first element; checks that T matches the dtype. Code that writes through it
-  // into an existing tensor must call storage()->bump_version() (caches of reordered weights).
+  // into an existing tensor must call storage()->bump_version(): caches keyed by storage and
+  // version (reordered and flipped weights, bf16 copies, a conv's reordered output gradient)
+  // would otherwise hand back the old values.
   template <class T>
   T* data() const;
   void* raw_data() const;

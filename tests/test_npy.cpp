@@ -91,7 +91,13 @@ TEST_CASE("npy headers that claim too much or never end are clear errors, not cr
   // Dimensions whose product overflows 64 bits.
   write_bytes(p, npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, "
                             "4294967296, 4294967296)}"));
-  CHECK_THROWS_WITH_AS(load_npy(p), doctest::Contains("truncated .npy data"), Error);
+  CHECK_THROWS_WITH_AS(load_npy(p), doctest::Contains("is too large"), Error);
+  // An empty array whose other dimensions would overflow its strides.
+  write_bytes(p, npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4294967296, "
+                            "4294967296)}"));
+  CHECK_THROWS_WITH_AS(load_npy(p), doctest::Contains("is too large"), Error);
+  write_bytes(p, npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 5)}"));
+  CHECK(load_npy(p).shape() == Shape{0, 5});
   write_bytes(p, npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': "
                             "(99999999999999999999999,)}"));
   CHECK_THROWS_WITH_AS(load_npy(p), doctest::Contains("dimension too large"), Error);

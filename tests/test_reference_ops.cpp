@@ -153,6 +153,26 @@ TEST_CASE("conv3d without bias, repeated calls reuse cached reordered weights co
   check_close(y2, to_double(mul(y1, 2.f)), 1e-5, 1e-5, "conv3d after weight update");
 }
 
+TEST_CASE("conv3d backward-data follows the weights: the flipped copy refreshes on updates") {
+  Backend& be = backend(Device::cpu);
+  Tensor w = uniform({16, 16, 3, 3, 3}, 11), gy = uniform({1, 16, 4, 6, 5}, 12);
+  Conv3dParams p{{1, 1, 1}, {1, 1, 1}};
+  auto data_grad = [&](const Tensor& weights) {
+    Tensor gx = Tensor::empty(gy.shape());
+    be.conv3d_backward_data(gy, weights, gx, p);
+    return gx;
+  };
+  Tensor before = data_grad(w);
+  w.copy_(mul(w, 2.f));  // in place: the version changes, the storage does not
+  check_close(data_grad(w), to_double(mul(before, 2.f)), 1e-5, 1e-5, "after an update");
+  // two weights in one storage, the same version, at two offsets
+  Tensor both = Tensor::empty({2, 16, 16, 3, 3, 3});
+  both.select(0, 0).fill_(0);
+  both.select(0, 1).copy_(w);
+  check_close(data_grad(both.select(0, 1)), to_double(mul(before, 2.f)), 1e-5, 1e-5, "offset 1");
+  check_close(data_grad(both.select(0, 0)), to_double(mul(before, 0.f)), 0, 0, "offset 0");
+}
+
 TEST_CASE(
     "conv3d backward-weights reuses backward-data's reordered gradient only when it is gy's") {
   Backend& be = backend(Device::cpu);

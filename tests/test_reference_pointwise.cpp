@@ -1,5 +1,6 @@
 // Elementwise ops (with broadcasting), reductions, softmax and shape ops against naive loops.
 #include <cmath>
+#include <cstring>
 
 #include "tests/test_util.h"
 
@@ -235,21 +236,29 @@ TEST_CASE("reductions over dims: sum, mean, max, min, argmax, argmin") {
   for (int64_t i = 0; i < 1800; ++i) CHECK(gw[i] == ((i / 300) % 3 == 1 ? 1.f : 0.f));
 }
 
-TEST_CASE("a sum of two terms is their double sum rounded once, bit for bit") {
-  // [3, 2, 20000]: the two-term path, threaded; magnitudes far apart and of opposite signs
+TEST_CASE("a sum of two terms is bit for bit the double-accumulated sum") {
+  // [3, 2, 20000]: the two-term path, threaded; the pair's magnitudes 0 to 60 binades apart, of
+  // either sign, and signed zeros (-0 + -0 is +0 in the double sum, which starts at +0)
   const Shape s = {3, 2, 20000};
   std::vector<float> v(size_t(numel_of(s)));
   Generator gen(5);
-  Tensor u = rand(s, gen, -1.f, 1.f);
-  std::vector<float> r = u.to_vector();
-  for (size_t i = 0; i < v.size(); ++i) v[i] = r[i] * std::ldexp(1.f, int(i * 7919 % 80) - 40);
+  std::vector<float> r = rand(s, gen, -1.f, 1.f).to_vector();
+  for (size_t i = 0; i < v.size(); ++i) {
+    const int64_t k = int64_t(i) % 20000, second = (int64_t(i) / 20000) % 2;
+    v[i] = r[i] * std::ldexp(1.f, int(second * (k % 61)) - 30);
+    if (k % 97 == 0) v[i] = -0.f;
+    if (k % 89 == 0) v[i] = second ? 0.f : -0.f;
+  }
   Tensor x = Tensor::from_vector(v, s);
   std::vector<float> got = sum(x, {1}).to_vector();
   int64_t mismatches = 0;
   for (int64_t o = 0; o < 3; ++o)
     for (int64_t k = 0; k < 20000; ++k) {
-      const double a = v[size_t(o * 40000 + k)], b = v[size_t(o * 40000 + 20000 + k)];
-      mismatches += got[size_t(o * 20000 + k)] != float(a + b);
+      double acc = 0.0;  // the general path's accumulation
+      acc += v[size_t(o * 40000 + k)];
+      acc += v[size_t(o * 40000 + 20000 + k)];
+      const float want = float(acc), have = got[size_t(o * 20000 + k)];
+      mismatches += std::memcmp(&want, &have, sizeof(float)) != 0;
     }
   CHECK(mismatches == 0);
 }

@@ -36,9 +36,9 @@ void CpuBackend::reduce(ReduceOp op, const Tensor& x, const Tensor& out, const T
     return;
   }
   if (op == ReduceOp::sum && len == 2) {
-    // Two terms (RMFE's pair, [2, N, ...] -> [N, ...]): a float add is their double sum rounded
-    // once, bit for bit (the exact sum of two floats is a double unless one is below 2^-28 of
-    // the other, and then both round to the larger), in one vectorised pass.
+    // Two terms (RMFE's pair, [2, N, ...] -> [N, ...]) in one vectorised float pass, bit for bit
+    // the double sum below: rounding a + b to double and then to float gives the float sum
+    // (53 >= 2 * 24 + 2 bits), and + 0.f turns -0 + -0 into +0 as 0.0 + a + b does.
     const int64_t blocks = (inner + kBlock - 1) / kBlock;
 #pragma omp parallel for schedule(static) if (outer * inner > 32768)
     for (int64_t t = 0; t < outer * blocks; ++t) {
@@ -46,7 +46,7 @@ void CpuBackend::reduce(ReduceOp op, const Tensor& x, const Tensor& out, const T
       const float* a = xp + o * 2 * inner + k0;
       const float* b = a + inner;
       float* dst = op_ + o * inner + k0;
-      for (int64_t k = 0; k < kn; ++k) dst[k] = a[k] + b[k];
+      for (int64_t k = 0; k < kn; ++k) dst[k] = (a[k] + b[k]) + 0.f;
     }
     return;
   }
