@@ -135,10 +135,6 @@ class HeaderParser {
   size_t pos_ = 0;
 };
 
-Header parse_header(const std::string& header, const std::string& path) {
-  return HeaderParser(header, path).parse();
-}
-
 const char* descr_of(DType t) {
   switch (t) {
     case DType::f32:
@@ -183,7 +179,7 @@ Tensor load_npy(const std::string& path) {
   f.read(header.data(), std::streamsize(hlen));
   RM_CHECK(uint64_t(f.gcount()) == hlen, path, ": truncated .npy header");
 
-  const Header h = parse_header(header, path);
+  const Header h = HeaderParser(header, path).parse();
   RM_CHECK(!h.fortran_order, path, ": Fortran-order .npy arrays are not supported");
   const DType dt = parse_descr(h.descr, path);
 

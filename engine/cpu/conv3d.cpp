@@ -45,23 +45,40 @@ memory::desc any_desc(const Shape& s, bool bf16 = false) {
                       tag::any);
 }
 
+// Which values a tensor holds, for the caches below: its storage (ids are never reused), the
+// storage's version (bumped by in-place writes), offset, shape and dtype. A default stamp
+// matches no tensor.
+struct Stamp {
+  uint64_t id = 0, version = 0;
+  int64_t offset = -1;
+  Shape shape;
+  DType dtype = DType::f32;
+
+  static Stamp of(const Tensor& t) {
+    return {t.storage()->id(), t.storage()->version(), t.offset(), t.shape(), t.dtype()};
+  }
+  bool operator==(const Stamp& o) const {
+    return id == o.id && version == o.version && offset == o.offset && shape == o.shape &&
+           dtype == o.dtype;
+  }
+  bool operator!=(const Stamp& o) const { return !(*this == o); }
+};
+
 // Weights reordered (and converted) into a primitive's layout, refreshed when the weight tensor
 // changes (storage, version or offset).
 struct WeightCache {
   std::unique_ptr<std::mutex> mu = std::make_unique<std::mutex>();
   Tensor reordered;
-  uint64_t id = 0, version = 0;
-  int64_t offset = -1;
+  Stamp source;
 
   // Returns the weights in `want` (w itself when its plain layout already is that). Call under mu.
   memory get(const Tensor& w, const memory::desc& want) {
     memory wm = wrap(plain_desc(w.shape()), w);
     if (want == wm.get_desc()) return wm;
-    const Storage& st = *w.storage();
-    if (!reordered.defined() || id != st.id() || version != st.version() || offset != w.offset()) {
+    if (!reordered.defined() || source != Stamp::of(w)) {
       reordered = Tensor::empty({int64_t((want.get_size() + 3) / 4)});
       reorder_into(wm, wrap(want, reordered));
-      id = st.id(), version = st.version(), offset = w.offset();
+      source = Stamp::of(w);
     }
     return wrap(want, reordered);
   }
@@ -151,9 +168,8 @@ struct BwdData {
   dnnl::convolution_backward_data::primitive_desc pd;
   dnnl::convolution_backward_data prim;
   WeightCache weights;  // of w, or of `flipped` when as_forward
-  Tensor flipped;       // w' for the weights of storage id / version / offset below (under mu)
-  uint64_t id = 0, version = 0;
-  int64_t offset = -1;
+  Tensor flipped;       // w' for the weights `flipped_from` (under mu)
+  Stamp flipped_from;
 
   memory::desc gy_desc() const { return as_forward ? fpd.src_desc() : pd.diff_dst_desc(); }
   memory::desc gx_desc() const { return as_forward ? fpd.dst_desc() : pd.diff_src_desc(); }
@@ -161,10 +177,9 @@ struct BwdData {
   // The weights in the layout the primitive reads. Call under *weights.mu.
   memory weights_for(const Tensor& w) {
     if (!as_forward) return weights.get(w, w_desc());
-    const Storage& st = *w.storage();
-    if (!flipped.defined() || id != st.id() || version != st.version() || offset != w.offset()) {
+    if (!flipped.defined() || flipped_from != Stamp::of(w)) {
       flipped = flip_transposed(w);  // a new storage: `weights` reorders it afresh
-      id = st.id(), version = st.version(), offset = w.offset();
+      flipped_from = Stamp::of(w);
     }
     return weights.get(flipped, w_desc());
   }
@@ -188,7 +203,7 @@ struct BwdWeights {
 
 // The output gradient reordered for backward-data, handed to the backward-weights call that
 // follows it on the same gradient (both passes want the same blocked layout): one reorder of gy
-// per conv instead of two. Keyed by gy's storage, version, offset and shape, so an in-place write
+// per conv instead of two. Keyed by gy's Stamp, so an in-place write
 // in between or another gradient misses it; taken (or dropped) by the next backward-weights call,
 // and replaced by the next backward-data call, so at most one such copy lives at a time.
 class ReorderedGrad {
@@ -199,7 +214,7 @@ class ReorderedGrad {
   }
   void put(const Tensor& gy, const memory::desc& md, Tensor blocked) {
     std::lock_guard<std::mutex> lock(mu_);
-    key_ = key(gy), md_ = md, blocked_ = std::move(blocked);
+    of_ = Stamp::of(gy), md_ = md, blocked_ = std::move(blocked);
   }
   // gy in layout md: the kept copy when it is gy's, else a fresh reorder into scratch.
   memory take(const Tensor& gy, const memory::desc& md, Tensor& scratch) {
@@ -207,7 +222,7 @@ class ReorderedGrad {
       std::lock_guard<std::mutex> lock(mu_);
       Tensor kept = std::move(blocked_);
       blocked_ = Tensor();
-      if (kept.defined() && key_ == key(gy) && md_ == md) {
+      if (kept.defined() && of_ == Stamp::of(gy) && md_ == md) {
         scratch = kept;
         return wrap(md, scratch);
       }
@@ -216,12 +231,8 @@ class ReorderedGrad {
   }
 
  private:
-  static std::string key(const Tensor& t) {
-    return std::to_string(t.storage()->id()) + "/" + std::to_string(t.storage()->version()) + "/" +
-           std::to_string(t.offset()) + shape_str(t.shape()) + dtype_name(t.dtype());
-  }
   std::mutex mu_;
-  std::string key_;
+  Stamp of_;
   memory::desc md_;
   Tensor blocked_;
 };

@@ -35,27 +35,19 @@ void CpuBackend::reduce(ReduceOp op, const Tensor& x, const Tensor& out, const T
     }
     return;
   }
-  if (op == ReduceOp::sum && len == 2) {
-    // Two terms (RMFE's pair, [2, N, ...] -> [N, ...]) in one vectorised float pass, bit for bit
-    // the double sum below: rounding a + b to double and then to float gives the float sum
-    // (53 >= 2 * 24 + 2 bits), and + 0.f turns -0 + -0 into +0 as 0.0 + a + b does.
-    const int64_t blocks = (inner + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (outer * inner > 32768)
-    for (int64_t t = 0; t < outer * blocks; ++t) {
-      const int64_t o = t / blocks, k0 = (t % blocks) * kBlock, kn = std::min(kBlock, inner - k0);
-      const float* a = xp + o * 2 * inner + k0;
-      const float* b = a + inner;
-      float* dst = op_ + o * inner + k0;
-      for (int64_t k = 0; k < kn; ++k) dst[k] = (a[k] + b[k]) + 0.f;
-    }
-    return;
-  }
   const int64_t blocks = (inner + kBlock - 1) / kBlock;
 #pragma omp parallel for schedule(static) if (outer * len * inner > 32768)
   for (int64_t t = 0; t < outer * blocks; ++t) {
     const int64_t o = t / blocks, k0 = (t % blocks) * kBlock, kn = std::min(kBlock, inner - k0);
     const float* base = xp + o * len * inner + k0;
     float* dst = op_ + o * inner + k0;
+    if (op == ReduceOp::sum && len == 2) {
+      // Two terms (RMFE's pair, [2, N, ...] -> [N, ...]) as one vectorised float add, bit for bit
+      // the double sum below: rounding a + b to double and then to float gives the float sum
+      // (53 >= 2 * 24 + 2 bits), and + 0.f turns -0 + -0 into +0 as 0.0 + a + b does.
+      for (int64_t k = 0; k < kn; ++k) dst[k] = (base[k] + base[inner + k]) + 0.f;
+      continue;
+    }
     if (op == ReduceOp::sum) {
       double acc[kBlock] = {};
       for (int64_t i = 0; i < len; ++i)
