@@ -298,7 +298,24 @@ TEST_CASE("f32 <-> bf16 casts are bit-identical on CPU and CUDA, contiguous and 
   Tensor outg = Tensor::empty({n}, DType::bf16, Device::cuda);
   backend(Device::cuda)
       .leaky_relu_backward_bits(gy.to(Device::cuda), signs.to(Device::cuda), outg, 0.01f);
-  CHECK(bits(outg) == bits(out));
+  // NaN * slope: x86 keeps the NaN's sign and payload, a GPU gives its canonical NaN; IEEE 754
+  // leaves the payload open, so any NaN matches any NaN here (the cast above compares them bit
+  // for bit, as no arithmetic comes between)
+  std::vector<float> lo = bits(out), lg = bits(outg);
+  REQUIRE(lo.size() == lg.size());
+  auto is_nan = [](float b) { return (uint32_t(b) & 0x7f80u) == 0x7f80u && (uint32_t(b) & 0x7fu); };
+  int64_t differ = 0, first = -1;
+  for (size_t i = 0; i < lo.size(); ++i)
+    if (lo[i] != lg[i] && !(is_nan(lo[i]) && is_nan(lg[i])))
+      differ += 1, first = first < 0 ? int64_t(i) : first;
+  const float gy_first = first < 0 ? 0.f : v[size_t(first)];
+  const float cpu_first = first < 0 ? 0.f : lo[size_t(first)],
+              cuda_first = first < 0 ? 0.f : lg[size_t(first)];
+  CAPTURE(first);
+  CAPTURE(gy_first);
+  CAPTURE(cpu_first);  // bf16 bits
+  CAPTURE(cuda_first);
+  CHECK(differ == 0);
 }
 
 TEST_CASE("the fused Adam update on CUDA matches the CPU (L2 and decoupled decay)") {
@@ -348,15 +365,29 @@ TEST_CASE("a whole Inception-RMB training step on CUDA matches the CPU") {
   }
 }
 
-TEST_CASE("a bf16 training step (Inception-RMB, GaitGL) on CUDA stays near the CPU's bf16 step") {
+TEST_CASE(
+    "a bf16 training step (Inception-RMB, GaitGL) on CUDA is as near the f32 step as the CPU's") {
   if (!backend(Device::cpu).has_bf16()) {
     MESSAGE("this CPU has no AVX512-BF16: no CPU bf16 step to compare with");
     return;
   }
-  // Both sides round the same operands to bf16; cuDNN writes conv results in bf16 (oneDNN in
-  // f32) and sums in other orders, and the differences pass through every layer of backward.
-  // Not calibrated on a GPU yet: 5e-2 of the largest gradient element, against 2e-3 in f32.
+  // A whole step amplifies bf16's rounding: at these shapes the CPU's bf16 gradients are 0.03 -
+  // 0.16 (relative L2) from its f32 ones, and PyTorch's CPU autocast is as far from its f32 step
+  // (bench/README.md). The GPU rounds other values (cuDNN writes conv results in bf16, sums in
+  // other orders), so it is compared with the f32 step, not the CPU's bf16 one: no further
+  // from it than twice the CPU's bf16 distance (root mean square over the parameters), no
+  // parameter more than half off, and the loss within 8u.
+  const double u = std::ldexp(1.0, -8);
+  auto rel_l2 = [](const Tensor& got, const Tensor& want) {
+    std::vector<float> g = got.to_vector(), w = want.to_vector();
+    REQUIRE(g.size() == w.size());
+    double d = 0, n = 1e-30;
+    for (size_t i = 0; i < g.size(); ++i)
+      d += (double(g[i]) - w[i]) * (double(g[i]) - w[i]), n += double(w[i]) * w[i];
+    return std::sqrt(d / n);  // NaN stays NaN: every check below fails on it
+  };
   for (gait::BlockKind kind : {gait::BlockKind::inception, gait::BlockKind::gl}) {
+    CAPTURE(gait::block_kind_name(kind));
     gait::ModelConfig cfg;
     cfg.block = kind;
     cfg.channels = {8, 16, 16};
@@ -364,27 +395,38 @@ TEST_CASE("a bf16 training step (Inception-RMB, GaitGL) on CUDA stays near the C
     cfg.seed = 3;
     const std::vector<int64_t> labels = {0, 0, 1, 1, 2, 2, 3, 3};
     Tensor sils = uniform({8, 12, 64, 44}, 39, 0.f, 1.f);
-    gait::ReverseMaskModel cpu_model(cfg), gpu_model(cfg);
+    gait::ReverseMaskModel f32_model(cfg), cpu_model(cfg), gpu_model(cfg);
     gpu_model.to(Device::cuda);
-    auto step = [&](gait::ReverseMaskModel& m, Device dev) {
+    auto step = [&](gait::ReverseMaskModel& m, Device dev, Precision precision) {
       gait::ModelOutput out;
       {
-        PrecisionGuard pg(Precision::bf16);
+        PrecisionGuard pg(precision);
         out = m.forward(sils.to(dev));
       }
       Tensor loss = add(nn::triplet_loss(out.embedding, labels).loss,
                         nn::cross_entropy(out.logits, labels).loss);
       loss.backward();
-      return loss;
+      return double(loss.to(Device::cpu).item());
     };
-    Tensor lc = step(cpu_model, Device::cpu), lg = step(gpu_model, Device::cuda);
-    CAPTURE(gait::block_kind_name(kind));
-    CHECK(max_rel_err(lg, lc) <= 5e-2);
-    auto pc = cpu_model.named_parameters(), pg = gpu_model.named_parameters();
-    for (size_t i = 0; i < pc.size(); ++i) {
-      CAPTURE(pc[i].first);
-      CHECK(max_rel_err(pg[i].second.grad(), pc[i].second.grad()) <= 5e-2);
+    const double lf = step(f32_model, Device::cpu, Precision::f32),
+                 lc = step(cpu_model, Device::cpu, Precision::bf16),
+                 lg = step(gpu_model, Device::cuda, Precision::bf16);
+    MESSAGE("loss: f32 " << lf << ", CPU bf16 " << lc << ", CUDA bf16 " << lg);
+    CHECK(std::fabs(lg - lf) <= 2 * std::fabs(lc - lf) + 8 * u * std::fabs(lf));
+    auto pf = f32_model.named_parameters(), pc = cpu_model.named_parameters(),
+         pg = gpu_model.named_parameters();
+    double cpu_ms = 0, gpu_ms = 0;
+    for (size_t i = 0; i < pf.size(); ++i) {
+      CAPTURE(pf[i].first);
+      const Tensor& want = pf[i].second.grad();
+      const double ec = rel_l2(pc[i].second.grad(), want), eg = rel_l2(pg[i].second.grad(), want);
+      MESSAGE(pf[i].first << ": relative L2 from f32, CPU bf16 " << ec << ", CUDA bf16 " << eg);
+      CHECK(eg <= 0.5);
+      cpu_ms += ec * ec / double(pf.size()), gpu_ms += eg * eg / double(pf.size());
     }
+    MESSAGE("root mean square: CPU bf16 " << std::sqrt(cpu_ms) << ", CUDA bf16 "
+                                          << std::sqrt(gpu_ms));
+    CHECK(std::sqrt(gpu_ms) <= 2 * std::sqrt(cpu_ms));
   }
 }
 
