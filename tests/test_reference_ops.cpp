@@ -362,21 +362,29 @@ TEST_CASE(
       Tensor g = uniform(y.shape(), 26);
       PoolGeom geom = make_pool_geom(xs.data(), y.shape().data(), p.kernel.data(), p.stride.data(),
                                      p.padding.data());
+      REQUIRE(pool_fits_32bit(geom));
       std::vector<float> xv = x.to_vector(), gv = g.to_vector();
-      std::vector<int64_t> arg(size_t(y.numel()));
-      for (int64_t i = 0; i < y.numel(); ++i) {  // the loops of the two CUDA kernels
-        int64_t o[3];
-        int64_t row = pool_split(i, geom.out, o);
-        arg[i] = pool_first_argmax(xv.data() + row * geom.plane_in, geom, o);
-      }
-      std::vector<double> gx(size_t(x.numel()));
-      for (int64_t i = 0; i < x.numel(); ++i) {
-        int64_t c[3];
-        int64_t row = pool_split(i, geom.in, c);
-        gx[i] = pool_input_grad(gv.data() + row * geom.plane_out, arg.data() + row * geom.plane_out,
-                                geom, c, i % geom.plane_in);
-      }
-      check_close(grads_of(y, {x}, g)[0], gx, 1e-6, 1e-6, "pool.h gather rule vs the CPU backend");
+      auto gather = [&](auto index_type) {  // the loops of the two CUDA kernels, in I arithmetic
+        using I = decltype(index_type);
+        std::vector<int64_t> arg(size_t(y.numel()));
+        for (I i = 0; i < I(y.numel()); ++i) {
+          I o[3];
+          I row = pool_split(i, geom.out, o);
+          arg[i] = pool_first_argmax(xv.data() + row * I(geom.plane_in), geom, o);
+        }
+        std::vector<double> gx(size_t(x.numel()));
+        for (I i = 0; i < I(x.numel()); ++i) {
+          I c[3];
+          I row = pool_split(i, geom.in, c);
+          gx[i] = pool_input_grad(gv.data() + row * I(geom.plane_out),
+                                  arg.data() + row * I(geom.plane_out), geom, c,
+                                  I(i % I(geom.plane_in)));
+        }
+        return gx;
+      };
+      Tensor gx_cpu = grads_of(y, {x}, g)[0];
+      check_close(gx_cpu, gather(int64_t()), 1e-6, 1e-6, "pool.h gather rule (i64) vs the CPU");
+      check_close(gx_cpu, gather(int32_t()), 1e-6, 1e-6, "pool.h gather rule (i32) vs the CPU");
     }
 }
 

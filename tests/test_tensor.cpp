@@ -107,8 +107,23 @@ TEST_CASE("strided_view merges dims and gives every operand's offsets, as naive 
       }
       REQUIRE(got[0] == want[0]);
       REQUIRE(got[1] == want[1]);
+      uint32_t got32[2];  // the GPU kernels' 32-bit arithmetic, where the geometry fits
+      g.offsets(uint32_t(i), got32);
+      REQUIRE(got32[0] == want[0]);
+      REQUIRE(got32[1] == want[1]);
     }
+    CHECK(g.fits_32bit());
   }
+  // the 32-bit form is refused where an index or an offset reaches 2^31
+  Strided<2> g = strided_view<2>({4, 3, 5, 6}, {&base, &base});
+  g.offset[1] = (int64_t(1) << 31) - 360;  // the last element of b at 2^31 - 1
+  CHECK(g.fits_32bit());
+  g.offset[1] += 1;
+  CHECK_FALSE(g.fits_32bit());
+  g = strided_view<2>({4, 3, 5, 6}, {&base, &base});
+  g.n = g.shape[0] = int64_t(1) << 31;
+  g.stride[0][0] = g.stride[1][0] = 0;
+  CHECK_FALSE(g.fits_32bit());
 }
 
 TEST_CASE("CPU block cache: reuses a larger block, holds at most twice the peak in use") {

@@ -5,6 +5,7 @@
 #include "engine/cuda/check.h"
 #include "engine/cuda/context.h"
 #include "engine/math/bf16.h"
+#include "engine/math/elementwise.h"
 
 namespace rmgait::cuda {
 
@@ -15,10 +16,15 @@ __global__ void to_bf16_kernel(const float* x, uint16_t* y, int64_t n) {
     y[i] = bf16_bits_from_float(x[i]);  // the CPU's rule (engine/math/bf16.h)
 }
 
-__global__ void from_bf16_kernel(const __nv_bfloat16* x, float* y, int64_t n) {
+// leaky: y = leaky_relu(widened x) with the elementwise rule (engine/math/elementwise.h), in
+// the same pass (a conv's fused activation: no second pass over its f32 output)
+template <bool leaky>
+__global__ void from_bf16_kernel(const __nv_bfloat16* x, float* y, int64_t n, float slope) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(gridDim.x) * blockDim.x)
-    y[i] = __bfloat162float(x[i]);
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const float v = __bfloat162float(x[i]);
+    y[i] = leaky ? unary_forward(UnaryOp::leaky_relu, v, slope, 0.f) : v;
+  }
 }
 }  // namespace
 
@@ -33,9 +39,16 @@ Bf16Buffer to_bf16(const Tensor& t) {
 
 void from_bf16(const Bf16Buffer& b, const Tensor& out) {
   if (out.numel() == 0) return;
-  from_bf16_kernel<<<blocks_for(out.numel()), 256, 0, context().stream>>>(
-      static_cast<const __nv_bfloat16*>(b.get()), out.data<float>(), out.numel());
+  from_bf16_kernel<false><<<blocks_for(out.numel()), 256, 0, context().stream>>>(
+      static_cast<const __nv_bfloat16*>(b.get()), out.data<float>(), out.numel(), 0.f);
   CUDA_LAUNCH_CHECK("from_bf16 " + shape_str(out.shape()));
+}
+
+void from_bf16_leaky_relu(const Bf16Buffer& b, const Tensor& out, float slope) {
+  if (out.numel() == 0) return;
+  from_bf16_kernel<true><<<blocks_for(out.numel()), 256, 0, context().stream>>>(
+      static_cast<const __nv_bfloat16*>(b.get()), out.data<float>(), out.numel(), slope);
+  CUDA_LAUNCH_CHECK("from_bf16_leaky_relu " + shape_str(out.shape()));
 }
 
 }  // namespace rmgait::cuda

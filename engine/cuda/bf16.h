@@ -25,5 +25,7 @@ class Bf16Buffer {
 Bf16Buffer to_bf16(const Tensor& t);
 // out (contiguous f32) = the bf16 values of b, widened.
 void from_bf16(const Bf16Buffer& b, const Tensor& out);
+// out = leaky_relu(the bf16 values of b, widened), in one pass.
+void from_bf16_leaky_relu(const Bf16Buffer& b, const Tensor& out, float slope);
 
 }  // namespace rmgait::cuda

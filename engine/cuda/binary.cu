@@ -7,22 +7,22 @@
 namespace rmgait::cuda {
 
 namespace {
+// I: uint32_t where the geometry fits_32bit(), else int64_t (engine/math/strided.h)
+template <class I>
 __global__ void binary_kernel(BinaryOp op, const float* a, const float* b, float* out,
                               Strided<2> g) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < g.n;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    int64_t o[2];
+  for (I i = blockIdx.x * I(blockDim.x) + threadIdx.x; i < I(g.n); i += I(gridDim.x) * blockDim.x) {
+    I o[2];
     g.offsets(i, o);
     out[i] = binary_forward(op, a[o[0]], b[o[1]]);
   }
 }
 
-template <class C>
+template <class C, class I>
 __global__ void where_kernel(const C* cond, const float* a, const float* b, float* out,
                              Strided<3> g) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < g.n;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    int64_t o[3];
+  for (I i = blockIdx.x * I(blockDim.x) + threadIdx.x; i < I(g.n); i += I(gridDim.x) * blockDim.x) {
+    I o[3];
     g.offsets(i, o);
     out[i] = cond[o[0]] != C(0) ? a[o[1]] : b[o[2]];
   }
@@ -32,9 +32,14 @@ __global__ void where_kernel(const C* cond, const float* a, const float* b, floa
 void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
   if (out.numel() == 0) return;
   Strided<2> g = strided_view<2>(out.shape(), {&a, &b});
-  binary_kernel<<<blocks_for(g.n), 256, 0, context().stream>>>(
-      op, static_cast<const float*>(a.storage()->data()),
-      static_cast<const float*>(b.storage()->data()), out.data<float>(), g);
+  const float* ap = static_cast<const float*>(a.storage()->data());
+  const float* bp = static_cast<const float*>(b.storage()->data());
+  if (g.fits_32bit())
+    binary_kernel<uint32_t>
+        <<<blocks_for(g.n), 256, 0, context().stream>>>(op, ap, bp, out.data<float>(), g);
+  else
+    binary_kernel<int64_t>
+        <<<blocks_for(g.n), 256, 0, context().stream>>>(op, ap, bp, out.data<float>(), g);
   CUDA_LAUNCH_CHECK("binary " + shape_str(out.shape()));
 }
 
@@ -43,12 +48,20 @@ void CudaBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, co
   Strided<3> g = strided_view<3>(out.shape(), {&cond, &a, &b});
   const float* ap = static_cast<const float*>(a.storage()->data());
   const float* bp = static_cast<const float*>(b.storage()->data());
-  if (cond.dtype() == DType::u8)
-    where_kernel<uint8_t><<<blocks_for(g.n), 256, 0, context().stream>>>(
-        static_cast<const uint8_t*>(cond.storage()->data()), ap, bp, out.data<float>(), g);
+  auto launch = [&](auto c, auto i) {
+    using C = decltype(c);
+    where_kernel<C, decltype(i)><<<blocks_for(g.n), 256, 0, context().stream>>>(
+        static_cast<const C*>(cond.storage()->data()), ap, bp, out.data<float>(), g);
+  };
+  const bool u8 = cond.dtype() == DType::u8, small = g.fits_32bit();
+  if (u8 && small)
+    launch(uint8_t(), uint32_t());
+  else if (u8)
+    launch(uint8_t(), int64_t());
+  else if (small)
+    launch(float(), uint32_t());
   else
-    where_kernel<float><<<blocks_for(g.n), 256, 0, context().stream>>>(
-        static_cast<const float*>(cond.storage()->data()), ap, bp, out.data<float>(), g);
+    launch(float(), int64_t());
   CUDA_LAUNCH_CHECK("where " + shape_str(out.shape()));
 }
 

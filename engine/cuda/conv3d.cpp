@@ -138,6 +138,10 @@ void CudaBackend::conv3d_forward(const Tensor& x, const Tensor& w, const Tensor&
   CUDNN_CHECK(cudnnConvolutionForward(h, &one, c.x->d, xp, c.w->d, wp, c.conv, c.fwd.algo, ws.get(),
                                       ws.size(), &zero, c.y->d, yp),
               what);
+  if (yb && p.leaky_relu && !bias.defined()) {  // widened and activated in one pass
+    from_bf16_leaky_relu(*yb, y, p.negative_slope);
+    return;
+  }
   widen(yb, y);
   if (bias.defined())
     CUDNN_CHECK(

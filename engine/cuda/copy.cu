@@ -8,11 +8,11 @@
 namespace rmgait::cuda {
 
 namespace {
-template <class S, class D>
+// I: uint32_t where the geometry fits_32bit(), else int64_t (engine/math/strided.h)
+template <class S, class D, class I>
 __global__ void copy_kernel(const S* src, D* dst, Strided<2> g) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < g.n;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    int64_t o[2];
+  for (I i = blockIdx.x * I(blockDim.x) + threadIdx.x; i < I(g.n); i += I(gridDim.x) * blockDim.x) {
+    I o[2];
     g.offsets(i, o);
     dst[o[1]] = D(src[o[0]]);
   }
@@ -52,12 +52,17 @@ void CudaBackend::copy(const Tensor& src, const Tensor& dst) {
     return;
   }
   Strided<2> g = strided_view<2>(src.shape(), {&src, &dst});
+  const bool small = g.fits_32bit();
   dispatch(src.dtype(), [&](auto s) {
     dispatch(dst.dtype(), [&](auto d) {
       using S = decltype(s);
       using D = decltype(d);
-      copy_kernel<S, D><<<blocks_for(g.n), 256, 0, ctx.stream>>>(
-          static_cast<const S*>(src.storage()->data()), static_cast<D*>(dst.storage()->data()), g);
+      auto* sp = static_cast<const S*>(src.storage()->data());
+      auto* dp = static_cast<D*>(dst.storage()->data());
+      if (small)
+        copy_kernel<S, D, uint32_t><<<blocks_for(g.n), 256, 0, ctx.stream>>>(sp, dp, g);
+      else
+        copy_kernel<S, D, int64_t><<<blocks_for(g.n), 256, 0, ctx.stream>>>(sp, dp, g);
     });
   });
   CUDA_LAUNCH_CHECK("copy " + shape_str(src.shape()));

@@ -43,23 +43,27 @@ Pool& entry(const Shape& xs, const Shape& ys, const Pool3dParams& p) {
   });
 }
 
-// arg[row, o] = in-plane index of the first maximum of output o's window (or -1).
+// arg[row, o] = in-plane index of the first maximum of output o's window (or -1). I: int32_t
+// where pool_fits_32bit(g), else int64_t (engine/math/pool.h).
+template <class I>
 __global__ void argmax_kernel(const float* x, int64_t* arg, PoolGeom g) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < g.rows * g.plane_out;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    int64_t o[3];
-    int64_t row = pool_split(i, g.out, o);
-    arg[i] = pool_first_argmax(x + row * g.plane_in, g, o);
+  for (I i = blockIdx.x * I(blockDim.x) + threadIdx.x; i < I(g.rows * g.plane_out);
+       i += I(gridDim.x) * I(blockDim.x)) {
+    I o[3];
+    I row = pool_split(i, g.out, o);
+    arg[i] = pool_first_argmax(x + row * I(g.plane_in), g, o);
   }
 }
 
 // gx[row, xi]: a gather over the covering windows (deterministic; no atomics when they overlap).
+template <class I>
 __global__ void gather_grad_kernel(const float* gy, const int64_t* arg, float* gx, PoolGeom g) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < g.rows * g.plane_in;
-       i += int64_t(gridDim.x) * blockDim.x) {
-    int64_t c[3];
-    int64_t row = pool_split(i, g.in, c);
-    gx[i] = pool_input_grad(gy + row * g.plane_out, arg + row * g.plane_out, g, c, i % g.plane_in);
+  for (I i = blockIdx.x * I(blockDim.x) + threadIdx.x; i < I(g.rows * g.plane_in);
+       i += I(gridDim.x) * I(blockDim.x)) {
+    I c[3];
+    I row = pool_split(i, g.in, c);
+    const I plane_out = I(g.plane_out);
+    gx[i] = pool_input_grad(gy + row * plane_out, arg + row * plane_out, g, c, i % I(g.plane_in));
   }
 }
 }  // namespace
@@ -86,13 +90,21 @@ void CudaBackend::max_pool3d_backward(const Tensor& gy, const Tensor& x, const T
       "max_pool3d_backward " + shape_str(gy.shape()) + " -> " + shape_str(gx.shape());
   Workspace arg(size_t(gy.numel()) * sizeof(int64_t));
   cudaStream_t stream = context().stream;
+  int64_t* ap = static_cast<int64_t*>(arg.get());
+  const bool small = pool_fits_32bit(g);
   if (gy.numel() > 0) {
-    argmax_kernel<<<blocks_for(gy.numel()), 256, 0, stream>>>(x.data<float>(),
-                                                              static_cast<int64_t*>(arg.get()), g);
+    if (small)
+      argmax_kernel<int32_t><<<blocks_for(gy.numel()), 256, 0, stream>>>(x.data<float>(), ap, g);
+    else
+      argmax_kernel<int64_t><<<blocks_for(gy.numel()), 256, 0, stream>>>(x.data<float>(), ap, g);
     CUDA_LAUNCH_CHECK(what);
   }
-  gather_grad_kernel<<<blocks_for(x.numel()), 256, 0, stream>>>(
-      gy.data<float>(), static_cast<const int64_t*>(arg.get()), gx.data<float>(), g);
+  if (small)
+    gather_grad_kernel<int32_t>
+        <<<blocks_for(x.numel()), 256, 0, stream>>>(gy.data<float>(), ap, gx.data<float>(), g);
+  else
+    gather_grad_kernel<int64_t>
+        <<<blocks_for(x.numel()), 256, 0, stream>>>(gy.data<float>(), ap, gx.data<float>(), g);
   CUDA_LAUNCH_CHECK(what);
 }
 

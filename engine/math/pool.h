@@ -25,28 +25,40 @@ inline PoolGeom make_pool_geom(const int64_t* x, const int64_t* y, const int64_t
   return g;
 }
 
+// Index arithmetic of the functions below: I is int64_t, or int32_t where pool_fits_32bit(g)
+// (GPU kernels: a 64-bit division is a long subroutine there, a 32-bit one a few instructions).
+
+// Whether every linear index of the input and output [rows, plane] stays below 2^31.
+RM_HD bool pool_fits_32bit(const PoolGeom& g) {
+  const int64_t limit = int64_t(1) << 31;
+  return g.rows * g.plane_in < limit && g.rows * g.plane_out < limit;
+}
+
 // Splits linear index i of [rows, d[0], d[1], d[2]] into (returned) row and coordinates c.
-RM_HD int64_t pool_split(int64_t i, const int64_t d[3], int64_t c[3]) {
-  int64_t plane = d[0] * d[1] * d[2], p = i % plane;
+template <class I>
+RM_HD I pool_split(I i, const int64_t d64[3], I c[3]) {
+  const I d[3] = {I(d64[0]), I(d64[1]), I(d64[2])};
+  I plane = d[0] * d[1] * d[2], p = i % plane;
   c[2] = p % d[2], c[1] = (p / d[2]) % d[1], c[0] = p / (d[2] * d[1]);
   return i / plane;
 }
 
 // In-plane index of the first maximum of output o's window over the input plane xr; -1 when
 // the window holds no number greater than -inf.
-RM_HD int64_t pool_first_argmax(const float* xr, const PoolGeom& g, const int64_t o[3]) {
+template <class I>
+RM_HD I pool_first_argmax(const float* xr, const PoolGeom& g, const I o[3]) {
   float best = -INFINITY;
-  int64_t best_i = -1;
-  for (int64_t kt = 0; kt < g.k[0]; ++kt) {
-    int64_t t = o[0] * g.s[0] - g.pad[0] + kt;
-    if (t < 0 || t >= g.in[0]) continue;
-    for (int64_t kh = 0; kh < g.k[1]; ++kh) {
-      int64_t h = o[1] * g.s[1] - g.pad[1] + kh;
-      if (h < 0 || h >= g.in[1]) continue;
-      for (int64_t kw = 0; kw < g.k[2]; ++kw) {
-        int64_t w = o[2] * g.s[2] - g.pad[2] + kw;
-        if (w < 0 || w >= g.in[2]) continue;
-        int64_t xi = (t * g.in[1] + h) * g.in[2] + w;
+  I best_i = -1;
+  for (I kt = 0; kt < I(g.k[0]); ++kt) {
+    I t = o[0] * I(g.s[0]) - I(g.pad[0]) + kt;
+    if (t < 0 || t >= I(g.in[0])) continue;
+    for (I kh = 0; kh < I(g.k[1]); ++kh) {
+      I h = o[1] * I(g.s[1]) - I(g.pad[1]) + kh;
+      if (h < 0 || h >= I(g.in[1])) continue;
+      for (I kw = 0; kw < I(g.k[2]); ++kw) {
+        I w = o[2] * I(g.s[2]) - I(g.pad[2]) + kw;
+        if (w < 0 || w >= I(g.in[2])) continue;
+        I xi = (t * I(g.in[1]) + h) * I(g.in[2]) + w;
         if (xr[xi] > best) best = xr[xi], best_i = xi;  // strict: the first maximum stays
       }
     }
@@ -56,21 +68,22 @@ RM_HD int64_t pool_first_argmax(const float* xr, const PoolGeom& g, const int64_
 
 // Gradient of input position c (in-plane index xi): the sum of gr (output gradients of the
 // plane) over the windows covering c whose first maximum (ar) is xi, in output order.
-RM_HD float pool_input_grad(const float* gr, const int64_t* ar, const PoolGeom& g,
-                            const int64_t c[3], int64_t xi) {
-  int64_t lo[3], hi[3];
+template <class I>
+RM_HD float pool_input_grad(const float* gr, const int64_t* ar, const PoolGeom& g, const I c[3],
+                            I xi) {
+  I lo[3], hi[3];
   for (int d = 0; d < 3; ++d) {  // outputs o with o*s <= c+pad <= o*s + k-1
-    int64_t first = c[d] + g.pad[d] - g.k[d] + 1;
-    lo[d] = first <= 0 ? 0 : (first + g.s[d] - 1) / g.s[d];
-    hi[d] = (c[d] + g.pad[d]) / g.s[d];
-    if (hi[d] > g.out[d] - 1) hi[d] = g.out[d] - 1;
+    const I s = I(g.s[d]), first = c[d] + I(g.pad[d]) - I(g.k[d]) + 1;
+    lo[d] = first <= 0 ? 0 : (first + s - 1) / s;
+    hi[d] = (c[d] + I(g.pad[d])) / s;
+    if (hi[d] > I(g.out[d]) - 1) hi[d] = I(g.out[d]) - 1;
   }
   float sum = 0.f;
-  for (int64_t ot = lo[0]; ot <= hi[0]; ++ot)
-    for (int64_t oh = lo[1]; oh <= hi[1]; ++oh)
-      for (int64_t ow = lo[2]; ow <= hi[2]; ++ow) {
-        int64_t o = (ot * g.out[1] + oh) * g.out[2] + ow;
-        if (ar[o] == xi) sum += gr[o];
+  for (I ot = lo[0]; ot <= hi[0]; ++ot)
+    for (I oh = lo[1]; oh <= hi[1]; ++oh)
+      for (I ow = lo[2]; ow <= hi[2]; ++ow) {
+        I o = (ot * I(g.out[1]) + oh) * I(g.out[2]) + ow;
+        if (ar[o] == int64_t(xi)) sum += gr[o];
       }
   return sum;
 }

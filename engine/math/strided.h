@@ -19,14 +19,33 @@ struct Strided {
   int64_t offset[K];
 
   // Element offsets of every operand at row-major linear index i (0 <= i < n) of the shape.
-  // The outermost dim needs no division: what is left of i is its position.
-  RM_HD void offsets(int64_t i, int64_t out[K]) const {
-    for (int k = 0; k < K; ++k) out[k] = offset[k];
+  // The outermost dim needs no division: what is left of i is its position. I: int64_t, or
+  // uint32_t where fits_32bit() (GPU kernels: a 64-bit division is a long subroutine there).
+  template <class I>
+  RM_HD void offsets(I i, I out[K]) const {
+    for (int k = 0; k < K; ++k) out[k] = I(offset[k]);
     for (int d = nd - 1; d >= 0; --d) {
-      int64_t pos = d > 0 ? i % shape[d] : i;
-      if (d > 0) i /= shape[d];
-      for (int k = 0; k < K; ++k) out[k] += pos * stride[k][d];
+      const I s = I(shape[d]);
+      I pos = d > 0 ? i % s : i;
+      if (d > 0) i /= s;
+      for (int k = 0; k < K; ++k) out[k] += pos * I(stride[k][d]);
     }
+  }
+
+  // Whether every linear index and every operand's offsets stay below 2^31, so that
+  // offsets<uint32_t> is exact and grid-stride loops cannot wrap.
+  RM_HD bool fits_32bit() const {
+    const int64_t limit = int64_t(1) << 31;
+    if (n >= limit) return false;
+    for (int k = 0; k < K; ++k) {
+      int64_t last = offset[k];
+      for (int d = 0; d < nd; ++d) {
+        if (stride[k][d] < 0) return false;
+        last += (shape[d] - 1) * stride[k][d];
+      }
+      if (last >= limit) return false;
+    }
+    return true;
   }
 };
 
