@@ -214,6 +214,21 @@ TEST_CASE("every op: CUDA matches the CPU backend, forward and backward") {
   cases.push_back({"max", {d}, [](auto& in) { return max(in[0], {2}); }});
   cases.push_back({"min total", {d}, [](auto& in) { return min(in[0]).reshape({1}); }});
   cases.push_back({"argmax", {d}, [](auto& in) { return argmax(in[0], 1).to(DType::f32); }});
+  // Broadcasts, permutations and conditions over long innermost dims (a row-wise form of the
+  // strided kernels ran these; kept for any other form)
+  cases.push_back({"broadcast mul, long rows",
+                   {leafu({3, 5, 300}, 52), leafu({1, 5, 1}, 53)},
+                   [](auto& in) { return mul(in[0], in[1]); }});
+  cases.push_back({"permuted copy, long rows", {leafu({300, 3, 5}, 54)}, [](auto& in) {
+                     return in[0].permute({1, 2, 0}).contiguous();
+                   }});
+  cases.push_back({"where, long rows",
+                   {leafu({2, 3, 280}, 55), uniform({2, 1, 280}, 56, -1.f, 1.f)},
+                   [](auto& in) {
+                     Tensor c = compare(BinaryOp::gt, in[1],
+                                        Tensor::zeros({}, DType::f32, in[1].device()));
+                     return where(c, in[0], mul(in[0], in[0]));
+                   }});
   // Long rows, few of them: each row cut into chunks whose partials a second kernel merges
   // (ties across chunks: the first index must still win)
   std::vector<float> lv = quantized({3, 200003}, 51).to_vector();
