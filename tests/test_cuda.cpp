@@ -401,12 +401,12 @@ TEST_CASE(
     return;
   }
   // A whole step amplifies bf16's rounding: at these shapes the CPU's bf16 gradients are 0.03 -
-  // 0.16 (relative L2) from its f32 ones, and PyTorch's CPU autocast is as far from its f32 step
-  // (bench/README.md). The GPU rounds other values (cuDNN writes conv results in bf16, sums in
-  // other orders), so it is compared with the f32 step, not the CPU's bf16 one: no further
-  // from it than twice the CPU's bf16 distance (root mean square over the parameters; on an H100
-  // 1.10x for Inception, 1.25x for GaitGL, the largest parameter 0.21), no parameter more than
-  // half off, and the loss within 8u.
+  // 0.16 (relative L2) from its f32 ones, as PyTorch's CPU autocast's are from its f32 step
+  // (test_gait.cpp, bench/bf16_grad_noise_torch.py). The GPU rounds other values (cuDNN writes conv
+  // results in bf16, sums in other orders), so it is compared with the f32 step, not the CPU's bf16
+  // one: no further from it than twice the CPU's bf16 distance (root mean square over the
+  // parameters; on an H100 1.10x for Inception, 1.25x for GaitGL, the largest parameter 0.21), no
+  // parameter more than half off, and the loss within 8u.
   const double u = std::ldexp(1.0, -8);
   auto rel_l2 = [](const Tensor& got, const Tensor& want) {
     std::vector<float> g = got.to_vector(), w = want.to_vector();
@@ -417,7 +417,8 @@ TEST_CASE(
     return std::sqrt(d / n);  // NaN stays NaN: every check below fails on it
   };
   for (gait::BlockKind kind : {gait::BlockKind::inception, gait::BlockKind::gl}) {
-    CAPTURE(gait::block_kind_name(kind));
+    const std::string kind_name = gait::block_kind_name(kind);
+    CAPTURE(kind_name);
     gait::ModelConfig cfg;
     cfg.block = kind;
     cfg.channels = {8, 16, 16};
