@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A GPU change against the build before it, on one lent device machine, in one call:
-#   here:   cp build-gpu/tools/rmgait build-gpu/gpu-libs/librmgait_{cuda,engine}.so gpu-old/
-#           (before rebuilding; gpu-old/ in .git/info/exclude), then make the change and
+#   here:   mkdir -p gpu-old && cp build-gpu/tools/rmgait build-gpu/gpu-libs/librmgait_{cuda,engine}.so gpu-old/
+#           (the build before the change; gpu-old/ is ignored by git), then make the change and
 #           bash tools/gpu-check.sh bundle
 #   there:  bash tools/gpu-ab.sh        # carry gpu-old too (5 MB)
 # Runs the CUDA parity test (and NCCL with one rank), then times `rmgait bench` at the configs'
