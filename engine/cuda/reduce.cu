@@ -84,7 +84,7 @@ __global__ void reduce_kernel(ReduceOp op, const float* x, float* out, int64_t* 
   }
 }
 
-// One block per row: merges the row's chunk partials in chunk order.
+// One block per row: merges the row's chunk partials (in any order: ties keep the first index).
 __global__ void merge_kernel(ReduceOp op, const Partial* part, float* out, int64_t* index,
                              int64_t rows, int64_t chunks) {
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
