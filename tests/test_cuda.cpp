@@ -229,20 +229,26 @@ TEST_CASE("every op: CUDA matches the CPU backend, forward and backward") {
                                         Tensor::zeros({}, DType::f32, in[1].device()));
                      return where(c, in[0], mul(in[0], in[0]));
                    }});
-  // Long rows, few of them: each row cut into chunks whose partials a second kernel merges
-  // (ties across chunks: the first index must still win)
-  std::vector<float> lv = quantized({3, 200003}, 51).to_vector();
-  for (int64_t r = 0; r < 3; ++r)  // the extremes only in later chunks, tied across chunks
-    for (int64_t i : {70001 + r, 140000 - r, 100000 + 3 * r}) lv[size_t(r * 200003 + i)] = 5.f;
-  lv[size_t(200003 + 150001)] = -1.f, lv[size_t(2 * 200003 + 90000)] = -1.f;  // the min's ties
-  auto longrows = leaf(Tensor::from_vector(lv, {3, 200003}));
-  cases.push_back({"sum, long rows", {longrows}, [](auto& in) { return sum(in[0], {1}); }});
-  cases.push_back({"max ties, long rows", {longrows}, [](auto& in) { return max(in[0], {1}); }});
+  // Long rows, few of them: each row cut into chunks of 32768 whose partials a second kernel
+  // merges. Integers: every sum is exact on both sides, so all four must match exactly. The
+  // extremes sit at chunk edges and are tied across chunks: the first index must still win.
+  const int64_t len = 200003, chunk = 32768;
+  std::vector<float> lv = quantized({3, len}, 51).to_vector();
+  for (int64_t i : {2 * chunk - 1, 2 * chunk, len - 1}) lv[size_t(i)] = 5.f;  // row 0: 65535
+  for (int64_t i : {3 * chunk, 4 * chunk - 1, int64_t(70001)}) lv[size_t(len + i)] = 5.f;  // 70001
+  lv[size_t(2 * len + len - 1)] = 5.f;  // row 2: its last element
+  for (int64_t i : {7 * chunk, 8 * chunk - 1, 3 * len - 1})
+    lv[size_t(i)] = -1.f;  // total: 7 * chunk
+  auto longrows = leaf(Tensor::from_vector(lv, {3, len}));
+  cases.push_back({"sum, long rows", {longrows}, [](auto& in) { return sum(in[0], {1}); }, 0.0});
   cases.push_back(
-      {"min ties, total", {longrows}, [](auto& in) { return min(in[0]).reshape({1}); }});
-  cases.push_back({"argmax ties, long rows", {longrows}, [](auto& in) {
-                     return argmax(in[0], 1).to(DType::f32);
-                   }});
+      {"max ties, long rows", {longrows}, [](auto& in) { return max(in[0], {1}); }, 0.0});
+  cases.push_back(
+      {"min ties, total", {longrows}, [](auto& in) { return min(in[0]).reshape({1}); }, 0.0});
+  cases.push_back({"argmax ties, long rows",
+                   {longrows},
+                   [](auto& in) { return argmax(in[0], 1).to(DType::f32); },
+                   0.0});
   cases.push_back(
       {"softmax", {leafu({3, 4, 700}, 32, -3, 3)}, [](auto& in) { return softmax(in[0], 2); }});
   cases.push_back({"log_softmax", {leafu({3, 4, 5}, 33, -3, 3)}, [](auto& in) {
@@ -405,8 +411,10 @@ TEST_CASE(
   // (test_gait.cpp, bench/bf16_grad_noise_torch.py). The GPU rounds other values (cuDNN writes conv
   // results in bf16, sums in other orders), so it is compared with the f32 step, not the CPU's bf16
   // one: no further from it than twice the CPU's bf16 distance (root mean square over the
-  // parameters; on an H100 1.10x for Inception, 1.25x for GaitGL, the largest parameter 0.21), no
-  // parameter more than half off, and the loss within 8u.
+  // parameters; on an H100 1.10x for Inception, 1.25x for GaitGL), no parameter further than
+  // twice the CPU's distance for it + 0.1 (the tightest on the H100: GaitGL's last local conv,
+  // 0.207 against 0.357), and the loss within 8u. A gross error in one layer (a lost term, a wrong
+  // scale) moves its parameter by ~1; finer errors are the per-op bf16 cases' job (4u).
   const double u = std::ldexp(1.0, -8);
   auto rel_l2 = [](const Tensor& got, const Tensor& want) {
     std::vector<float> g = got.to_vector(), w = want.to_vector();
@@ -452,7 +460,7 @@ TEST_CASE(
       const Tensor& want = pf[i].second.grad();
       const double ec = rel_l2(pc[i].second.grad(), want), eg = rel_l2(pg[i].second.grad(), want);
       MESSAGE(pf[i].first << ": relative L2 from f32, CPU bf16 " << ec << ", CUDA bf16 " << eg);
-      CHECK(eg <= 0.5);
+      CHECK(eg <= 2 * ec + 0.1);
       cpu_ms += ec * ec / double(pf.size()), gpu_ms += eg * eg / double(pf.size());
     }
     MESSAGE("root mean square: CPU bf16 " << std::sqrt(cpu_ms) << ", CUDA bf16 "

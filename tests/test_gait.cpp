@@ -369,9 +369,11 @@ TEST_CASE("a bf16 training step's gradients are as near the f32 step's as PyTorc
     return;
   }
   // test_cuda's shapes. A whole step amplifies bf16's rounding (u = 2^-8) far beyond u: PyTorch's
-  // CPU autocast puts the same models' gradients (cross entropy) at a root mean square relative
+  // CPU autocast puts the same architectures' gradients (its own weights and inputs, cross
+  // entropy only: its triplet loss gives NaN gradients in f32 here) at a root mean square relative
   // L2 distance of 0.105 (Inception) and 0.082 (GaitGL) from its f32 step
-  // (bench/bf16_grad_noise_torch.py). rmgait's bf16 step stays within 1.5x of that.
+  // (bench/bf16_grad_noise_torch.py). rmgait's bf16 step stays within 1.5x of that, with cross
+  // entropy alone and with the triplet loss added (0.072 / 0.075 and 0.086 / 0.097 measured here).
   const std::vector<int64_t> labels = {0, 0, 1, 1, 2, 2, 3, 3};
   const Tensor sils = uniform({8, 12, 64, 44}, 39, 0.f, 1.f);
   for (auto [kind, torch_rms] : {std::pair{BlockKind::inception, 0.105}, {BlockKind::gl, 0.082}}) {
@@ -402,7 +404,7 @@ TEST_CASE("a bf16 training step's gradients are as near the f32 step's as PyTorc
       const auto want = grads(f32_model, Precision::f32), got = grads(bf16_model, Precision::bf16);
       double ms = 0;
       for (size_t i = 0; i < want.size(); ++i) {
-        double d = 0, n = 0;
+        double d = 0, n = 1e-30;  // a parameter without gradient counts as 0, not NaN
         for (size_t j = 0; j < want[i].size(); ++j)
           d += std::pow(double(got[i][j]) - want[i][j], 2), n += std::pow(double(want[i][j]), 2);
         ms += d / n / double(want.size());

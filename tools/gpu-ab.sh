@@ -16,9 +16,12 @@ out="${OUT:-/tmp}"
 new_ld="$PWD/build-gpu/gpu-libs:/usr/local/cuda/lib64:$gpu_pylibs:$orig_ld"
 old_ld="$PWD/gpu-old:$new_ld"  # the old engine and CUDA module first (rmgait's RUNPATH is weaker)
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
-LD_LIBRARY_PATH=$new_ld timeout 180 ./build-gpu/tests/test_cuda 2>&1 | tee "$out/test_cuda.log" |
-  grep -E "ERROR|values|logged|test cases|assertions|Status" | head -n 60
-LD_LIBRARY_PATH=$new_ld timeout 60 ./build-gpu/tests/test_nccl 2>&1 | tail -n 3
+LD_LIBRARY_PATH=$new_ld timeout 180 ./build-gpu/tests/test_cuda >"$out/test_cuda.log" 2>&1
+tests_rc=$?
+grep -E "ERROR|values|logged|test cases|assertions|Status" "$out/test_cuda.log" | head -n 60
+LD_LIBRARY_PATH=$new_ld timeout 60 ./build-gpu/tests/test_nccl >"$out/test_nccl.log" 2>&1
+nccl_rc=$?
+tail -n 3 "$out/test_nccl.log"
 for model in ${MODELS:-inception gl}; do
   cfg=configs/casiab_$([ "$model" = gl ] && echo gaitgl || echo inception).yaml
   for mode in ${MODES:-f32 bf16}; do
@@ -40,3 +43,5 @@ for model in ${MODELS:-inception gl}; do
 done 2>&1 | tee "$out/bench_ab.log"
 [ "${PROFILE:-1}" = 1 ] && NCU_TIMEOUT=90 TORCH=0 bash tools/gpu-profile.sh inception bf16 >"$out/profile.log" 2>&1
 tail -n 40 "$out/profile.log" 2>/dev/null | head -n 34
+echo "gpu-ab: test_cuda exit $tests_rc, test_nccl exit $nccl_rc"
+[ "$tests_rc" = 0 ] && [ "$nccl_rc" = 0 ]  # the script's status: the tests'

@@ -28,9 +28,10 @@ inline PoolGeom make_pool_geom(const int64_t* x, const int64_t* y, const int64_t
 // Index arithmetic of the functions below: I is int64_t, or int32_t where pool_fits_32bit(g)
 // (GPU kernels: a 64-bit division is a long subroutine there, a 32-bit one a few instructions).
 
-// Whether every linear index of the input and output [rows, plane] stays below 2^31.
+// Whether every linear index of the input and output [rows, plane] stays below 2^30: int32_t
+// then holds the indices, and a grid-stride loop's step (at most 2^27 threads) cannot overflow.
 RM_HD bool pool_fits_32bit(const PoolGeom& g) {
-  const int64_t limit = int64_t(1) << 31;
+  const int64_t limit = int64_t(1) << 30;
   return g.rows * g.plane_in < limit && g.rows * g.plane_out < limit;
 }
 
