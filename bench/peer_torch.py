@@ -163,7 +163,10 @@ def triplet_loss(emb, labels, margin=0.2):
     """OpenGait's TripletLoss per part (Batch-All, BA+ mean over non-zero terms)."""
     x = emb.permute(2, 0, 1)  # [P, N, C]
     x2 = (x * x).sum(2, keepdim=True)
-    d = (x2 + x2.transpose(1, 2) - 2 * x.matmul(x.transpose(1, 2))).clamp(min=0).sqrt()
+    # relu, as OpenGait: its backward masks by selection, so the self-distances' sqrt'(0) = inf
+    # gives 0, not the NaN that clamp(min=0)'s multiplying mask gave (every weight NaN after the
+    # first step)
+    d = F.relu(x2 + x2.transpose(1, 2) - 2 * x.matmul(x.transpose(1, 2))).sqrt()
     same = labels[:, None] == labels[None, :]
     n, k = len(labels), int(same[0].sum())
     dap = d[:, same].view(d.size(0), n, k, 1)
@@ -269,6 +272,8 @@ def main():
     train_s = 0.0
     model.train()
 
+    losses = []
+
     def step():
         opt.zero_grad()
         with autocast:
@@ -276,6 +281,7 @@ def main():
             loss = triplet_loss(emb.float(), labels) + cross_entropy(logits.float(), labels)
         loss.backward()
         opt.step()
+        losses.append(loss.detach())  # checked after the timing (no host sync inside it)
         sync()
 
     for i in range(a.iters + 1):  # the first step warms up and is not counted
@@ -297,6 +303,10 @@ def main():
                 break
             except Exception:
                 continue
+    # a step on NaN weights times other work than a real one: refuse to report it
+    if not all(bool(torch.isfinite(v)) for v in losses):
+        raise SystemExit(f"peer_torch: a training step's loss is not finite: "
+                         f"{[float(v) for v in losses]}")
     model.eval()
     seq = torch.rand(1, a.infer_frames, 64, 44).to(dev)
     infer_s = 0.0
