@@ -218,6 +218,8 @@ def ddp_train_step_time(rank, a, result):
         opt.step()
         if i:
             train_s += time.perf_counter() - t0
+        if not torch.isfinite(loss):  # a step on NaN weights times other work than a real one
+            raise SystemExit(f"peer_torch: rank {rank}: step {i}'s loss is not finite")
     if rank == 0:
         result.put(train_s / a.iters)
     dist.destroy_process_group()

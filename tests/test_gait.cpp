@@ -370,13 +370,15 @@ TEST_CASE("a bf16 training step's gradients are as near the f32 step's as PyTorc
   }
   // test_cuda's shapes. A whole step amplifies bf16's rounding (u = 2^-8) far beyond u: PyTorch's
   // CPU autocast puts the same architectures' gradients (its own weights and inputs, cross
-  // entropy only: its triplet loss gives NaN gradients in f32 here) at a root mean square relative
-  // L2 distance of 0.105 (Inception) and 0.082 (GaitGL) from its f32 step
-  // (bench/bf16_grad_noise_torch.py). rmgait's bf16 step stays within 1.5x of that, with cross
-  // entropy alone and with the triplet loss added (0.072 / 0.075 and 0.086 / 0.097 measured here).
+  // entropy) at a root mean square relative L2 distance of 0.106 (Inception) and 0.082 (GaitGL)
+  // from its f32 step (bench/bf16_grad_noise_torch.py; with OpenGait's triplet loss added it is
+  // 2.3 / 1.9: autocast's bf16 matmul leaves rounding noise in the self-distances, whose sqrt has
+  // an arbitrary gradient, which rmgait masks). rmgait's bf16 step stays within 1.5x of the cross
+  // entropy figure, with cross entropy alone and with the triplet loss added (0.072 / 0.075 and
+  // 0.086 / 0.097 measured here).
   const std::vector<int64_t> labels = {0, 0, 1, 1, 2, 2, 3, 3};
   const Tensor sils = uniform({8, 12, 64, 44}, 39, 0.f, 1.f);
-  for (auto [kind, torch_rms] : {std::pair{BlockKind::inception, 0.105}, {BlockKind::gl, 0.082}}) {
+  for (auto [kind, torch_rms] : {std::pair{BlockKind::inception, 0.106}, {BlockKind::gl, 0.082}}) {
     const std::string kind_name = block_kind_name(kind);
     CAPTURE(kind_name);
     ModelConfig cfg;
