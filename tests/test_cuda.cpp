@@ -416,14 +416,6 @@ TEST_CASE(
   // 0.207 against 0.357), and the loss within 8u. A gross error in one layer (a lost term, a wrong
   // scale) moves its parameter by ~1; finer errors are the per-op bf16 cases' job (4u).
   const double u = std::ldexp(1.0, -8);
-  auto rel_l2 = [](const Tensor& got, const Tensor& want) {
-    std::vector<float> g = got.to_vector(), w = want.to_vector();
-    REQUIRE(g.size() == w.size());
-    double d = 0, n = 1e-30;
-    for (size_t i = 0; i < g.size(); ++i)
-      d += (double(g[i]) - w[i]) * (double(g[i]) - w[i]), n += double(w[i]) * w[i];
-    return std::sqrt(d / n);  // NaN stays NaN: every check below fails on it
-  };
   for (gait::BlockKind kind : {gait::BlockKind::inception, gait::BlockKind::gl}) {
     const std::string kind_name = gait::block_kind_name(kind);
     CAPTURE(kind_name);

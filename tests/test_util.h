@@ -68,6 +68,19 @@ inline void check_close(const Tensor& got, const std::vector<double>& want, doub
   check_close(got.to_vector(), want, rtol, atol, what);
 }
 
+// |got - want| / |want| in L2 norms (double sums); a want of zeros divides by 1e-30 instead of 0,
+// and a NaN anywhere gives NaN, which fails any bound.
+inline double rel_l2(const std::vector<float>& got, const std::vector<float>& want) {
+  REQUIRE(got.size() == want.size());
+  double d = 0, n = 1e-30;
+  for (size_t i = 0; i < got.size(); ++i)
+    d += (double(got[i]) - want[i]) * (double(got[i]) - want[i]), n += double(want[i]) * want[i];
+  return std::sqrt(d / n);
+}
+inline double rel_l2(const Tensor& got, const Tensor& want) {
+  return rel_l2(got.to_vector(), want.to_vector());
+}
+
 inline std::vector<double> to_double(const Tensor& t) {
   std::vector<float> v = t.to_vector();
   return std::vector<double>(v.begin(), v.end());

@@ -37,18 +37,22 @@ Bf16Buffer to_bf16(const Tensor& t) {
   return b;
 }
 
-void from_bf16(const Bf16Buffer& b, const Tensor& out) {
+namespace {
+template <bool leaky>
+void widen(const Bf16Buffer& b, const Tensor& out, float slope, const char* what) {
   if (out.numel() == 0) return;
-  from_bf16_kernel<false><<<blocks_for(out.numel()), 256, 0, context().stream>>>(
-      static_cast<const __nv_bfloat16*>(b.get()), out.data<float>(), out.numel(), 0.f);
-  CUDA_LAUNCH_CHECK("from_bf16 " + shape_str(out.shape()));
+  from_bf16_kernel<leaky><<<blocks_for(out.numel()), 256, 0, context().stream>>>(
+      static_cast<const __nv_bfloat16*>(b.get()), out.data<float>(), out.numel(), slope);
+  CUDA_LAUNCH_CHECK(what + shape_str(out.shape()));
+}
+}  // namespace
+
+void from_bf16(const Bf16Buffer& b, const Tensor& out) {
+  widen<false>(b, out, 0.f, "from_bf16 ");
 }
 
 void from_bf16_leaky_relu(const Bf16Buffer& b, const Tensor& out, float slope) {
-  if (out.numel() == 0) return;
-  from_bf16_kernel<true><<<blocks_for(out.numel()), 256, 0, context().stream>>>(
-      static_cast<const __nv_bfloat16*>(b.get()), out.data<float>(), out.numel(), slope);
-  CUDA_LAUNCH_CHECK("from_bf16_leaky_relu " + shape_str(out.shape()));
+  widen<true>(b, out, slope, "from_bf16_leaky_relu ");
 }
 
 }  // namespace rmgait::cuda

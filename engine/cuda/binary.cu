@@ -34,12 +34,10 @@ void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Te
   Strided<2> g = strided_view<2>(out.shape(), {&a, &b});
   const float* ap = static_cast<const float*>(a.storage()->data());
   const float* bp = static_cast<const float*>(b.storage()->data());
-  if (g.fits_32bit())
-    binary_kernel<uint32_t>
+  with_index_type<uint32_t>(g.fits_32bit(), [&](auto i) {
+    binary_kernel<decltype(i)>
         <<<blocks_for(g.n), 256, 0, context().stream>>>(op, ap, bp, out.data<float>(), g);
-  else
-    binary_kernel<int64_t>
-        <<<blocks_for(g.n), 256, 0, context().stream>>>(op, ap, bp, out.data<float>(), g);
+  });
   CUDA_LAUNCH_CHECK("binary " + shape_str(out.shape()));
 }
 
@@ -48,20 +46,17 @@ void CudaBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, co
   Strided<3> g = strided_view<3>(out.shape(), {&cond, &a, &b});
   const float* ap = static_cast<const float*>(a.storage()->data());
   const float* bp = static_cast<const float*>(b.storage()->data());
-  auto launch = [&](auto c, auto i) {
+  auto launch = [&](auto c) {
     using C = decltype(c);
-    where_kernel<C, decltype(i)><<<blocks_for(g.n), 256, 0, context().stream>>>(
-        static_cast<const C*>(cond.storage()->data()), ap, bp, out.data<float>(), g);
+    with_index_type<uint32_t>(g.fits_32bit(), [&](auto i) {
+      where_kernel<C, decltype(i)><<<blocks_for(g.n), 256, 0, context().stream>>>(
+          static_cast<const C*>(cond.storage()->data()), ap, bp, out.data<float>(), g);
+    });
   };
-  const bool u8 = cond.dtype() == DType::u8, small = g.fits_32bit();
-  if (u8 && small)
-    launch(uint8_t(), uint32_t());
-  else if (u8)
-    launch(uint8_t(), int64_t());
-  else if (small)
-    launch(float(), uint32_t());
+  if (cond.dtype() == DType::u8)
+    launch(uint8_t());
   else
-    launch(float(), int64_t());
+    launch(float());
   CUDA_LAUNCH_CHECK("where " + shape_str(out.shape()));
 }
 

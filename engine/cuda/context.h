@@ -49,4 +49,15 @@ inline unsigned blocks_for(int64_t n) {
   return unsigned(b < 65535 * 8 ? (b > 0 ? b : 1) : 65535 * 8);
 }
 
+// launch(I()) for kernels templated on their index type: I = Narrow (uint32_t or int32_t) where
+// `fits` (every index of the launch fits it: a 64-bit division is a long subroutine on a GPU, a
+// 32-bit one a few instructions), else int64_t.
+template <class Narrow, class L>
+void with_index_type(bool fits, L&& launch) {
+  if (fits)
+    launch(Narrow());
+  else
+    launch(int64_t());
+}
+
 }  // namespace rmgait::cuda

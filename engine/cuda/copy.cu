@@ -52,17 +52,15 @@ void CudaBackend::copy(const Tensor& src, const Tensor& dst) {
     return;
   }
   Strided<2> g = strided_view<2>(src.shape(), {&src, &dst});
-  const bool small = g.fits_32bit();
   dispatch(src.dtype(), [&](auto s) {
     dispatch(dst.dtype(), [&](auto d) {
       using S = decltype(s);
       using D = decltype(d);
-      auto* sp = static_cast<const S*>(src.storage()->data());
-      auto* dp = static_cast<D*>(dst.storage()->data());
-      if (small)
-        copy_kernel<S, D, uint32_t><<<blocks_for(g.n), 256, 0, ctx.stream>>>(sp, dp, g);
-      else
-        copy_kernel<S, D, int64_t><<<blocks_for(g.n), 256, 0, ctx.stream>>>(sp, dp, g);
+      with_index_type<uint32_t>(g.fits_32bit(), [&](auto i) {
+        copy_kernel<S, D, decltype(i)>
+            <<<blocks_for(g.n), 256, 0, ctx.stream>>>(static_cast<const S*>(src.storage()->data()),
+                                                      static_cast<D*>(dst.storage()->data()), g);
+      });
     });
   });
   CUDA_LAUNCH_CHECK("copy " + shape_str(src.shape()));

@@ -91,20 +91,15 @@ void CudaBackend::max_pool3d_backward(const Tensor& gy, const Tensor& x, const T
   Workspace arg(size_t(gy.numel()) * sizeof(int64_t));
   cudaStream_t stream = context().stream;
   int64_t* ap = static_cast<int64_t*>(arg.get());
-  const bool small = pool_fits_32bit(g);
-  if (gy.numel() > 0) {
-    if (small)
-      argmax_kernel<int32_t><<<blocks_for(gy.numel()), 256, 0, stream>>>(x.data<float>(), ap, g);
-    else
-      argmax_kernel<int64_t><<<blocks_for(gy.numel()), 256, 0, stream>>>(x.data<float>(), ap, g);
-    CUDA_LAUNCH_CHECK(what);
-  }
-  if (small)
-    gather_grad_kernel<int32_t>
+  with_index_type<int32_t>(pool_fits_32bit(g), [&](auto i) {
+    using I = decltype(i);
+    if (gy.numel() > 0) {
+      argmax_kernel<I><<<blocks_for(gy.numel()), 256, 0, stream>>>(x.data<float>(), ap, g);
+      CUDA_LAUNCH_CHECK(what);
+    }
+    gather_grad_kernel<I>
         <<<blocks_for(x.numel()), 256, 0, stream>>>(gy.data<float>(), ap, gx.data<float>(), g);
-  else
-    gather_grad_kernel<int64_t>
-        <<<blocks_for(x.numel()), 256, 0, stream>>>(gy.data<float>(), ap, gx.data<float>(), g);
+  });
   CUDA_LAUNCH_CHECK(what);
 }
 

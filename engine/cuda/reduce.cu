@@ -156,13 +156,12 @@ void CudaBackend::reduce(ReduceOp op, const Tensor& x, const Tensor& out, const 
       const unsigned rows = unsigned(outer < 65535 * 4 ? outer : 65535 * 4);
       merge_kernel<<<rows, kThreads, 0, stream>>>(op, pp, out.data<float>(), ip, outer, chunks);
     }
-  } else if (fits_32bit(outer, len, inner)) {
-    reduce_inner_kernel<uint32_t><<<blocks_for(outer * inner), 256, 0, stream>>>(
-        op, x.data<float>(), out.data<float>(), ip, uint32_t(outer), uint32_t(len),
-        uint32_t(inner));
   } else {
-    reduce_inner_kernel<int64_t><<<blocks_for(outer * inner), 256, 0, stream>>>(
-        op, x.data<float>(), out.data<float>(), ip, outer, len, inner);
+    with_index_type<uint32_t>(fits_32bit(outer, len, inner), [&](auto i) {
+      using I = decltype(i);
+      reduce_inner_kernel<I><<<blocks_for(outer * inner), 256, 0, stream>>>(
+          op, x.data<float>(), out.data<float>(), ip, I(outer), I(len), I(inner));
+    });
   }
   CUDA_LAUNCH_CHECK("reduce " + shape_str(x.shape()));
 }
@@ -172,13 +171,11 @@ void CudaBackend::scatter_index(const Tensor& gy, const Tensor& index, const Ten
   const int64_t outer = gx.size(0), len = gx.size(1), inner = gx.size(2);
   if (outer * inner == 0) return;
   cudaStream_t stream = context().stream;
-  if (fits_32bit(outer, len, inner))
-    scatter_kernel<uint32_t><<<blocks_for(outer * inner), 256, 0, stream>>>(
-        gy.data<float>(), index.data<int64_t>(), gx.data<float>(), uint32_t(outer), uint32_t(len),
-        uint32_t(inner));
-  else
-    scatter_kernel<int64_t><<<blocks_for(outer * inner), 256, 0, stream>>>(
-        gy.data<float>(), index.data<int64_t>(), gx.data<float>(), outer, len, inner);
+  with_index_type<uint32_t>(fits_32bit(outer, len, inner), [&](auto i) {
+    using I = decltype(i);
+    scatter_kernel<I><<<blocks_for(outer * inner), 256, 0, stream>>>(
+        gy.data<float>(), index.data<int64_t>(), gx.data<float>(), I(outer), I(len), I(inner));
+  });
   CUDA_LAUNCH_CHECK("scatter_index " + shape_str(gx.shape()));
 }
 
