@@ -1,6 +1,7 @@
 #include "data/image_io.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -29,25 +30,48 @@ namespace {
 // buffer to it (a 10-byte file can ask for 2 GB), so the lengths are checked first. An empty IDAT
 // chunk before any data makes stb copy 0 bytes to a null buffer (undefined behaviour, found by
 // fuzz_png); such chunks carry nothing, so they are dropped from the bytes stb decodes.
+// The image's dimensions are checked too: its pixels, at least height * ceil(width * bits / 8)
+// bytes once inflated, must fit in what its IDAT chunks can inflate to (deflate expands at most
+// 1032-fold), so that stb never allocates for pixels the file cannot hold.
 // Returns the bytes to decode: `bytes` itself, or a copy without the empty IDAT chunks.
 std::string checked_png_bytes(std::string bytes, const std::string& path) {
   static const char kSignature[] = "\x89PNG\r\n\x1a\n";
   RM_CHECK(bytes.size() >= 8 && std::memcmp(bytes.data(), kSignature, 8) == 0, path,
            ": not a PNG file (silhouette frames are PNG; the first 8 bytes are not PNG's "
            "signature)");
+  auto u32 = [](const unsigned char* b) {
+    return (uint64_t(b[0]) << 24) | (uint64_t(b[1]) << 16) | (uint64_t(b[2]) << 8) | b[3];
+  };
+  uint64_t pixel_bytes = 0, width = 0, height = 0, idat_bytes = 0;
   size_t at = 8;
   while (at + 8 <= bytes.size()) {
     const auto* b = reinterpret_cast<const unsigned char*>(bytes.data() + at);
-    const uint64_t length = (uint64_t(b[0]) << 24) | (b[1] << 16) | (b[2] << 8) | b[3];
+    const uint64_t length = u32(b);
     RM_CHECK(length <= bytes.size() - at - 8, path, ": PNG chunk at byte ", at, " declares ",
              length, " bytes, past the end of the ", bytes.size(), "-byte file");
+    if (at == 8) {  // IHDR: width, height, bit depth, colour type
+      RM_CHECK(std::memcmp(b + 4, "IHDR", 4) == 0 && length >= 13, path,
+               ": not a PNG file (its first chunk is not a 13-byte IHDR)");
+      static const int kChannels[7] = {1, 0, 3, 1, 2, 0, 4};  // by colour type
+      width = u32(b + 8), height = u32(b + 12);
+      const uint64_t depth = b[16], type = b[17];
+      const uint64_t channels = type < 7 ? kChannels[type] : 0;
+      RM_CHECK(channels > 0 && depth > 0 && depth <= 16, path, ": PNG colour type ", type,
+               " with bit depth ", depth, " is not a PNG image type");
+      const uint64_t row = (width * channels * depth + 7) / 8;  // < 2^35
+      if (__builtin_mul_overflow(height, row, &pixel_bytes)) pixel_bytes = UINT64_MAX;
+    }
     if (std::memcmp(b + 4, "IEND", 4) == 0) break;
     if (length == 0 && std::memcmp(b + 4, "IDAT", 4) == 0) {
       bytes.erase(at, std::min<size_t>(12, bytes.size() - at));  // length, type, CRC
       continue;
     }
+    if (std::memcmp(b + 4, "IDAT", 4) == 0) idat_bytes += length;
     at += 12 + length;  // length, type, data, CRC
   }
+  RM_CHECK(pixel_bytes / 1032 <= idat_bytes, path, ": PNG declares ", width, "x", height,
+           " pixels (", pixel_bytes, " bytes), more than its ", idat_bytes,
+           " bytes of image data can hold (truncated or corrupt)");
   return bytes;
 }
 }  // namespace

@@ -127,18 +127,31 @@ void Prefetcher::work() {
       if (stop_) return;
       b = next_in_++;
     }
-    Batch batch = sampler_.batch(b);
+    Batch batch;
+    std::exception_ptr error;
+    try {
+      batch = sampler_.batch(b);
+    } catch (...) {  // std::bad_alloc included: a thread must not end the process
+      error = std::current_exception();
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
-      ready_.emplace(b, std::move(batch));
+      if (error) {
+        if (!failed_) failed_ = error;
+        stop_ = true;
+      } else {
+        ready_.emplace(b, std::move(batch));
+      }
     }
     cv_.notify_all();
+    if (error) return;
   }
 }
 
 Batch Prefetcher::next() {
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return ready_.count(next_out_) > 0; });
+  cv_.wait(lock, [&] { return ready_.count(next_out_) > 0 || failed_; });
+  if (!ready_.count(next_out_)) std::rethrow_exception(failed_);
   Batch b = std::move(ready_.at(next_out_));
   ready_.erase(next_out_++);
   cv_.notify_all();

@@ -5,6 +5,7 @@
 // (seed, b): prefetching threads never change the numbers.
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -64,6 +65,7 @@ class Prefetcher {
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<int64_t, Batch> ready_;
+  std::exception_ptr failed_;  // a worker's error, rethrown by next()
   std::vector<std::thread> workers_;
 };
 

@@ -137,8 +137,13 @@ PackedDataset::PackedDataset(const std::string& path) : path_(path) {
     s.view = get_str(e + 28, 8);
     s.frames = get<uint32_t>(e + 36);
     s.offset = get<uint64_t>(e + 40);
-    uint64_t end = data_offset_ + s.offset + uint64_t(s.frames) * h_ * w_;
-    if (end > table || s.offset > table)
+    // data offset + offset + frames * H * W <= table, every step checked for overflow (the
+    // fields are the file's word, and a wrapped sum would point reads outside the mapping)
+    uint64_t end = 0;
+    const bool inside = !__builtin_mul_overflow(uint64_t(s.frames) * h_, uint64_t(w_), &end) &&
+                        !__builtin_add_overflow(end, s.offset, &end) &&
+                        !__builtin_add_overflow(end, data_offset_, &end) && end <= table;
+    if (!inside)
       fail("sequence " + std::to_string(i) + " (" + s.name() + ") has frames outside the data");
     table_.push_back(std::move(s));
   }

@@ -1,8 +1,11 @@
 #pragma once
 // Zip archives through libzip (Debian libzip-dev), as PyTorch's checkpoints are: reading entries
-// whole under a size bound (a declared or inflated size past it is an error, so a compressed
-// bomb never fills memory), and writing stored (uncompressed) entries to PATH.tmp, renamed over
+// whole under a size bound, and writing stored (uncompressed) entries to PATH.tmp, renamed over
 // PATH when the archive is complete.
+// An entry's declared size is only a claim: it is checked against what the archive can hold (the
+// entry's compressed bytes inside the archive, times deflate's largest expansion) and the
+// caller's bound before it is believed, and the entry is read in chunks, the buffer growing as
+// bytes arrive, so that a small archive costs little memory whatever its entries declare.
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -24,6 +27,8 @@ class ZipReader {
   const std::vector<std::string>& names() const { return names_; }
   bool has(const std::string& name) const;
   uint64_t size(const std::string& name) const;  // uncompressed, as declared
+  // The entry's bytes; an error unless there are exactly as many as it declares, at most
+  // max_bytes.
   std::string read(const std::string& name, uint64_t max_bytes) const;
   const std::string& origin() const { return origin_; }
 
@@ -31,6 +36,7 @@ class ZipReader {
   int64_t index(const std::string& name) const;
   void list_names();  // names_ from the open archive
   std::string origin_;
+  uint64_t archive_bytes_ = 0;  // the archive's own size: no entry holds more
   zip_t* z_ = nullptr;
   std::vector<std::string> names_;
 };

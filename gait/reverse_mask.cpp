@@ -13,6 +13,20 @@ MaskStrategy parse_mask_strategy(const std::string& s) {
   RM_FAIL("mask strategy '", s, "': expected unit, row, block or constant");
 }
 
+const char* mask_strategy_name(MaskStrategy s) {
+  switch (s) {
+    case MaskStrategy::unit:
+      return "unit";
+    case MaskStrategy::row:
+      return "row";
+    case MaskStrategy::block:
+      return "block";
+    case MaskStrategy::constant:
+      return "constant";
+  }
+  return "?";
+}
+
 namespace {
 
 // [0, 0, .., 1, 1, ..] (i / div), on the host: index_select takes host indices on any device.

@@ -15,6 +15,7 @@ enum class MaskStrategy { unit, row, block, constant };
 enum class RMVariant { dropping, scaling };
 
 MaskStrategy parse_mask_strategy(const std::string& s);  // "unit", "row", "block", "constant"
+const char* mask_strategy_name(MaskStrategy s);
 
 struct ReverseMaskConfig {
   RMVariant variant = RMVariant::dropping;

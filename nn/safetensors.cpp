@@ -1,5 +1,6 @@
 #include "nn/safetensors.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -104,10 +105,22 @@ SafetensorsFile load_safetensors(const std::string& path) {
       auto offs = v.at("data_offsets").get<std::vector<uint64_t>>();
       RM_CHECK(offs.size() == 2 && offs[0] <= offs[1] && offs[1] <= data_size, path, ": tensor '",
                key, "' has data_offsets outside the ", data_size, " data bytes (truncated file?)");
+      // The shape is only a claim until its bytes are found in the file: checked (without
+      // overflow) against the data_offsets, themselves inside the file, before any allocation.
+      RM_CHECK(shape.size() <= 8, path, ": tensor '", key, "' has ", shape.size(),
+               " dimensions (at most 8 are read)");
+      // (zero dimensions counted as one: strides are products of dimensions even when empty)
+      uint64_t bytes = dtype_size(dt), extent = 1;
+      bool fits = true;
+      for (int64_t d : shape) {
+        fits = fits && d >= 0 && !__builtin_mul_overflow(bytes, uint64_t(d), &bytes) &&
+               !__builtin_mul_overflow(extent, uint64_t(std::max<int64_t>(d, 1)), &extent) &&
+               extent < (uint64_t(1) << 62);
+      }
+      RM_CHECK(fits && offs[1] - offs[0] == bytes, path, ": tensor '", key, "' ", shape_str(shape),
+               " needs ", fits ? std::to_string(bytes) : "more", " bytes but data_offsets span ",
+               offs[1] - offs[0]);
       Tensor t = Tensor::empty(shape, dt);
-      uint64_t bytes = uint64_t(t.numel()) * dtype_size(dt);
-      RM_CHECK(offs[1] - offs[0] == bytes, path, ": tensor '", key, "' ", shape_str(shape),
-               " needs ", bytes, " bytes but data_offsets span ", offs[1] - offs[0]);
       f.seekg(std::streamoff(8 + hlen + offs[0]));
       f.read(static_cast<char*>(t.raw_data()), std::streamsize(bytes));
       RM_CHECK(uint64_t(f.gcount()) == bytes, path, ": tensor '", key, "': short read");

@@ -136,8 +136,10 @@ class Reader {
     RM_CHECK(st, origin_, ": ", where, ": storage type '", type, "' is not read");
     const std::string& key = py_str(id.items[2], origin_, "a storage key");
     const int64_t numel = py_int(id.items[4], origin_, "a storage size");
-    RM_CHECK(numel >= 0, origin_, ": ", where, ": storage of ", numel, " elements");
-    const std::string& bytes = storage(key, uint64_t(numel) * st->item, where);
+    uint64_t storage_bytes = 0;
+    RM_CHECK(numel >= 0 && !__builtin_mul_overflow(uint64_t(numel), st->item, &storage_bytes),
+             origin_, ": ", where, ": storage of ", numel, " elements");
+    const std::string& bytes = storage(key, uint64_t(numel), storage_bytes, where);
     const int64_t offset = py_int(c->args[1], origin_, "a storage offset");
     Shape size;
     std::vector<int64_t> stride;
@@ -159,6 +161,18 @@ class Reader {
     RM_CHECK(ok && (n == 0 || last < numel), origin_, ": ", where, ": size ", shape_str(size),
              " with strides and offset ", offset, " reaches past its storage of ", numel,
              " elements");
+    // More elements than the storage holds repeat some (zero strides, an expanded view): a state
+    // dict never saves one, and it would cost memory in proportion to a declared size.
+    RM_CHECK(n <= numel, origin_, ": ", where, ": size ", shape_str(size), " has ", n,
+             " elements, more than its storage of ", numel,
+             " (overlapping or expanded tensors are not read)");
+    // Tensors may share a storage (tied weights), but each costs its own memory: their elements
+    // together are bounded by the storages' (times the sharing a state dict has), so that many
+    // references to one storage cannot make a small file allocate much.
+    tensor_elements_ += uint64_t(n);
+    RM_CHECK(tensor_elements_ <= kMaxSharing * storage_elements_, origin_, ": ", where,
+             ": the tensors so far hold ", tensor_elements_, " elements, more than ", kMaxSharing,
+             " times the ", storage_elements_, " of their storages (storages reused too often)");
     Tensor t = Tensor::empty(size, st->dtype);
     std::vector<int64_t> idx(size.size(), 0);
     const auto* src = reinterpret_cast<const uint8_t*>(bytes.data());
@@ -197,7 +211,8 @@ class Reader {
     }
   }
 
-  const std::string& storage(const std::string& key, uint64_t nbytes, const std::string& where) {
+  const std::string& storage(const std::string& key, uint64_t numel, uint64_t nbytes,
+                             const std::string& where) {
     auto it = storages_.find(key);
     if (it == storages_.end()) {
       const std::string entry = prefix_ + "data/" + key;
@@ -206,6 +221,7 @@ class Reader {
       RM_CHECK(declared == nbytes, origin_, ": ", where, ": storage '", entry, "' holds ", declared,
                " bytes, its pickle says ", nbytes);
       it = storages_.emplace(key, zip_.read(entry, nbytes)).first;
+      storage_elements_ += numel;
     } else {
       RM_CHECK(it->second.size() == nbytes, origin_, ": ", where, ": storage '", key,
                "' used with two sizes");
@@ -217,6 +233,8 @@ class Reader {
   const std::string& origin_;
   std::string prefix_;
   std::map<std::string, std::string> storages_;
+  static constexpr uint64_t kMaxSharing = 4;
+  uint64_t storage_elements_ = 0, tensor_elements_ = 0;
 };
 
 // Pickle protocol 2, as torch.save writes a state dict (without the memo, which readers do not

@@ -9,11 +9,15 @@
 #include "data/pickle.h"
 #include "data/protocol.h"
 #include "data/syngait.h"
+#include "tests/pickle_writers.h"
 #include "tests/test_util.h"
 
 using namespace rmgait;
 using namespace rmgait::data;
 namespace fs = std::filesystem;
+using test::pickle_array;
+using test::pint;
+using test::put_le;
 
 namespace {
 
@@ -21,79 +25,6 @@ std::string unhex(const std::string& h) {
   std::string out;
   for (size_t i = 0; i < h.size(); i += 2) out += char(std::stoi(h.substr(i, 2), nullptr, 16));
   return out;
-}
-
-void put_le(std::string& s, uint64_t v, int n) {
-  for (int i = 0; i < n; ++i) s += char((v >> (8 * i)) & 0xff);
-}
-
-std::string pint(int64_t v) {  // BININT1 / BININT2 / BININT
-  std::string s;
-  if (v >= 0 && v < 256)
-    s += 'K', put_le(s, uint64_t(v), 1);
-  else if (v >= 0 && v < 65536)
-    s += 'M', put_le(s, uint64_t(v), 2);
-  else
-    s += 'J', put_le(s, uint64_t(uint32_t(int32_t(v))), 4);
-  return s;
-}
-
-std::string latin1_utf8(const std::string& b) {
-  std::string u;
-  for (unsigned char c : b)
-    if (c < 0x80)
-      u += char(c);
-    else
-      u += char(0xC0 | (c >> 6)), u += char(0x80 | (c & 0x3F));
-  return u;
-}
-
-// A pickled NumPy array [d0, d1, d2] laid out as NumPy 1.24 writes it (protocol 2 or 4).
-std::string pickle_array(int protocol, const std::string& data, const std::vector<int64_t>& shape,
-                         const std::string& dtype = "u1",
-                         const std::string& reconstruct_module = "numpy.core.multiarray") {
-  std::string dims;
-  for (int64_t d : shape) dims += pint(d);
-  dims += "\x85\x86\x87"[shape.size() - 1];  // TUPLE1..3 (shapes of rank 1 to 3)
-  if (protocol == 2) {
-    std::string s = "\x80\x02";
-    auto put = [&](int k) { s += 'q', s += char(k); };
-    auto uni = [&](const std::string& t) { s += 'X', put_le(s, t.size(), 4), s += t; };
-    s += "c" + reconstruct_module + "\n_reconstruct\n", put(0);
-    s += "cnumpy\nndarray\n", put(1);
-    s += pint(0) + "\x85", put(2);
-    s += "c_codecs\nencode\n", put(3);
-    uni("b"), put(4), uni("latin1"), put(5), s += "\x86", put(6), s += "R", put(7);
-    s += "\x87", put(8), s += "R", put(9);
-    s += "(" + pint(1) + dims, put(10);
-    s += "cnumpy\ndtype\n", put(11), uni(dtype), put(12), s += "\x89\x88\x87", put(13), s += "R",
-        put(14);
-    s += "(" + pint(3), uni("|"), put(15), s += "NNN", s += pint(-1) + pint(-1) + pint(0) + "t",
-        put(16), s += "b";
-    s += "\x89h\x03", uni(latin1_utf8(data)), put(17), s += "h\x05\x86", put(18), s += "R", put(19);
-    s += "t", put(20), s += "b.";
-    return s;
-  }
-  std::string b;  // protocol 4 body, one frame
-  auto m = [&] { b += '\x94'; };
-  auto su = [&](const std::string& t) { b += '\x8c', b += char(t.size()), b += t; };
-  su(reconstruct_module), m(), su("_reconstruct"), m(), b += '\x93', m();
-  su("numpy"), m(), su("ndarray"), m(), b += '\x93', m();
-  b += pint(0) + "\x85", m(), b += "C", b += char(1), b += "b", m(), b += "\x87", m(), b += "R",
-      m();
-  b += "(" + pint(1) + dims, m();
-  b += "h\x03", su("dtype"), m(), b += '\x93', m(), su(dtype), m(), b += "\x89\x88\x87", m(),
-      b += "R", m();
-  b += "(" + pint(3), su("|"), m(), b += "NNN" + pint(-1) + pint(-1) + pint(0) + "t", m(), b += "b";
-  b += "\x89";
-  if (data.size() < 256)
-    b += "C", b += char(data.size());
-  else
-    b += "B", put_le(b, data.size(), 4);
-  b += data, m(), b += "t", m(), b += "b.";
-  std::string s = "\x80\x04\x95";
-  put_le(s, b.size(), 8);
-  return s + b;
 }
 
 const char* kNumpyP2 =

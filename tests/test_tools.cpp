@@ -199,6 +199,44 @@ TEST_CASE("configuration errors name the file and the key") {
                        doctest::Contains("expected section.key=value"), Error);
   CHECK_THROWS_WITH_AS(tools::load_config("/tmp/rmgait_nope.yaml"),
                        doctest::Contains("cannot open"), Error);
+  CHECK_THROWS_WITH_AS(tools::load_config(p, {"trainer_cfg.keep_checkpoints=-1"}),
+                       doctest::Contains("keep_checkpoints must be 0 (keep all) or more"), Error);
+  CHECK_THROWS_WITH_AS(tools::load_config(p, {"model_cfg.channels=[4, 0, 8]"}),
+                       doctest::Contains("model_cfg.channels must be positive, got 0"), Error);
+}
+
+TEST_CASE("configuration: the effective settings read back as the same settings") {
+  // every key, set away from its default, listed by effective_settings and parsed again: the
+  // getters and setters of one table agree, and nothing is left out
+  std::string p = "/tmp/rmgait_cfg_rt.yaml";
+  std::ofstream(p) << "data_cfg:\n  dataset: x.pack\n";
+  const tools::TrainConfig c = tools::load_config(
+      p, {"model_cfg.block=gl", "model_cfg.channels=[3, 5, 7]", "model_cfg.mask_strategy=row",
+          "trainer_cfg.sampler=[3, 2]", "trainer_cfg.precision=bf16", "trainer_cfg.seed=11",
+          "trainer_cfg.keep_checkpoints=2", "scheduler_cfg.milestones=[5, 9]",
+          "scheduler_cfg.gammas=[0.5, 0.25]", "trainer_cfg.on_nonfinite=skip",
+          "optimizer_cfg.lr=0.003", "evaluator_cfg.distance=flattened"});
+  const auto settings = tools::effective_settings(c);
+  std::string yaml, section;
+  for (const auto& [key, value] : settings) {
+    const std::string sec = key.substr(0, key.find('.'));
+    if (sec != section) yaml += sec + ":\n", section = sec;
+    yaml += "  " + key.substr(key.find('.') + 1) + ": " + value + "\n";
+  }
+  const tools::TrainConfig back = tools::parse_config(yaml, "round trip");
+  CHECK(tools::effective_settings(back) == settings);
+  auto value = [&](const std::string& key) {
+    for (const auto& [k, v] : settings)
+      if (k == key) return v;
+    return std::string("(none)");
+  };
+  CHECK(value("model_cfg.block") == "gl");
+  CHECK(value("model_cfg.channels") == "[3, 5, 7]");
+  CHECK(value("model_cfg.mask_strategy") == "row");
+  CHECK(value("trainer_cfg.sampler") == "[3, 2]");
+  CHECK(value("trainer_cfg.keep_checkpoints") == "2");
+  CHECK(value("scheduler_cfg.milestones") == "[5, 9]");
+  CHECK(settings.size() == 42);  // every key of tools/config.cpp's table
 }
 
 namespace {

@@ -12,61 +12,14 @@
 #include "formats/zip.h"
 #include "nn/safetensors.h"
 #include "nn/torch_pt.h"
+#include "tests/pickle_writers.h"
 #include "tests/test_util.h"
 
 using namespace rmgait;
 namespace fs = std::filesystem;
+using test::Pk;
 
 namespace {
-
-// Pickle protocol 2 opcodes as torch.save (Python's pickle) emits them for a state dict.
-struct Pk {
-  std::string b = std::string("\x80\x02", 2);
-  int memo = 0;
-  Pk& put() {  // BINPUT n, as Python memoises every container and string
-    b += 'q', b += char(memo++ & 0xff);
-    return *this;
-  }
-  Pk& raw(const std::string& s) {
-    b += s;
-    return *this;
-  }
-  Pk& str(const std::string& s) {
-    b += 'X';
-    for (int i = 0; i < 4; ++i) b += char(s.size() >> (8 * i));
-    b += s;
-    return put();
-  }
-  Pk& i(int64_t v) {
-    if (v >= 0 && v < 256) return raw(std::string("K") + char(v));
-    b += 'J';
-    for (int k = 0; k < 4; ++k) b += char(uint32_t(int32_t(v)) >> (8 * k));
-    return *this;
-  }
-  Pk& f(double v) {  // BINFLOAT, big-endian
-    uint64_t u;
-    std::memcpy(&u, &v, 8);
-    b += 'G';
-    for (int k = 7; k >= 0; --k) b += char(u >> (8 * k));
-    return *this;
-  }
-  Pk& global(const std::string& mod, const std::string& name) {
-    return raw("c" + mod + "\n" + name + "\n").put();
-  }
-  Pk& ordered_dict() { return global("collections", "OrderedDict").raw(")R").put(); }
-  // _rebuild_tensor_v2((storage id), offset, size, stride, False, OrderedDict())
-  Pk& tensor(const std::string& type, const std::string& key, int64_t numel, int64_t offset,
-             const std::vector<int64_t>& size, const std::vector<int64_t>& stride) {
-    global("torch._utils", "_rebuild_tensor_v2").raw("((");
-    str("storage").global("torch", type).str(key).str("cpu").i(numel).raw("t").put().raw("Q");
-    i(offset).raw("(");
-    for (int64_t s : size) i(s);
-    raw("t").put().raw("(");
-    for (int64_t s : stride) i(s);
-    raw("t").put().raw("\x89");
-    return ordered_dict().raw("t").put().raw("R").put();
-  }
-};
 
 std::string bytes_of(const std::vector<float>& v) {
   return std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4);
@@ -169,8 +122,8 @@ TEST_CASE("torch .pt: hostile or broken archives give clear errors, never execut
   evil.global("os", "system").raw("(").str("echo hi").raw("tR.");
   CHECK(err(write_pt("evil.pt", evil.b, {})).find("global 'os.system'") != std::string::npos);
   // a list holding itself (a cycle), and tuples nested 10,000 deep
-  const std::string cycle = std::string("\x80\x02]q", 4) + std::string(1, '\0') + "h" +
-                            std::string(1, '\0') + "a.";
+  const std::string cycle =
+      std::string("\x80\x02]q", 4) + std::string(1, '\0') + "h" + std::string(1, '\0') + "a.";
   CHECK(err(write_pt("cycle.pt", cycle, {})).find("already inside another") != std::string::npos);
   std::string deep = "\x80\x02";
   for (int i = 0; i < 10000; ++i) deep += '(';
@@ -189,6 +142,34 @@ TEST_CASE("torch .pt: hostile or broken archives give clear errors, never execut
   // the entry holds other than the pickle says
   CHECK(err(write_pt("short.pt", one("FloatStorage", 8, 0, {8}), {{"0", w}}))
             .find("holds 16 bytes, its pickle says 32") != std::string::npos);
+  // a zero stride repeating 4 elements a million times (an expanded view): refused, not allocated
+  {
+    Pk p;
+    p.ordered_dict().raw("(").str("w").tensor("FloatStorage", "0", 4, 0, {1 << 20}, {0}).raw("u.");
+    CHECK(err(write_pt("expanded.pt", p.b, {{"0", w}}))
+              .find("more than its storage of 4 (overlapping or expanded tensors are not read)") !=
+          std::string::npos);
+  }
+  // one storage of 4 floats viewed by 8 tensors of 4: more sharing than a state dict has
+  {
+    Pk p;
+    p.ordered_dict().raw("(");
+    for (int i = 0; i < 8; ++i)
+      p.str("w" + std::to_string(i)).tensor("FloatStorage", "0", 4, 0, {4}, {1});
+    p.raw("u.");
+    CHECK(err(write_pt("shared.pt", p.b, {{"0", w}})).find("storages reused too often") !=
+          std::string::npos);
+  }
+  // a storage size whose bytes overflow 64 bits (2^62 doubles)
+  {
+    Pk p;
+    p.ordered_dict().raw("(").str("w").global("torch._utils", "_rebuild_tensor_v2").raw("((");
+    p.str("storage").global("torch", "DoubleStorage").str("0").str("cpu");
+    p.raw(std::string("\x8a\x08", 2) + std::string(7, '\0') + "\x40").raw("tQ");
+    p.i(0).raw("(").i(4).raw("t(").i(1).raw("t\x89").ordered_dict().raw("tRu.");
+    CHECK(err(write_pt("overflow.pt", p.b, {{"0", w}}))
+              .find("storage of 4611686018427387904 elements") != std::string::npos);
+  }
   // an unknown storage type is refused by the allow-list
   CHECK(err(write_pt("cplx.pt", one("ComplexFloatStorage", 2, 0, {2}), {{"0", w}}))
             .find("global 'torch.ComplexFloatStorage'") != std::string::npos);
@@ -222,6 +203,28 @@ TEST_CASE("torch .pt: hostile or broken archives give clear errors, never execut
     std::ofstream(cut, std::ios::binary) << all.substr(0, all.size() - 30);
     CHECK(err(cut).find("not a readable zip archive") != std::string::npos);
   }
+}
+
+TEST_CASE("zip: entries larger than a read chunk come back whole, stored or deflated") {
+  const std::string path = (fs::temp_directory_path() / "chunks.zip").string();
+  std::remove(path.c_str());
+  std::string big(3 * (1 << 20) + 5, '\0');  // three 1 MiB chunks and a few bytes
+  uint32_t x = 1;
+  for (char& c : big) c = char((x = x * 1664525u + 1013904223u) >> 24);
+  int e = 0;
+  zip_t* z = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &e);
+  REQUIRE(z);
+  for (auto [name, method] : {std::pair{"stored", ZIP_CM_STORE}, {"deflated", ZIP_CM_DEFLATE}}) {
+    const zip_int64_t i = zip_file_add(z, name, zip_source_buffer(z, big.data(), big.size(), 0), 0);
+    REQUIRE(i >= 0);
+    zip_set_file_compression(z, zip_uint64_t(i), method, 1);
+  }
+  REQUIRE(zip_close(z) == 0);
+  formats::ZipReader r(path);
+  CHECK(r.read("stored", big.size()) == big);
+  CHECK(r.read("deflated", big.size()) == big);
+  CHECK_THROWS_WITH_AS(r.read("stored", big.size() - 1),
+                       doctest::Contains("declares 3145733 bytes, more than the 3145732"), Error);
 }
 
 TEST_CASE("torch .pt: safetensors -> .pt -> safetensors is bit-exact") {

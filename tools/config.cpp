@@ -1,7 +1,9 @@
 #include "tools/config.h"
 
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -16,86 +18,121 @@ namespace rmgait::tools {
 
 namespace {
 
-using Setter = std::function<void(const YAML::Node&)>;
+// One entry per key: how a YAML value sets the field, and the field's effective value as YAML.
+struct Field {
+  std::function<void(const YAML::Node&)> set;
+  std::function<YAML::Node()> get;
+};
 
 template <class T>
-Setter set(T& field) {
-  return [&field](const YAML::Node& n) { field = n.as<T>(); };
+Field plain(T& field) {
+  return {[&field](const YAML::Node& n) { field = n.as<T>(); },
+          [&field] { return YAML::Node(field); }};
 }
 
-std::map<std::string, Setter> setters(TrainConfig& c) {
+std::map<std::string, Field> fields(TrainConfig& c) {
   gait::ModelConfig& m = c.model;
   return {
-      {"data_cfg.dataset", set(c.dataset)},
-      {"data_cfg.protocol", set(c.protocol)},
-      {"data_cfg.num_workers", set(c.num_workers)},
+      {"data_cfg.dataset", plain(c.dataset)},
+      {"data_cfg.protocol", plain(c.protocol)},
+      {"data_cfg.num_workers", plain(c.num_workers)},
       {"model_cfg.block",
-       [&m](const YAML::Node& n) { m.block = gait::parse_block_kind(n.as<std::string>()); }},
+       {[&m](const YAML::Node& n) { m.block = gait::parse_block_kind(n.as<std::string>()); },
+        [&m] { return YAML::Node(gait::block_kind_name(m.block)); }}},
       {"model_cfg.channels",
-       [&m](const YAML::Node& n) {
-         auto v = n.as<std::vector<int64_t>>();
-         RM_CHECK(v.size() == 3, "expected 3 channel counts, got ", v.size());
-         m.channels = {v[0], v[1], v[2]};
-       }},
-      {"model_cfg.halving", set(m.halving)},
-      {"model_cfg.rm_p", set(m.rm.p)},
-      {"model_cfg.reg_prob", set(m.rm.reg_prob)},
+       {[&m](const YAML::Node& n) {
+          auto v = n.as<std::vector<int64_t>>();
+          RM_CHECK(v.size() == 3, "expected 3 channel counts, got ", v.size());
+          m.channels = {v[0], v[1], v[2]};
+        },
+        [&m] { return YAML::Node(std::vector<int64_t>(m.channels.begin(), m.channels.end())); }}},
+      {"model_cfg.halving", plain(m.halving)},
+      {"model_cfg.rm_p", plain(m.rm.p)},
+      {"model_cfg.reg_prob", plain(m.rm.reg_prob)},
       {"model_cfg.mask_strategy",
-       [&m](const YAML::Node& n) {
-         m.rm.strategy = gait::parse_mask_strategy(n.as<std::string>());
-       }},
-      {"model_cfg.mask_block", set(m.rm.block_size)},
-      {"model_cfg.dropblock_p", set(m.dropblock.drop_prob)},
-      {"model_cfg.dropblock_size", set(m.dropblock.block_size)},
-      {"model_cfg.dropblock_reg_prob", set(m.dropblock.reg_prob)},
-      {"model_cfg.random_erasing", set(c.random_erasing)},
-      {"loss_cfg.triplet_weight", set(c.triplet_weight)},
-      {"loss_cfg.margin", set(c.margin)},
-      {"loss_cfg.ce_weight", set(c.ce_weight)},
-      {"loss_cfg.label_smoothing", set(c.label_smoothing)},
-      {"optimizer_cfg.solver", set(c.solver)},
-      {"optimizer_cfg.lr", set(c.lr)},
-      {"optimizer_cfg.weight_decay", set(c.weight_decay)},
-      {"optimizer_cfg.momentum", set(c.momentum)},
-      {"scheduler_cfg.milestones", set(c.milestones)},
-      {"scheduler_cfg.gamma", set(c.gamma)},
-      {"scheduler_cfg.gammas", set(c.gammas)},
-      {"trainer_cfg.total_iter", set(c.total_iter)},
-      {"trainer_cfg.log_iter", set(c.log_iter)},
-      {"trainer_cfg.save_iter", set(c.save_iter)},
-      {"trainer_cfg.eval_iter", set(c.eval_iter)},
+       {[&m](const YAML::Node& n) {
+          m.rm.strategy = gait::parse_mask_strategy(n.as<std::string>());
+        },
+        [&m] { return YAML::Node(gait::mask_strategy_name(m.rm.strategy)); }}},
+      {"model_cfg.mask_block", plain(m.rm.block_size)},
+      {"model_cfg.dropblock_p", plain(m.dropblock.drop_prob)},
+      {"model_cfg.dropblock_size", plain(m.dropblock.block_size)},
+      {"model_cfg.dropblock_reg_prob", plain(m.dropblock.reg_prob)},
+      {"model_cfg.random_erasing", plain(c.random_erasing)},
+      {"loss_cfg.triplet_weight", plain(c.triplet_weight)},
+      {"loss_cfg.margin", plain(c.margin)},
+      {"loss_cfg.ce_weight", plain(c.ce_weight)},
+      {"loss_cfg.label_smoothing", plain(c.label_smoothing)},
+      {"optimizer_cfg.solver", plain(c.solver)},
+      {"optimizer_cfg.lr", plain(c.lr)},
+      {"optimizer_cfg.weight_decay", plain(c.weight_decay)},
+      {"optimizer_cfg.momentum", plain(c.momentum)},
+      {"scheduler_cfg.milestones", plain(c.milestones)},
+      {"scheduler_cfg.gamma", plain(c.gamma)},
+      {"scheduler_cfg.gammas", plain(c.gammas)},
+      {"trainer_cfg.total_iter", plain(c.total_iter)},
+      {"trainer_cfg.log_iter", plain(c.log_iter)},
+      {"trainer_cfg.save_iter", plain(c.save_iter)},
+      {"trainer_cfg.eval_iter", plain(c.eval_iter)},
+      {"trainer_cfg.keep_checkpoints", plain(c.keep_checkpoints)},
       {"trainer_cfg.sampler",
-       [&c](const YAML::Node& n) {
-         auto v = n.as<std::vector<int>>();
-         RM_CHECK(v.size() == 2 && v[0] > 0 && v[1] > 0, "expected [P, K] with P, K > 0");
-         c.p = v[0], c.k = v[1];
-       }},
-      {"trainer_cfg.frames", set(c.frames)},
-      {"trainer_cfg.recompute", set(m.recompute)},
+       {[&c](const YAML::Node& n) {
+          auto v = n.as<std::vector<int>>();
+          RM_CHECK(v.size() == 2 && v[0] > 0 && v[1] > 0, "expected [P, K] with P, K > 0");
+          c.p = v[0], c.k = v[1];
+        },
+        [&c] {
+          return YAML::Node(std::vector<int>{c.p, c.k});
+        }}},
+      {"trainer_cfg.frames", plain(c.frames)},
+      {"trainer_cfg.recompute", plain(m.recompute)},
       {"trainer_cfg.precision",
-       [&c](const YAML::Node& n) {
-         c.precision = n.as<std::string>();
-         parse_precision(c.precision);  // f32 or bf16, else an error naming the value
-       }},
+       {[&c](const YAML::Node& n) {
+          c.precision = n.as<std::string>();
+          parse_precision(c.precision);  // f32 or bf16, else an error naming the value
+        },
+        [&c] { return YAML::Node(c.precision); }}},
       {"trainer_cfg.on_nonfinite",
-       [&c](const YAML::Node& n) {
-         c.on_nonfinite = n.as<std::string>();
-         RM_CHECK(c.on_nonfinite == "stop" || c.on_nonfinite == "skip", "'", c.on_nonfinite,
-                  "': expected stop or skip");
-       }},
-      {"trainer_cfg.seed", set(c.seed)},
-      {"trainer_cfg.clip_grad", set(c.clip_grad)},
-      {"trainer_cfg.flip", set(c.flip)},
-      {"trainer_cfg.sync_bn", set(c.sync_bn)},
-      {"trainer_cfg.output_dir", set(c.output_dir)},
-      {"evaluator_cfg.distance", set(c.distance)},
-      {"evaluator_cfg.memory_mb", set(c.eval_memory_mb)},
+       {[&c](const YAML::Node& n) {
+          c.on_nonfinite = n.as<std::string>();
+          RM_CHECK(c.on_nonfinite == "stop" || c.on_nonfinite == "skip", "'", c.on_nonfinite,
+                   "': expected stop or skip");
+        },
+        [&c] { return YAML::Node(c.on_nonfinite); }}},
+      {"trainer_cfg.seed", plain(c.seed)},
+      {"trainer_cfg.clip_grad", plain(c.clip_grad)},
+      {"trainer_cfg.flip", plain(c.flip)},
+      {"trainer_cfg.sync_bn", plain(c.sync_bn)},
+      {"trainer_cfg.output_dir", plain(c.output_dir)},
+      {"evaluator_cfg.distance", plain(c.distance)},
+      {"evaluator_cfg.memory_mb", plain(c.eval_memory_mb)},
   };
+}
+
+// The sizes a configuration declares are checked against this machine's memory before anything
+// is allocated for them: the first block's activations of one batch (P * K * frames * c0 * H * W
+// floats) and the largest convolution's weights (c2 * c2 * 27 floats) must each fit in it.
+void check_sizes(const TrainConfig& c, const std::string& origin) {
+  for (int64_t ch : c.model.channels)
+    RM_CHECK(ch > 0, origin, ": model_cfg.channels must be positive, got ", ch);
+  const double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGESIZE));
+  const double gib = double(1 << 30);
+  const double batch = double(c.p) * c.k * c.frames * double(c.model.channels[0]) *
+                       double(c.model.height) * double(c.model.width) * 4.0;
+  RM_CHECK(memory <= 0 || batch <= memory, origin, ": trainer_cfg.sampler [", c.p, ", ", c.k,
+           "] x trainer_cfg.frames ", c.frames, " x model_cfg.channels[0] ", c.model.channels[0],
+           " makes one batch's first activations ", batch / gib, " GiB, more than this machine's ",
+           memory / gib, " GiB of memory");
+  const int64_t widest = *std::max_element(c.model.channels.begin(), c.model.channels.end());
+  const double weights = double(widest) * double(widest) * 27.0 * 4.0;
+  RM_CHECK(memory <= 0 || weights <= memory, origin, ": model_cfg.channels up to ", widest,
+           " make one convolution's weights ", weights / gib, " GiB, more than this machine's ",
+           memory / gib, " GiB of memory");
 }
 
 void apply(const YAML::Node& root, TrainConfig& c, const std::string& origin) {
   RM_CHECK(root.IsMap(), origin, ": the configuration must be a map of sections");
-  auto table = setters(c);
+  auto table = fields(c);
   for (const auto& section : root) {
     std::string s = section.first.as<std::string>();
     RM_CHECK(section.second.IsMap(), origin, ": section '", s, "' must be a map");
@@ -104,7 +141,7 @@ void apply(const YAML::Node& root, TrainConfig& c, const std::string& origin) {
       auto it = table.find(key);
       RM_CHECK(it != table.end(), origin, ": unknown key '", key, "'");
       try {
-        it->second(kv.second);
+        it->second.set(kv.second);
       } catch (const YAML::Exception& e) {
         RM_FAIL(origin, ": bad value for '", key, "': ", e.what());
       } catch (const Error& e) {
@@ -123,9 +160,23 @@ void apply(const YAML::Node& root, TrainConfig& c, const std::string& origin) {
            ": scheduler_cfg.gammas needs one factor per milestone (", c.milestones.size(), ")");
   RM_CHECK(c.total_iter > 0 && c.frames > 0 && c.log_iter > 0, origin,
            ": trainer_cfg.total_iter, frames and log_iter must be positive");
+  RM_CHECK(c.keep_checkpoints >= 0, origin,
+           ": trainer_cfg.keep_checkpoints must be 0 (keep all) or more, got ", c.keep_checkpoints);
+  check_sizes(c, origin);
 }
 
 }  // namespace
+
+std::vector<std::pair<std::string, std::string>> effective_settings(const TrainConfig& cfg) {
+  TrainConfig c = cfg;  // the table's getters read through references
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [key, f] : fields(c)) {
+    YAML::Emitter e;
+    e << YAML::Flow << f.get();
+    out.emplace_back(key, e.c_str());
+  }
+  return out;
+}
 
 TrainConfig parse_config(const std::string& text, const std::string& origin) {
   YAML::Node root;

@@ -3,6 +3,7 @@
 // loss_cfg, optimizer_cfg, scheduler_cfg, trainer_cfg, evaluator_cfg). Unknown keys and values
 // of the wrong type are errors naming the file and the key.
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gait/model.h"
@@ -27,6 +28,9 @@ struct TrainConfig {
   std::vector<float> gammas;  // optional, one per milestone
   // trainer_cfg
   int64_t total_iter = 1000, log_iter = 100, save_iter = 0, eval_iter = 0;
+  // checkpoints/iter_*.safetensors kept: the newest N (0: all); latest.safetensors and
+  // best.safetensors (the best evaluation's) are kept whatever N.
+  int64_t keep_checkpoints = 5;
   int p = 8, k = 16, frames = 30;
   std::string precision = "f32";  // of the model's convs and matmuls: f32 or bf16
   // trainer_cfg.recompute sets model.recompute (block activations recomputed in backward)
@@ -49,6 +53,9 @@ struct TrainConfig {
 // configurations are read too (tools/opengait_config.h), translated before the overrides.
 TrainConfig load_config(const std::string& path, const std::vector<std::string>& overrides = {});
 TrainConfig parse_config(const std::string& yaml_text, const std::string& origin);
+// Every key with its effective value (defaults included) as one-line YAML, in key order: what
+// two configurations that train the same way agree on.
+std::vector<std::pair<std::string, std::string>> effective_settings(const TrainConfig& cfg);
 // `rmgait config --from-opengait IN OUT`: the rmgait configuration equivalent to OpenGait's IN,
 // written atomically (and validated by parsing it).
 void write_config_from_opengait(const std::string& in, const std::string& out);

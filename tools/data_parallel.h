@@ -7,6 +7,9 @@
 // gradients are summed over ranks in buckets, during backward. N ranks compute one process's
 // step. With one process, exactly the single-process step.
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "dist/communicator.h"
 #include "dist/reducer.h"
@@ -29,6 +32,14 @@ class DataParallel {
   DataParallel(gait::ReverseMaskModel& model, Device device, int64_t p, int64_t k, bool sync_bn);
   // A clear error unless the P x K batch splits evenly over `ranks`.
   static void check_split(int64_t p, int64_t k, int ranks);
+  // Every rank's facts about its job (its effective settings, what its dataset and checkpoints
+  // hold, its build) must have rank 0's values: otherwise every rank fails, before any other
+  // collective, with an error naming each rank's differences. A collective of `world`.
+  struct Fact {
+    std::string name, value;
+    std::string where;  // shown beside a difference, not compared (a file's path)
+  };
+  static void check_same_job(dist::Communicator& world, const std::vector<Fact>& facts);
   int rank() const { return rank_; }
   int ranks() const { return ranks_; }
   int64_t first_row() const { return first_; }

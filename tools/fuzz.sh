@@ -2,21 +2,34 @@
 # libFuzzer on every reader of outside bytes (tests/fuzz/fuzz_*.cpp): the restricted pickle
 # reader, .npy, safetensors, the packed dataset, the YAML config with --set overrides, PNG
 # decode + pretreatment, PyTorch .pt checkpoints (zip + the state-dict pickle).
-#   bash tools/fuzz.sh SECONDS [TARGET...]     (default: every target, SECONDS each)
-# Builds each target with clang (-fsanitize=fuzzer,address,undefined: the reader's sources
-# instrumented, the rest linked from the normal build in build/), starts from the committed
-# corpus (tests/fuzz/corpus/<target>), counts a crash, an input slower than 1 s or one that
-# allocates more than 1 GB as a failure, and prints libFuzzer's final stats. Inputs that fail
-# land in build-fuzz/<target>/ (crash-*, timeout-*, oom-*): fix, then copy them to
-# tests/fuzz/regressions/<target>/, which the normal test suite replays.
+#   bash tools/fuzz.sh SECONDS [TARGET...]   exploring: a fresh random seed, SECONDS per target
+#   bash tools/fuzz.sh --ci [TARGET...]      CI: deterministic, the same verdict for a commit
+# Both build each target with clang (-fsanitize=fuzzer,address,undefined: the reader's sources
+# instrumented, the rest linked from the normal build in build/), start from the committed corpus
+# (tests/fuzz/corpus/<target>) and every committed regression input
+# (tests/fuzz/regressions/<target>), and count a crash, an input slower than 1 s or one that
+# allocates more than 1 GB as a failure: the limits the readers must meet under the sanitizers on
+# a 2-core machine. --ci replays those inputs, then mutates with a fixed seed for a fixed number
+# of runs per target (kRuns below, about 20 s each on 2 cores), from a fresh copy of the corpus.
+# Inputs that fail land in build-fuzz/<target>/ (crash-*, timeout-*, oom-*): fix the reader, then
+# copy them to tests/fuzz/regressions/<target>/, which CTest and --ci replay from then on.
 # FUZZ_JOBS (default: the number of cores) targets are built and run at a time.
 # Skipped (exit 0, with a message) where clang is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=${1:-30}
-shift || true
+ci=0
+if [ "${1:-}" = --ci ]; then
+  ci=1
+  shift
+else
+  seconds=${1:?usage: tools/fuzz.sh SECONDS|--ci [TARGET...]}
+  shift
+fi
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(pickle npy safetensors packed config png torch_pt)
+# --ci: mutations per target (libFuzzer's -runs), sized by each target's speed here
+declare -A kRuns=([pickle]=300000 [npy]=60000 [safetensors]=40000 [packed]=50000 [config]=25000
+  [png]=50000 [torch_pt]=15000)
 if ! command -v clang++ > /dev/null; then
   echo "fuzz: clang++ not found (Debian: clang): skipped"
   exit 0
@@ -51,16 +64,25 @@ declare -A extra=(
 jobs=${FUZZ_JOBS:-$(nproc)}  # targets built, then run, this many at a time
 build_one() {
   local t=$1 out="build-fuzz/$1"
-  mkdir -p "$out" "$out/corpus"
+  mkdir -p "$out"
+  # --ci starts from the committed corpus alone, so that a commit always meets the same inputs
+  [ "$ci" = 0 ] || rm -rf "$out/corpus"
+  mkdir -p "$out/corpus"
   # shellcheck disable=SC2086
   clang++ "${common[@]}" "tests/fuzz/fuzz_$t.cpp" ${sources[$t]} ${extra[$t]:-} "${libs[@]}" \
     -o "$out/fuzz_$t" > "$out/build.txt" 2>&1 || { cat "$out/build.txt"; return 1; }
   cp -n tests/fuzz/corpus/"$t"/* "$out/corpus/" 2> /dev/null || true
 }
 run_one() {
-  local t=$1 out="build-fuzz/$1"
+  local t=$1 out="build-fuzz/$1" regressions="$PWD/tests/fuzz/regressions/$1"
   local rc=0  # libFuzzer exits 77 on a finding: recorded and reported below, not fatal here
-  (cd "$out" && ./"fuzz_$t" corpus -max_total_time="$seconds" -timeout=1 -rss_limit_mb=1024 \
+  local how=(-max_total_time="${seconds:-0}")
+  [ "$ci" = 0 ] || how=(-seed=1 -runs="${kRuns[$t]}")
+  local dirs=(corpus)
+  [ ! -d "$regressions" ] || dirs+=("$regressions")
+  # -rss_limit_mb: the whole process (ASan's quarantine and libFuzzer's corpus included);
+  # -malloc_limit_mb: any single allocation
+  (cd "$out" && ./"fuzz_$t" "${dirs[@]}" "${how[@]}" -timeout=1 -rss_limit_mb=1024 \
     -malloc_limit_mb=1024 -print_final_stats=1 -max_len=65536 > log.txt 2>&1) || rc=$?
   echo "$rc" > "$out/exit.txt"
 }
@@ -74,7 +96,11 @@ for p in "${pids[@]}"; do wait "$p" || exit 1; done
 pids=()
 for t in "${targets[@]}"; do
   [ ${#pids[@]} -lt "$jobs" ] || { wait "${pids[0]}"; pids=("${pids[@]:1}"); }
-  echo "fuzz_$t: $seconds s"
+  if [ "$ci" = 1 ]; then
+    echo "fuzz_$t: the corpus and regressions, then ${kRuns[$t]} runs from seed 1"
+  else
+    echo "fuzz_$t: $seconds s"
+  fi
   run_one "$t" &
   pids+=($!)
 done
@@ -82,8 +108,8 @@ wait
 status=0
 for t in "${targets[@]}"; do
   out="build-fuzz/$t"
-  echo "== fuzz_$t: $seconds s"
-  grep -E "^stat::|^#[0-9]+.*DONE|ERROR|SUMMARY|cov:" "$out/log.txt" | tail -n 12
+  echo "== fuzz_$t"
+  grep -E "^stat::|^#[0-9]+.*(DONE|INITED)|ERROR|SUMMARY" "$out/log.txt" | tail -n 12
   if [ "$(cat "$out/exit.txt")" != 0 ] ||
     grep -q "ERROR: libFuzzer\|ERROR: AddressSanitizer\|runtime error\|SUMMARY:" "$out/log.txt"; then
     echo "fuzz_$t: FAILED (exit $(cat "$out/exit.txt")), see $out/log.txt and" \

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <new>
 #include <set>
 
 #include "data/convert.h"
@@ -118,11 +119,12 @@ Tensor read_sequence(const std::string& npy, const std::string& dir) {
 int cmd_embed(const std::string& ckpt, const std::string& config, const std::string& npy,
               const std::string& dir, const std::string& out, const std::string& precision,
               Device device) {
+  Tensor x = read_sequence(npy, dir);  // first: bad input fails before the model loads
   tools::LoadedModel lm = tools::load_model(ckpt, config);
   const Precision prec = parse_precision(precision.empty() ? lm.cfg.precision : precision);
   check_precision(prec, device);
   lm.model->to(device);
-  Tensor x = read_sequence(npy, dir).to(device);
+  x = x.to(device);
   lm.model->eval();
   NoGradGuard ng;
   PrecisionGuard pg(prec);
@@ -429,8 +431,8 @@ int main(int argc, char** argv) {
     if (*convert) return cmd_convert(conv_in, conv_out, opengait);
     if (*vis) {
       RM_CHECK(!sils.empty() || !dir.empty(), "visualize: give --sils or --dir");
+      Tensor x = read_sequence(sils, dir);  // first: bad input fails before the model loads
       tools::LoadedModel lm = tools::load_model(ckpt, config);
-      Tensor x = read_sequence(sils, dir);
       const int64_t frame = vis_frame >= 0 ? vis_frame : x.size(1) / 2;
       for (const std::string& f : tools::visualize(*lm.model, x, frame, vis_out, vis_seed))
         std::printf("%s\n", f.c_str());
@@ -479,14 +481,17 @@ int main(int argc, char** argv) {
                        tools::parse_device(device), baseline_step);
     }
   } catch (const std::exception& e) {
+    const std::string why = dynamic_cast<const std::bad_alloc*>(&e)
+                                ? "out of memory (the job asks for more than this machine gives it)"
+                                : e.what();
     if (!dist::launched_by_mpi()) {
-      std::fprintf(stderr, "rmgait: error: %s\n", e.what());
+      std::fprintf(stderr, "rmgait: error: %s\n", why.c_str());
       return 1;
     }
     // one rank's error would leave the others waiting in a collective: end them all
     std::fprintf(stderr, "rmgait: error (rank %s): %s\n",
                  std::getenv("OMPI_COMM_WORLD_RANK") ? std::getenv("OMPI_COMM_WORLD_RANK") : "?",
-                 e.what());
+                 why.c_str());
     dist::abort_job(1);
   }
   return 0;

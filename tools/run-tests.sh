@@ -2,8 +2,9 @@
 # Installs dependencies, configures, builds and runs the whole test suite (what CI runs):
 #   1. the Release build (build/) and every test in it;
 #   2. the same suite built with AddressSanitizer + UBSan (build-asan/, CPU only, leak checks on);
-#   3. every libFuzzer target for FUZZ_SECONDS (default 30) each (tools/fuzz.sh; needs clang).
-# SANITIZE=0 or FUZZ_SECONDS=0 skip steps 2 and 3 (for a quick local run). Both builds are unity
+#   3. every libFuzzer target, deterministic: the committed corpus and regression inputs, then a
+#      fixed number of mutations from a fixed seed (tools/fuzz.sh --ci; needs clang).
+# SANITIZE=0 or FUZZ=0 skip steps 2 and 3 (for a quick local run). Both builds are unity
 # builds (CMAKE_UNITY_BUILD: a third less compile time, which CI's 30 minutes need); UNITY=OFF
 # builds file by file.
 set -euo pipefail
@@ -29,7 +30,7 @@ if [ "${SANITIZE:-1}" != 0 ]; then
   ctest --test-dir build-asan --output-on-failure -j "$(nproc)"
   phase "sanitizer tests"
 fi
-if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
-  BUILD_DIR=$build bash tools/fuzz.sh "${FUZZ_SECONDS:-30}"
+if [ "${FUZZ:-1}" != 0 ]; then
+  BUILD_DIR=$build bash tools/fuzz.sh --ci
   phase fuzzing
 fi

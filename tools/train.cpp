@@ -4,6 +4,7 @@
 // alone logs, prints and writes.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -86,6 +87,116 @@ void remove_stale_temporaries(const std::filesystem::path& dir) {
   }
 }
 
+// FNV-1a, 64 bits: a fingerprint to tell files apart, not a cryptographic hash.
+struct Fnv {
+  uint64_t h = 0xcbf29ce484222325ull;
+  void add(const void* p, size_t n) {
+    for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<const uint8_t*>(p)[i]) * 0x100000001b3ull;
+  }
+  void add(const std::string& s) { add(s.data(), s.size() + 1); }
+  std::string hex() const {
+    char buf[20];
+    std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)h);
+    return buf;
+  }
+};
+
+// "N bytes, fingerprint F" of a whole file (checkpoints: megabytes, read once per rank anyway).
+std::string file_fingerprint(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  RM_CHECK(f, path, ": cannot open");
+  Fnv h;
+  std::vector<char> buf(1 << 20);
+  uint64_t n = 0;
+  while (f.read(buf.data(), std::streamsize(buf.size())) || f.gcount() > 0) {
+    h.add(buf.data(), size_t(f.gcount()));
+    n += uint64_t(f.gcount());
+  }
+  return std::to_string(n) + " bytes, fingerprint " + h.hex();
+}
+
+// What a packed dataset holds, from its table (every sequence's name, frame count and place) and
+// its size: equal for copies of one dataset wherever they lie.
+std::string dataset_fingerprint(const data::PackedDataset& ds) {
+  Fnv h;
+  for (const data::SequenceInfo& s : ds.table()) {
+    h.add(s.name());
+    h.add(&s.frames, sizeof s.frames);
+    h.add(&s.offset, sizeof s.offset);
+  }
+  return std::to_string(ds.size()) + " sequences of " + std::to_string(ds.height()) + "x" +
+         std::to_string(ds.width()) + ", " + std::to_string(std::filesystem::file_size(ds.path())) +
+         " bytes, fingerprint " + h.hex();
+}
+
+// The job as every rank must agree on it (DataParallel::check_same_job): the effective settings
+// (but where the dataset lies and where rank 0 writes), what the dataset and checkpoints hold,
+// the device and the build.
+std::vector<DataParallel::Fact> job_facts(const TrainConfig& cfg, const data::PackedDataset& ds,
+                                          const std::string& resume, const std::string& weights,
+                                          Device device) {
+  std::vector<DataParallel::Fact> facts;
+  for (auto& [k, v] : effective_settings(cfg))
+    if (k != "data_cfg.dataset" && k != "trainer_cfg.output_dir") facts.push_back({k, v, ""});
+  facts.push_back({"the dataset", dataset_fingerprint(ds), cfg.dataset});
+  facts.push_back({"--resume", resume.empty() ? "none" : file_fingerprint(resume), resume});
+  facts.push_back(
+      {"--resume-weights", weights.empty() ? "none" : file_fingerprint(weights), weights});
+  facts.push_back({"--device", device_name(device), ""});
+  facts.push_back({"rmgait", RMGAIT_VERSION, ""});
+  return facts;
+}
+
+// Resident memory of this process now (/proc/self/status; -1 where unknown), in MiB: all of it,
+// and the anonymous part, its own allocations (the rest is mapped files: the packed dataset's
+// pages, which the kernel may drop at any time, and the program's code).
+struct Resident {
+  double rss_mib = -1, anon_mib = -1;
+};
+Resident resident() {
+  Resident r;
+  std::ifstream f("/proc/self/status");
+  for (std::string line; std::getline(f, line);) {
+    const bool rss = line.rfind("VmRSS:", 0) == 0, anon = line.rfind("RssAnon:", 0) == 0;
+    if (rss || anon)
+      (rss ? r.rss_mib : r.anon_mib) = std::stod(line.substr(line.find(':') + 1)) / 1024;
+  }
+  return r;
+}
+
+// Of checkpoints/iter_NNNNNNN.safetensors up to iteration `now`, the newest `keep` are kept (0:
+// all). Later ones (left by a run that went further before the one resumed here) are left until
+// this run passes them.
+void rotate_checkpoints(const std::filesystem::path& dir, int64_t keep, int64_t now) {
+  namespace fs = std::filesystem;
+  if (keep <= 0) return;
+  std::vector<std::pair<int64_t, fs::path>> found;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string n = e.path().filename().string();
+    const std::string digits = n.size() > 17 ? n.substr(5, n.size() - 17) : "";
+    if (n.rfind("iter_", 0) != 0 || e.path().extension() != ".safetensors" || digits.empty() ||
+        digits.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    const int64_t it = std::stoll(digits);
+    if (it <= now) found.emplace_back(it, e.path());
+  }
+  std::sort(found.begin(), found.end());
+  for (size_t i = 0; i + size_t(keep) < found.size(); ++i) {
+    fs::remove(found[i].second, ec);
+    RM_CHECK(!ec, found[i].second.string(), ": cannot remove an old checkpoint (", ec.message(),
+             ")");
+  }
+}
+
+// The figure the best checkpoint is chosen by: the mean over probe conditions of their mean
+// rank-1 (CASIA-B: NM, BG, CL).
+double rank1_score(const gait::EvalTable& t) {
+  double sum = 0;
+  for (const std::string& c : t.conditions) sum += t.mean.at(c);
+  return t.conditions.empty() ? 0 : sum / double(t.conditions.size());
+}
+
 std::string fmt_time(double s) {
   char buf[32];
   int t = int(s);
@@ -121,6 +232,7 @@ int run_train(const TrainConfig& cfg, const std::string& resume, Device device,
     if (lead) std::fprintf(stderr, "weights from %s\n", weights.c_str());
   }
   model.to(device);  // before the optimizer: its state follows the parameters' device
+  DataParallel::check_same_job(world, job_facts(cfg, ds, resume, weights, device));
   DataParallel dp(model, device, cfg.p, cfg.k, cfg.sync_bn);
   auto opt = make_optimizer(cfg, model.named_parameters());
   nn::MultiStepLR sched{cfg.lr, cfg.milestones, cfg.gamma, cfg.gammas};
@@ -141,11 +253,7 @@ int run_train(const TrainConfig& cfg, const std::string& resume, Device device,
     if (lead)
       std::fprintf(stderr, "resumed from %s at iteration %lld\n", resume.c_str(), (long long)start);
   }
-  auto save = [&](int64_t it) {
-    if (!lead) return;
-    char name[64];
-    std::snprintf(name, sizeof name, "iter_%07lld.safetensors", (long long)it);
-    std::string path = (fs::path(cfg.output_dir) / "checkpoints" / name).string();
+  auto info_at = [&](int64_t it) {
     nn::CheckpointInfo info;
     info.iteration = it;
     info.metadata = {{"config", cfg.yaml},
@@ -153,10 +261,30 @@ int run_train(const TrainConfig& cfg, const std::string& resume, Device device,
                      {"rng_erasing", rng_to_string({{erasing.seed(), erasing.offset()}})},
                      {"num_classes", std::to_string(sampler.num_classes())},
                      {"height", std::to_string(ds.height())}};
+    return info;
+  };
+  auto save = [&](int64_t it) {
+    if (!lead) return;
+    char name[64];
+    std::snprintf(name, sizeof name, "iter_%07lld.safetensors", (long long)it);
+    std::string path = (fs::path(cfg.output_dir) / "checkpoints" / name).string();
+    const nn::CheckpointInfo info = info_at(it);
     nn::save_checkpoint(path, model, opt.get(), info);
     nn::save_checkpoint((fs::path(cfg.output_dir) / "latest.safetensors").string(), model,
                         opt.get(), info);
+    rotate_checkpoints(fs::path(cfg.output_dir) / "checkpoints", cfg.keep_checkpoints, it);
   };
+  // The best evaluation so far (best.json, from before `start` when resuming): its checkpoint,
+  // best.safetensors, is kept whatever the rotation removes.
+  const fs::path best_json = fs::path(cfg.output_dir) / "best.json";
+  double best = -1;
+  if (lead && fs::exists(best_json)) {
+    std::ifstream in(best_json);
+    nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+    RM_CHECK(j.is_object() && j.contains("iter") && j.contains("rank1_mean"), best_json.string(),
+             ": expected {\"iter\": N, \"rank1_mean\": X}");
+    if (j["iter"].get<int64_t>() <= start) best = j["rank1_mean"].get<double>();
+  }
   auto run_eval = [&](int64_t it) {
     EvalOptions eo = eval_options(cfg, device);
     eo.progress = lead;
@@ -167,6 +295,17 @@ int run_train(const TrainConfig& cfg, const std::string& resume, Device device,
                 protocol.name.c_str(), gait::format_table(t).c_str());
     std::fflush(stdout);
     write_results(t, (fs::path(cfg.output_dir) / "eval").string());
+    const double score = rank1_score(t);
+    if (score > best) {
+      best = score;
+      nn::CheckpointInfo info = info_at(it);
+      info.metadata["rank1_mean"] = std::to_string(score);
+      nn::save_checkpoint((fs::path(cfg.output_dir) / "best.safetensors").string(), model,
+                          opt.get(), info);
+      write_file_atomically(best_json.string(), [&](std::ostream& f) {
+        f << nlohmann::json{{"iter", it}, {"rank1_mean", score}}.dump() << "\n";
+      });
+    }
   };
 
   const std::string log_path = (fs::path(cfg.output_dir) / "log.jsonl").string();
@@ -233,6 +372,7 @@ int run_train(const TrainConfig& cfg, const std::string& resume, Device device,
                    tl.nonzero_fraction, cv, acc, opt->lr(),
                    fmt_time(double(cfg.total_iter - done) / ips).c_str(), tty ? "  " : "\n");
     if (lead && bad.empty() && (done % cfg.log_iter == 0 || done == cfg.total_iter)) {
+      const Resident mem = resident();
       nlohmann::json j = {{"iter", done},
                           {"triplet", tv},
                           {"nonzero", tl.nonzero_fraction},
@@ -240,7 +380,9 @@ int run_train(const TrainConfig& cfg, const std::string& resume, Device device,
                           {"ce", cv},
                           {"acc", acc},
                           {"lr", opt->lr()},
-                          {"it_per_s", ips}};
+                          {"it_per_s", ips},
+                          {"rss_mib", mem.rss_mib},
+                          {"anon_mib", mem.anon_mib}};
       log << j.dump() << "\n" << std::flush;
       RM_CHECK(log, log_path, ": cannot append: ", std::strerror(errno));
     }
