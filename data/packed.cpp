@@ -82,7 +82,9 @@ void PackedWriter::finish() {
     put<uint32_t>(e + 36, s.frames);
     put<uint64_t>(e + 40, s.offset);
   }
-  RM_CHECK(std::fwrite(table.data(), 1, table.size(), f_) == table.size(), path_, ": write failed");
+  // (an empty table has no data pointer to give fwrite)
+  RM_CHECK(table.empty() || std::fwrite(table.data(), 1, table.size(), f_) == table.size(), path_,
+           ": write failed");
   uint8_t h[kHeader] = {0};
   std::memcpy(h, kMagic, 8);
   put<uint32_t>(h + 8, 1);

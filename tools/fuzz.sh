@@ -62,6 +62,12 @@ declare -A extra=(
   [torch_pt]="-lzip"
 )
 jobs=${FUZZ_JOBS:-$(nproc)}  # targets built, then run, this many at a time
+no_aslr=(env)  # --ci: run without address-space randomisation where the system allows it
+if setarch "$(uname -m)" -R true 2> /dev/null; then
+  no_aslr=(setarch "$(uname -m)" -R)
+elif [ "$ci" = 1 ]; then
+  echo "fuzz: setarch -R is not allowed here: addresses are randomised, runs may differ"
+fi
 build_one() {
   local t=$1 out="build-fuzz/$1"
   mkdir -p "$out"
@@ -76,13 +82,19 @@ build_one() {
 run_one() {
   local t=$1 out="build-fuzz/$1" regressions="$PWD/tests/fuzz/regressions/$1"
   local rc=0  # libFuzzer exits 77 on a finding: recorded and reported below, not fatal here
-  local how=(-max_total_time="${seconds:-0}")
-  [ "$ci" = 0 ] || how=(-seed=1 -runs="${kRuns[$t]}")
+  local how=(-max_total_time="${seconds:-0}") fixed=()
+  if [ "$ci" = 1 ]; then
+    # The same run every time: a fixed seed and count, no re-reading of the corpus folder on a
+    # timer, and fixed addresses (comparisons of pointers feed libFuzzer's mutations, and
+    # address-ordered containers its coverage)
+    how=(-seed=1 -runs="${kRuns[$t]}" -reload=0)
+    fixed=("${no_aslr[@]}")
+  fi
   local dirs=(corpus)
   [ ! -d "$regressions" ] || dirs+=("$regressions")
   # -rss_limit_mb: the whole process (ASan's quarantine and libFuzzer's corpus included);
   # -malloc_limit_mb: any single allocation
-  (cd "$out" && ./"fuzz_$t" "${dirs[@]}" "${how[@]}" -timeout=1 -rss_limit_mb=1024 \
+  (cd "$out" && "${fixed[@]}" ./"fuzz_$t" "${dirs[@]}" "${how[@]}" -timeout=1 -rss_limit_mb=1024 \
     -malloc_limit_mb=1024 -print_final_stats=1 -max_len=65536 > log.txt 2>&1) || rc=$?
   echo "$rc" > "$out/exit.txt"
 }

@@ -17,7 +17,11 @@ namespace rmgait::fuzz {
 // The readers take paths: the input goes to a temporary file of this process (removed at exit).
 inline std::string to_file(const uint8_t* data, size_t size, const char* ext) {
   static const std::string path = [ext] {
-    std::string p = "/tmp/rmgait-fuzz-" + std::to_string(getpid()) + ext;
+    // the process id zero-padded: paths of one length whatever the id, so that the messages
+    // and allocations naming them, and so the run, are the same in every process
+    char id[16];
+    std::snprintf(id, sizeof id, "%010d", int(getpid()));
+    std::string p = std::string("/tmp/rmgait-fuzz-") + id + ext;
     static std::string keep;
     keep = p;
     std::atexit([] { std::remove(keep.c_str()); });
