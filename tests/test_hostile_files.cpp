@@ -265,11 +265,11 @@ TEST_CASE("hostile files: a small file declaring gigabytes costs neither time no
     expect_refused({"info", g}, g, "has frames outside the data");
   }
   SUBCASE("PNG: 65535 x 65535 pixels declared, and 8192 x 8192 RGBA at 16 bits") {
-    const std::string a = write("png_a/frame.png", hostile_png(65535, 65535, 8, 0));
+    const std::string a = write("png_a/65535x65535.png", hostile_png(65535, 65535, 8, 0));
     expect_refused({"embed", "--dir", (workdir() / "png_a").string(), "--checkpoint",
                     "none.safetensors", "--out", out + ".npy"},
                    a, "PNG declares 65535x65535 pixels (4294836225 bytes)");
-    const std::string b = write("png_b/frame.png", hostile_png(8192, 8192, 16, 6));
+    const std::string b = write("png_b/8192x8192_rgba16.png", hostile_png(8192, 8192, 16, 6));
     expect_refused({"embed", "--dir", (workdir() / "png_b").string(), "--checkpoint",
                     "none.safetensors", "--out", out + ".npy"},
                    b, "PNG declares 8192x8192 pixels (536870912 bytes)");
