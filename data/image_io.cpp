@@ -32,7 +32,10 @@ namespace {
 // fuzz_png); such chunks carry nothing, so they are dropped from the bytes stb decodes.
 // The image's dimensions are checked too: its pixels, at least height * ceil(width * bits / 8)
 // bytes once inflated, must fit in what its IDAT chunks can inflate to (deflate expands at most
-// 1032-fold), so that stb never allocates for pixels the file cannot hold.
+// 1032-fold), so that stb never allocates for pixels the file cannot hold; and what stb expands
+// them to (a byte or two per sample, palettes to RGB(A), transparency to one more channel) at
+// most 16 MiB more than that (a silhouette frame of 2048 x 2048 RGBA), so that a few bits per
+// pixel cannot ask for gigabytes either.
 // Returns the bytes to decode: `bytes` itself, or a copy without the empty IDAT chunks.
 std::string checked_png_bytes(std::string bytes, const std::string& path) {
   static const char kSignature[] = "\x89PNG\r\n\x1a\n";
@@ -42,7 +45,8 @@ std::string checked_png_bytes(std::string bytes, const std::string& path) {
   auto u32 = [](const unsigned char* b) {
     return (uint64_t(b[0]) << 24) | (uint64_t(b[1]) << 16) | (uint64_t(b[2]) << 8) | b[3];
   };
-  uint64_t pixel_bytes = 0, width = 0, height = 0, idat_bytes = 0;
+  uint64_t pixel_bytes = 0, width = 0, height = 0, idat_bytes = 0, depth = 0, type = 0;
+  bool transparency = false;
   size_t at = 8;
   while (at + 8 <= bytes.size()) {
     const auto* b = reinterpret_cast<const unsigned char*>(bytes.data() + at);
@@ -54,7 +58,7 @@ std::string checked_png_bytes(std::string bytes, const std::string& path) {
                ": not a PNG file (its first chunk is not a 13-byte IHDR)");
       static const int kChannels[7] = {1, 0, 3, 1, 2, 0, 4};  // by colour type
       width = u32(b + 8), height = u32(b + 12);
-      const uint64_t depth = b[16], type = b[17];
+      depth = b[16], type = b[17];
       const uint64_t channels = type < 7 ? kChannels[type] : 0;
       RM_CHECK(channels > 0 && depth > 0 && depth <= 16, path, ": PNG colour type ", type,
                " with bit depth ", depth, " is not a PNG image type");
@@ -67,11 +71,22 @@ std::string checked_png_bytes(std::string bytes, const std::string& path) {
       continue;
     }
     if (std::memcmp(b + 4, "IDAT", 4) == 0) idat_bytes += length;
+    if (std::memcmp(b + 4, "tRNS", 4) == 0) transparency = true;
     at += 12 + length;  // length, type, data, CRC
   }
   RM_CHECK(pixel_bytes / 1032 <= idat_bytes, path, ": PNG declares ", width, "x", height,
            " pixels (", pixel_bytes, " bytes), more than its ", idat_bytes,
            " bytes of image data can hold (truncated or corrupt)");
+  static const int kDecoded[7] = {1, 0, 3, 3, 2, 0, 4};  // channels stb decodes, by colour type
+  const uint64_t per_pixel =
+      std::min<uint64_t>(4, (type < 7 ? kDecoded[type] : 4) + (transparency ? 1 : 0)) *
+      (depth == 16 ? 2 : 1);
+  uint64_t decoded = 0;
+  if (__builtin_mul_overflow(width * height, per_pixel, &decoded)) decoded = UINT64_MAX;
+  constexpr uint64_t kSlack = uint64_t(16) << 20;
+  RM_CHECK(decoded - std::min(decoded, kSlack) <= 1032 * idat_bytes, path, ": PNG of ", width, "x",
+           height, " pixels would decode to ", decoded, " bytes, more than its ", idat_bytes,
+           " bytes of image data can hold plus 16 MiB");
   return bytes;
 }
 }  // namespace

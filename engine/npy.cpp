@@ -175,6 +175,15 @@ Tensor load_npy(const std::string& path) {
     hlen = read_le(pre + 8, 4);
   }
   RM_CHECK(hlen < (1u << 20), path, ": .npy header of ", hlen, " bytes is implausible");
+  // the header must be in the file before a buffer is made for it
+  const std::streamoff header_at = f.tellg();
+  f.seekg(0, std::ios::end);
+  const std::streamoff file_end = f.tellg();
+  RM_CHECK(header_at >= 0 && file_end >= header_at, path,
+           ": cannot find the size of the .npy data (not a regular file?)");
+  RM_CHECK(uint64_t(file_end - header_at) >= hlen, path, ": truncated .npy header (", hlen,
+           " bytes declared, ", int64_t(file_end - header_at), " in the file)");
+  f.seekg(header_at);
   std::string header(hlen, '\0');
   f.read(header.data(), std::streamsize(hlen));
   RM_CHECK(uint64_t(f.gcount()) == hlen, path, ": truncated .npy header");

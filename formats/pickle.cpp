@@ -288,15 +288,28 @@ class Machine {
     if (g == "_codecs.encode") {  // protocol 2 bytes: latin-1 text back to bytes
       RM_CHECK(a.items.size() == 2 && str(a.items[1]) == "latin1", origin_,
                ": _codecs.encode is only accepted with 'latin1'");
+      charge_copy(str(a.items[0]).size(), at);
       push(make(PyBytes{latin1(str(a.items[0]))}));
     } else if (g == "collections.OrderedDict" || g == "collections.Counter") {
       PyDict d;
-      if (!a.items.empty()) d = py_dict(a.items[0], origin_, "the argument of a dict");
+      if (!a.items.empty()) {
+        const PyDict& from = py_dict(a.items[0], origin_, "the argument of a dict");
+        charge_copy(from.items.size() * sizeof(from.items[0]), at);
+        d = from;
+      }
       push(make(std::move(d)));
       if (!a.items.empty()) top()->depth = a.items[0]->depth;
     } else {
       push(nested(make(PyCall{g, a.items, nullptr}), a.items, at));
     }
+  }
+  // REDUCE copies its argument, and a memoised argument can be reduced again for a few bytes: the
+  // copies together may cost at most as many bytes as the pickle holds (Python's pickles copy
+  // one array's data once), so that a small pickle cannot ask for a quadratic amount.
+  void charge_copy(uint64_t bytes, size_t at) {
+    copied_ += bytes;
+    RM_CHECK(copied_ <= b_.size(), origin_, ": pickle copies ", copied_, " bytes by byte ", at,
+             ", more than the ", b_.size(), " it holds (values reduced again and again)");
   }
   // UTF-8 text of code points < 256 -> those bytes
   std::string latin1(const std::string& u) {
@@ -325,6 +338,7 @@ class Machine {
   const std::string& origin_;
   const PickleRules& rules_;
   size_t pos_ = 0;
+  uint64_t copied_ = 0;  // bytes REDUCE has copied (charge_copy)
   std::vector<PyPtr> stack_;
   std::map<uint64_t, PyPtr> memo_;
 };

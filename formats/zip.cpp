@@ -106,6 +106,13 @@ std::string ZipReader::read(const std::string& name, uint64_t max_bytes) const {
     RM_FAIL(origin_, ": archive entry '", name, "' uses compression method ", st.comp_method,
             " (only stored and deflated entries are read, as PyTorch writes them)");
   }
+  if (read_.insert(i).second) {
+    packed_read_ += packed;
+    RM_CHECK(packed_read_ <= archive_bytes_, origin_, ": archive entry '", name,
+             "': the entries read so far occupy ", packed_read_,
+             " compressed bytes, more than the ", "whole archive's ", archive_bytes_,
+             " (entries sharing their data)");
+  }
   zip_file_t* f = zip_fopen_index(z_, zip_uint64_t(i), 0);
   RM_CHECK(f, origin_, ": cannot open archive entry '", name, "' (", zip_strerror(z_), ")");
   // In chunks, the buffer growing as bytes arrive; one more byte is asked for than declared, so

@@ -8,6 +8,7 @@
 // bytes arrive, so that a small archive costs little memory whatever its entries declare.
 #include <cstdint>
 #include <deque>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,11 @@ class ZipReader {
   void list_names();  // names_ from the open archive
   std::string origin_;
   uint64_t archive_bytes_ = 0;  // the archive's own size: no entry holds more
+  // The entries read so far and their compressed bytes: distinct entries occupy distinct bytes of
+  // the archive, so together at most archive_bytes_ (entries whose data overlap could otherwise
+  // each inflate the same bytes again).
+  mutable std::set<int64_t> read_;
+  mutable uint64_t packed_read_ = 0;
   zip_t* z_ = nullptr;
   std::vector<std::string> names_;
 };

@@ -90,6 +90,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
   }
   RM_CHECK(header.is_object(), path, ": header is not a JSON object");
   const uint64_t data_size = size - 8 - hlen;
+  uint64_t spans = 0;  // bytes of the tensors read so far
   SafetensorsFile out;
   for (auto it = header.begin(); it != header.end(); ++it) {
     const std::string& key = it.key();
@@ -120,6 +121,12 @@ SafetensorsFile load_safetensors(const std::string& path) {
       RM_CHECK(fits && offs[1] - offs[0] == bytes, path, ": tensor '", key, "' ", shape_str(shape),
                " needs ", fits ? std::to_string(bytes) : "more", " bytes but data_offsets span ",
                offs[1] - offs[0]);
+      // Tensors may not share bytes (the format forbids overlapping data_offsets): together
+      // they hold at most the file's data, however many entries point at one span.
+      spans += bytes;
+      RM_CHECK(spans <= data_size, path, ": tensor '", key, "': the tensors so far span ", spans,
+               " bytes, more than the file's ", data_size,
+               " data bytes (overlapping data_offsets)");
       Tensor t = Tensor::empty(shape, dt);
       f.seekg(std::streamoff(8 + hlen + offs[0]));
       f.read(static_cast<char*>(t.raw_data()), std::streamsize(bytes));

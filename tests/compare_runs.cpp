@@ -2,6 +2,7 @@
 // data-parallel tests: N ranks against one process).
 // - latest.safetensors: the same tensors (names, shapes, dtypes), integers exactly; the model's
 //   f32 parameters and buffers, as one vector, within RTOL in relative L2 norm |a - b| / |a|.
+//   RTOL 0: every tensor (optimizer state included) bit for bit.
 //   The worst single tensor, the largest element-wise difference (relative to the tensor's
 //   max |a|) and the optimizer state's are printed, not checked: a small tensor that sums a
 //   whole batch (the stem's 108 weights) carries the rounding of that sum in another order, and
@@ -11,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -29,6 +31,8 @@ bool compare_checkpoints(const std::string& pa, const std::string& pb, double rt
   RM_CHECK(a.tensors.size() == b.tensors.size(), pa, ": ", a.tensors.size(), " tensors, ", pb, ": ",
            b.tensors.size());
   double worst = 0, worst_elem = 0, worst_opt = 0, all_diff2 = 0, all_norm2 = 0;
+  size_t differing = 0;  // tensors whose bytes differ
+  bool integers_differ = false;
   std::string worst_name, worst_opt_name;
   for (const auto& [name, ta] : a.tensors) {
     auto it = b.tensors.find(name);
@@ -37,6 +41,10 @@ bool compare_checkpoints(const std::string& pa, const std::string& pb, double rt
     RM_CHECK(ta.shape() == tb.shape() && ta.dtype() == tb.dtype(), name, ": ",
              shape_str(ta.shape()), " ", dtype_name(ta.dtype()), " against ", shape_str(tb.shape()),
              " ", dtype_name(tb.dtype()));
+    // RTOL 0 means the same run to the last digit: every tensor's bytes, the optimizer's and
+    // the integers' included
+    const size_t nbytes = size_t(ta.numel()) * dtype_size(ta.dtype());
+    if (std::memcmp(ta.raw_data(), tb.raw_data(), nbytes) != 0) ++differing;
     double rel = 0, elem = 0, diff2 = 0, norm2 = 0;
     if (ta.dtype() == DType::f32) {
       const float *x = ta.data<float>(), *y = tb.data<float>();
@@ -50,6 +58,7 @@ bool compare_checkpoints(const std::string& pa, const std::string& pb, double rt
     } else if (ta.dtype() == DType::i64) {
       for (int64_t i = 0; i < ta.numel(); ++i)
         if (ta.data<int64_t>()[i] != tb.data<int64_t>()[i]) rel = elem = INFINITY;
+      if (rel > 0) integers_differ = true;
     }
     if (name.rfind("optimizer/", 0) == 0) {
       if (rel >= worst_opt) worst_opt = rel, worst_opt_name = name;
@@ -62,9 +71,12 @@ bool compare_checkpoints(const std::string& pa, const std::string& pb, double rt
   const double all = std::sqrt(all_diff2) / std::max(std::sqrt(all_norm2), 1e-12);
   std::printf(
       "parameters: relative difference %.3g (tolerance %.3g); worst tensor %.3g (%s), "
-      "largest element-wise %.3g; optimizer state %.3g (%s)\n",
-      all, rtol, worst, worst_name.c_str(), worst_elem, worst_opt, worst_opt_name.c_str());
-  return all <= rtol;
+      "largest element-wise %.3g; optimizer state %.3g (%s); %zu of %zu tensors differ in any "
+      "bit\n",
+      all, rtol, worst, worst_name.c_str(), worst_elem, worst_opt, worst_opt_name.c_str(),
+      differing, a.tensors.size());
+  if (integers_differ) std::printf("integer tensors differ\n");
+  return !integers_differ && (rtol == 0 ? differing == 0 : all <= rtol);
 }
 
 std::vector<nlohmann::json> read_lines(const std::string& path) {
@@ -83,7 +95,7 @@ bool compare_logs(const std::string& pa, const std::string& pb, double rtol) {
   std::string what;
   for (size_t i = 0; i < a.size(); ++i) {
     RM_CHECK(a[i]["iter"] == b[i]["iter"], pa, " line ", i + 1, ": iterations differ");
-    for (const char* key : {"triplet", "ce", "nonzero", "acc", "mean_dist"}) {
+    for (const char* key : {"triplet", "ce", "nonzero", "acc", "mean_dist", "lr"}) {
       const double x = a[i][key], y = b[i][key];
       const double rel = std::fabs(x - y) / std::max(std::fabs(x), 1e-12);
       if (rel >= worst)

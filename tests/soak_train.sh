@@ -9,9 +9,14 @@
 #   value at its end). All of it (rss_mib) is printed too: it also counts the pages of the
 #   memory-mapped dataset read so far, which the kernel may drop at any time, and grows towards
 #   the dataset's size as more of it is read;
-# - open file descriptors, sampled from /proc every 0.2 s: the fewest open in the last third of
-#   the run are no more than the fewest open during warm-up (a checkpoint being written opens one
-#   for a moment; a leak raises the floor);
+# - resident memory sampled from /proc/PID/status every 0.25 s through the run, evaluations
+#   included: the process's own part (RssAnon + RssShmem; the rest is mapped files, the dataset's
+#   pages read so far and the program's code) after warm-up peaks less than 5% above its peak
+#   during warm-up (smaps would tell the dataset's pages apart, but reading it takes the
+#   process's memory lock and slowed this run by half);
+# - open file descriptors, sampled with it: the fewest open in the last third of the run are no
+#   more than the fewest open during warm-up (a checkpoint being written opens one for a moment;
+#   a leak raises the floor);
 # - checkpoints rotate: at most trainer_cfg.keep_checkpoints iter_*.safetensors are left, and
 #   latest.safetensors, best.safetensors and best.json (the best evaluation's) are there.
 # Prints the RSS curve (iteration, MiB) for the reliability page. usage: soak_train.sh RMGAIT
@@ -35,15 +40,26 @@ eval_every=$((steps / 6))
   --set trainer_cfg.output_dir=run > train.txt 2>&1 &
 pid=$!
 start=$(date +%s)
-: > fds.txt
-while kill -0 "$pid" 2> /dev/null; do  # "iteration open-descriptors", from the log's last line
-  n=$(ls "/proc/$pid/fd" 2> /dev/null | wc -l) || true
-  it=$(tail -n 1 run/log.jsonl 2> /dev/null | grep -o '"iter":[0-9]*' | cut -d: -f2) || true
-  [ "$n" -gt 0 ] && echo "${it:-0} $n" >> fds.txt
-  sleep 0.2
+: > samples.txt
+# "iteration open-descriptors own-KiB all-KiB" (the iteration from the log's last line), with
+# bash builtins where it can: few processes a sample
+while kill -0 "$pid" 2> /dev/null; do
+  fds=("/proc/$pid/fd/"*)
+  line=$(tail -n 1 run/log.jsonl 2> /dev/null) || true
+  it=0
+  [[ $line =~ \"iter\":([0-9]+) ]] && it=${BASH_REMATCH[1]}
+  own=0 all=""
+  while read -r key value _; do
+    case $key in
+      VmRSS:) all=$value ;;
+      RssAnon: | RssShmem:) own=$((own + value)) ;;
+    esac
+  done < "/proc/$pid/status" 2> /dev/null || true
+  [ -n "$all" ] && [ -e "${fds[0]}" ] && echo "$it ${#fds[@]} $own $all" >> samples.txt
+  sleep 0.25
 done
 wait "$pid" || fail "training failed: $(tail -n 5 train.txt)"
-echo "$steps steps in $(($(date +%s) - start)) s"
+echo "$steps steps in $(($(date +%s) - start)) s, $(wc -l < samples.txt) samples from /proc"
 
 warm=$((steps / 3))
 # log.jsonl -> "iteration anon_mib rss_mib" per logged step
@@ -61,16 +77,29 @@ awk -v w="$warm" '
     exit !(growth < 5)
   }' rss.txt || fail "the process's own memory grew by 5% or more after warm-up"
 
+awk -v w="$warm" '
+  { mine = $3 / 1024 }
+  $1 <= w && mine > warm_peak { warm_peak = mine }
+  $1 > w && mine > peak { peak = mine; at = $1; all = $4 / 1024 }
+  END {
+    if (warm_peak == 0 || peak == 0) { print "too few samples"; exit 1 }
+    growth = 100 * (peak - warm_peak) / warm_peak
+    printf "own memory sampled every 0.25 s: peak %.1f MiB during warm-up, %.1f MiB after (iteration %d, all of it %.1f MiB), %+.2f%%\n", warm_peak, peak, at, all, growth
+    exit !(growth < 5)
+  }' samples.txt || fail "the process's own memory peaked 5% or more higher after warm-up"
+
 awk -v w="$warm" -v late=$((2 * steps / 3)) '
   $1 <= w && $1 > 0 && (lo_w == "" || $2 < lo_w) { lo_w = $2 }
   $1 > late && (lo_l == "" || $2 < lo_l) { lo_l = $2 }
   $2 > hi { hi = $2 }
   END {
+    if (lo_w == "" || lo_l == "") { print "no samples during warm-up or the last third"; exit 1 }
     printf "open file descriptors: at least %d during warm-up, %d in the last third (at most %d)\n", lo_w, lo_l, hi
-    exit !(lo_w != "" && lo_l != "" && lo_l <= lo_w)
-  }' fds.txt || fail "open file descriptors grew: $(sort -u -k2 fds.txt | head)"
+    exit !(lo_l <= lo_w)
+  }' samples.txt || fail "open file descriptors grew: $(sort -u -k2,2 samples.txt | head)"
 
-left=$(ls run/checkpoints/iter_*.safetensors | wc -l)
+left=$(find run/checkpoints -name 'iter_*.safetensors' | wc -l)
+[ "$left" -gt 0 ] || fail "no checkpoint left in run/checkpoints"
 echo "checkpoints left: $left of $((steps / 10)) written ($(ls run/checkpoints | tr '\n' ' '))"
 [ "$left" -le "$keep" ] || fail "more than keep_checkpoints = $keep checkpoints left"
 for f in latest.safetensors best.safetensors best.json; do

@@ -81,6 +81,24 @@ TEST_CASE("pickles: hostile or broken input is refused with a clear error, never
                        doctest::Contains("truncated pickle"), Error);
   CHECK_THROWS_WITH_AS(parse_pickled_array("\x80\x04}.", "dict.pkl"),
                        doctest::Contains("opcode 0x7d"), Error);
+  // one memoised 1,000-byte text reduced by _codecs.encode 1,000 times: each REDUCE copies it,
+  // 1 MB from a 7 KB pickle; copies beyond the pickle's own size are refused
+  {
+    std::string q =
+        "\x80\x02"
+        "c_codecs\nencode\nq";
+    q += '\0';
+    q += 'X';
+    put_le(q, 1000, 4);
+    q += std::string(1000, 'a') + "q\x01X";
+    put_le(q, 6, 4);
+    q += "latin1q\x02";
+    for (int i = 0; i < 1000; ++i) q += std::string("h\0h\x01h\x02\x86R", 8);
+    q += ".";
+    CHECK(q.size() < 10000);
+    CHECK_THROWS_WITH_AS(parse_pickled_array(q, "copies.pkl"),
+                         doctest::Contains("(values reduced again and again)"), Error);
+  }
   // declared shape and data disagree (truncated frames)
   CHECK_THROWS_WITH_AS(parse_pickled_array(pickle_array(4, d, {3, 2, 3}), "short.pkl"),
                        doctest::Contains("holds 12 bytes"), Error);

@@ -308,6 +308,20 @@ TEST_CASE("safetensors: bit-exact round trip, metadata, clear errors on bad file
   std::ofstream(path + ".cut", std::ios::binary) << bytes.substr(0, 20);
   CHECK_THROWS_WITH_AS(nn::load_safetensors(path + ".cut"), doctest::Contains("exceeds the file"),
                        Error);
+  // many tensors over one span of bytes (the format forbids overlapping data_offsets): each
+  // would cost its own copy, so together they may hold at most the file's data
+  {
+    std::string h = "{";
+    for (int i = 0; i < 100; ++i)
+      h += (i ? "," : "") + std::string("\"t") + std::to_string(i) +
+           R"(":{"dtype":"F32","shape":[4],"data_offsets":[0,16]})";
+    h += "}";
+    std::string f(8, '\0');
+    for (int i = 0; i < 8; ++i) f[size_t(i)] = char(h.size() >> (8 * i));
+    std::ofstream(path + ".cut", std::ios::binary) << f + h + std::string(16, '\0');
+    CHECK_THROWS_WITH_AS(nn::load_safetensors(path + ".cut"),
+                         doctest::Contains("overlapping data_offsets"), Error);
+  }
   std::string broken = bytes;
   broken[9] = '#';
   std::ofstream(path + ".cut", std::ios::binary) << broken;

@@ -121,18 +121,24 @@ void losses(const YAML::Node& list, YAML::Node& out, const std::string& origin) 
   }
 }
 
+// OpenGait's configurations have about a hundred entries; YAML aliases can make a small file
+// hold billions (maps of maps, each listed ten times), so the walk stops past this many.
+constexpr int64_t kMaxEntries = 100000;
+
 void walk(const YAML::Node& node, const std::string& prefix, const std::map<std::string, Rule>& r,
-          YAML::Node& out, const std::string& origin) {
+          YAML::Node& out, const std::string& origin, int64_t& entries) {
   for (const auto& kv : node) {
+    RM_CHECK(++entries <= kMaxEntries, origin, ": more than ", kMaxEntries,
+             " entries (nested aliases?): not an OpenGait configuration");
     const std::string key = prefix + kv.first.as<std::string>();
     auto it = r.find(key);
     if (it == r.end() && kv.second.IsMap()) {
-      walk(kv.second, key + ".", r, out, origin);
+      walk(kv.second, key + ".", r, out, origin, entries);
       continue;
     }
     if (it == r.end() && kv.second.IsSequence() &&
         (key == "trainer_cfg.transform" || key == "evaluator_cfg.transform")) {
-      for (const YAML::Node& t : kv.second) walk(t, key + ".", r, out, origin);
+      for (const YAML::Node& t : kv.second) walk(t, key + ".", r, out, origin, entries);
       continue;
     }
     RM_CHECK(it != r.end(), origin, ": OpenGait key '", key, "' is not understood by rmgait");
@@ -158,6 +164,7 @@ YAML::Node from_opengait(const YAML::Node& og, const std::string& origin) {
   YAML::Node out;
   out["model_cfg"]["block"] = "gl";
   const auto r = rules();
+  int64_t entries = 0;
   for (const auto& section : og) {
     const std::string s = section.first.as<std::string>();
     if (s == "loss_cfg") {
@@ -165,7 +172,7 @@ YAML::Node from_opengait(const YAML::Node& og, const std::string& origin) {
       continue;
     }
     RM_CHECK(section.second.IsMap(), origin, ": section '", s, "' must be a map");
-    walk(section.second, s + ".", r, out, origin);
+    walk(section.second, s + ".", r, out, origin, entries);
   }
   // the protocol: OpenGait's partition file for CASIA-B, the standard split for OU-MVLP
   const std::string name = og["data_cfg"] && og["data_cfg"]["dataset_name"]

@@ -215,9 +215,12 @@ int run_train(const TrainConfig& cfg, const std::string& resume, Device device,
   const Precision precision = parse_precision(cfg.precision);
   check_precision(precision, device);  // before any work: a clear error on a CPU without bf16
   const int64_t global_n = int64_t(cfg.p) * cfg.k;
+  data::PackedDataset ds(cfg.dataset);
+  // every rank runs the same job (before any other collective, and before a check that one
+  // rank's different settings could fail alone)
+  DataParallel::check_same_job(world, job_facts(cfg, ds, resume, weights, device));
   DataParallel::check_split(cfg.p, cfg.k, ranks);
   const int64_t local_n = global_n / ranks, first = rank * local_n;
-  data::PackedDataset ds(cfg.dataset);
   data::Protocol protocol = data::parse_protocol(cfg.protocol);
   data::SamplerOptions so{cfg.p, cfg.k, cfg.frames, cfg.seed, cfg.flip, first, local_n};
   data::TrainSampler sampler(ds, data::select_sequences(ds, protocol, true), so);
@@ -232,7 +235,6 @@ int run_train(const TrainConfig& cfg, const std::string& resume, Device device,
     if (lead) std::fprintf(stderr, "weights from %s\n", weights.c_str());
   }
   model.to(device);  // before the optimizer: its state follows the parameters' device
-  DataParallel::check_same_job(world, job_facts(cfg, ds, resume, weights, device));
   DataParallel dp(model, device, cfg.p, cfg.k, cfg.sync_bn);
   auto opt = make_optimizer(cfg, model.named_parameters());
   nn::MultiStepLR sched{cfg.lr, cfg.milestones, cfg.gamma, cfg.gammas};
@@ -281,8 +283,9 @@ int run_train(const TrainConfig& cfg, const std::string& resume, Device device,
   if (lead && fs::exists(best_json)) {
     std::ifstream in(best_json);
     nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
-    RM_CHECK(j.is_object() && j.contains("iter") && j.contains("rank1_mean"), best_json.string(),
-             ": expected {\"iter\": N, \"rank1_mean\": X}");
+    RM_CHECK(j.is_object() && j.contains("iter") && j["iter"].is_number_integer() &&
+                 j.contains("rank1_mean") && j["rank1_mean"].is_number(),
+             best_json.string(), ": expected {\"iter\": N, \"rank1_mean\": X}");
     if (j["iter"].get<int64_t>() <= start) best = j["rank1_mean"].get<double>();
   }
   auto run_eval = [&](int64_t it) {
