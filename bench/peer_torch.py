@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """The PyTorch peer of `rmgait bench`: the same models (parameter names as rmgait's and
-OpenGait's GaitGL: shared/spec/model.md), the same shapes, the same training step (separate
+OpenGait's GaitGL: docs/model.md), the same shapes, the same training step (separate
 Batch-All triplet + cross entropy, Adam with L2 weight decay) and the same inference, timed the
 same way. Never part of the build: bench/compare.sh runs it beside rmgait (Debian python3-torch).
 

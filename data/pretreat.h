@@ -1,5 +1,5 @@
 #pragma once
-// Silhouette pretreatment exactly as OpenGait's datasets/pretreatment.py (shared/spec/protocol.md):
+// Silhouette pretreatment exactly as OpenGait's datasets/pretreatment.py (docs/protocol.md):
 // drop near-empty frames, crop to the rows with foreground, resize to height 64 (bicubic),
 // centre on the column where the cumulative mass passes half, cut 64 columns (zero padding).
 #include <cstdint>

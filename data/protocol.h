@@ -1,5 +1,5 @@
 #pragma once
-// Evaluation protocols (shared/spec/protocol.md): which subjects train and which test, and the
+// Evaluation protocols (docs/protocol.md): which subjects train and which test, and the
 // gallery / probe split of the test sequences.
 #include <set>
 #include <string>

@@ -1,5 +1,5 @@
 #pragma once
-// SynGait: procedural CASIA-B-like silhouettes of articulated 3-D walkers (shared/spec/syngait.md).
+// SynGait: procedural CASIA-B-like silhouettes of articulated 3-D walkers (docs/syngait.md).
 // Identity lives in the body (height, widths, limb ratios, thickness, head, lean) and in the gait
 // (cadence, stride, hip/knee curves with subject-specific harmonics, arm swing and asymmetry,
 // bounce, sway). BG adds a bag (shoulder bag, backpack or hand bag; that arm swings less), CL a

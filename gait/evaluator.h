@@ -1,5 +1,5 @@
 #pragma once
-// Cross-view rank-1 evaluation (shared/spec/protocol.md), as OpenGait's evaluator computes it:
+// Cross-view rank-1 evaluation (docs/protocol.md), as OpenGait's evaluator computes it:
 // for each probe condition, probe view v and gallery view g != v, rank-1 = share of the probes of
 // view v whose nearest gallery sequence of view g has the same subject, in percent rounded to 2
 // decimals; a probe view's entry = mean over g != v; a condition's score = mean over probe views.

@@ -1,5 +1,5 @@
 #pragma once
-// The ReverseMask model family on GaitGL's skeleton (shared/spec/model.md):
+// The ReverseMask model family on GaitGL's skeleton (docs/model.md):
 // conv3d -> LTA -> A0 -> MaxPool0 -> A1 -> B2 -> TP -> HPP -> Head0 -> Bn -> Head1.
 // Parameter names follow OpenGait's GaitGL (see the spec's table).
 #include <array>

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Data-parallel training and evaluation under mpirun against one process (issue: scale out).
+# Data-parallel training and evaluation under mpirun against one process (docs/reliability.md).
 # usage: dist_train.sh RMGAIT COMPARE_RUNS WORKDIR BLOCK [section.key=value overrides...]
 # (overrides also from $DIST_TRAIN_SETS, space-separated)
 # Trains 5 steps of a small BLOCK model on a small SynGait with one process and with

@@ -353,9 +353,26 @@ trainer_cfg:
        it != std::sregex_iterator(); ++it, ++curves) {
     const std::string pts = (*it)[3].str();
     const size_t n = size_t(std::count(pts.begin(), pts.end(), ','));
-    CHECK(n == ((*it)[1].str() == "rmgait_e2e_a" ? a.size() : b.size()));
+    const size_t logged = (*it)[1].str() == "rmgait_e2e_a" ? a.size() : b.size();
+    // the learning rate is a step function: a corner between each two logged points
+    CHECK(n == ((*it)[2].str() == "lr" ? 2 * logged - 1 : logged));
   }
   CHECK(curves == 5 * 2);
+  // every axis tick is 1, 2 or 5 times a power of ten, times a whole number
+  const std::regex tick_re("class=\"tick [xy]\"[^>]*>([^<]+)<");
+  int ticks = 0;
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), tick_re);
+       it != std::sregex_iterator(); ++it, ++ticks) {
+    const double v = std::stod((*it)[1].str());
+    bool round = v == 0;
+    for (double e = -8; e <= 8 && !round; ++e)
+      for (double m : {1.0, 2.0, 5.0}) {
+        const double step = m * std::pow(10.0, e), q = v / step;
+        if (std::fabs(q - std::round(q)) < 1e-6 && std::fabs(q) <= 10) round = true;
+      }
+    CHECK_MESSAGE(round, "tick ", (*it)[1].str());
+  }
+  CHECK(ticks >= 5 * 2 * 3);  // five charts, two axes of at least three ticks
 }
 
 TEST_CASE("OpenGait configurations: GaitGL's keys mapped, the rest refused by name") {

@@ -90,7 +90,43 @@ Run read_run(const std::string& dir) {
   return r;
 }
 
-// A line chart of one logged metric against iteration, one polyline per run.
+// Axis ticks a person reads at a glance: steps of 1, 2 or 5 times a power of ten, at most
+// `most` + 1 of them, and the axis widened to whole steps around [lo, hi].
+struct Ticks {
+  double first, step;
+  int count;
+  int decimals;  // for the labels
+};
+Ticks nice_ticks(double lo, double hi, int most = 6) {
+  const double raw = (hi - lo) / most;
+  const double p = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = 10 * p;
+  for (double m : {1.0, 2.0, 5.0})
+    if (m * p >= raw * (1 - 1e-9)) {
+      step = m * p;
+      break;
+    }
+  const double first = std::floor(lo / step + 1e-9) * step;
+  const double last = std::ceil(hi / step - 1e-9) * step;
+  return {first, step, int(std::lround((last - first) / step)) + 1,
+          std::max(0, -int(std::floor(std::log10(step) + 1e-9)))};
+}
+std::string tick_label(double v, const Ticks& t) {
+  char b[32];
+  if (std::fabs(v) < t.step * 1e-6) return "0";
+  if (std::fabs(v) < 1e-2 || std::fabs(v) >= 1e6) {  // learning rates: 1e-04, 1.5e-04
+    const int digits = int(std::floor(std::log10(std::fabs(v)) + 1e-9)) -
+                       int(std::floor(std::log10(t.step) + 1e-9));
+    std::snprintf(b, sizeof b, "%.*e", std::max(0, digits), v);
+  } else {
+    std::snprintf(b, sizeof b, "%.*f", t.decimals, v);
+  }
+  return b;
+}
+
+// A line chart of one logged metric against iteration, one polyline per run. The learning rate
+// is drawn as the step function it is: it changes right after the last step logged before a
+// milestone.
 std::string curve_svg(const std::string& metric, const std::string& title,
                       const std::vector<Run>& runs) {
   const double W = 560, H = 260, L = 64, R = 16, T = 28, B = 36;
@@ -109,17 +145,26 @@ std::string curve_svg(const std::string& metric, const std::string& title,
   if (x0 > x1)
     return s.str() + "<text x=\"" + num(W / 2) + "\" y=\"" + num(H / 2) +
            "\" text-anchor=\"middle\">not logged</text>\n</svg>\n";
+  if (metric == "lr") y0 = std::min(y0, 0.0);  // a rate's steps read against zero
   if (x1 == x0) x1 = x0 + 1;
   if (y1 == y0) y1 = y0 + (y0 == 0 ? 1 : std::fabs(y0) * 0.1);
+  const Ticks xt = nice_ticks(x0, x1), yt = nice_ticks(y0, y1);
+  x0 = xt.first, x1 = xt.first + xt.step * (xt.count - 1);
+  y0 = yt.first, y1 = yt.first + yt.step * (yt.count - 1);
   auto X = [&](double x) { return L + (x - x0) / (x1 - x0) * (W - L - R); };
   auto Y = [&](double y) { return H - B - (y - y0) / (y1 - y0) * (H - T - B); };
   s << "<rect x=\"" << L << "\" y=\"" << T << "\" width=\"" << W - L - R << "\" height=\""
     << H - T - B << "\" fill=\"none\" stroke=\"#999\"/>\n";
-  for (int i = 0; i <= 4; ++i) {  // ticks
-    const double xv = x0 + (x1 - x0) * i / 4, yv = y0 + (y1 - y0) * i / 4;
-    s << "<text x=\"" << X(xv) << "\" y=\"" << H - B + 14 << "\" text-anchor=\"middle\">"
-      << num(xv, "%.0f") << "</text>\n<text x=\"" << L - 4 << "\" y=\"" << Y(yv) + 4
-      << "\" text-anchor=\"end\">" << num(yv, "%.3g") << "</text>\n";
+  for (int i = 0; i < xt.count; ++i) {
+    const double v = xt.first + xt.step * i;
+    s << "<text class=\"tick x\" x=\"" << X(v) << "\" y=\"" << H - B + 14
+      << "\" text-anchor=\"middle\">" << tick_label(v, xt) << "</text>\n";
+  }
+  for (int i = 0; i < yt.count; ++i) {
+    const double v = yt.first + yt.step * i;
+    s << "<line x1=\"" << L << "\" x2=\"" << W - R << "\" y1=\"" << Y(v) << "\" y2=\"" << Y(v)
+      << "\" stroke=\"#eee\"/>\n<text class=\"tick y\" x=\"" << L - 4 << "\" y=\"" << Y(v) + 4
+      << "\" text-anchor=\"end\">" << tick_label(v, yt) << "</text>\n";
   }
   s << "<text x=\"" << L + (W - L - R) / 2 << "\" y=\"" << H - 4
     << "\" text-anchor=\"middle\">iteration</text>\n";
@@ -127,10 +172,15 @@ std::string curve_svg(const std::string& metric, const std::string& title,
     s << "<polyline class=\"curve\" data-run=\"" << esc(runs[k].name) << "\" data-metric=\""
       << metric << "\" fill=\"none\" stroke=\"" << kColors[k % 6] << "\" stroke-width=\"1.5\" "
       << "points=\"";
+    bool started = false;
+    double last_x = 0;
     for (const json& j : runs[k].log)
-      if (j.contains(metric) && j[metric].is_number())
-        s << num(X(j["iter"].get<double>()), "%.2f") << ","
-          << num(Y(j[metric].get<double>()), "%.2f") << " ";
+      if (j.contains(metric) && j[metric].is_number()) {
+        const double x = X(j["iter"].get<double>()), y = Y(j[metric].get<double>());
+        if (metric == "lr" && started) s << num(last_x, "%.2f") << "," << num(y, "%.2f") << " ";
+        s << num(x, "%.2f") << "," << num(y, "%.2f") << " ";
+        started = true, last_x = x;
+      }
     s << "\"/>\n<text x=\"" << W - R - 4 << "\" y=\"" << T + 14 + 14 * k
       << "\" text-anchor=\"end\" "
       << "fill=\"" << kColors[k % 6] << "\">" << esc(runs[k].name) << "</text>\n";
