@@ -7,11 +7,11 @@
 #include <filesystem>
 
 #include "data/image_io.h"
-#include "data/pickle.h"
 #include "data/pretreat.h"
 #include "data/syngait.h"
 #include "engine/error.h"
 #include "engine/progress.h"
+#include "formats/numpy_pickle.h"
 
 namespace rmgait::data {
 
@@ -114,7 +114,7 @@ ConvertSummary pack_from_pkl(const std::string& src, const std::string& dst, boo
     Processed out;
     for (const std::string& f : s.files) {
       try {
-        PickledArray a = read_pickled_array(f);
+        formats::PickledArray a = formats::read_pickled_array(f);
         if (a.dtype != "u1" || a.shape.size() != 3 || a.shape[1] != 64 || a.shape[2] != 64) {
           std::string shape;
           for (int64_t d : a.shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);

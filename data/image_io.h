@@ -1,5 +1,8 @@
 #pragma once
 // 8-bit image files through stb_image / stb_image_write (Debian libstb-dev).
+// Limits (read_gray): PNG only, at most 1 GiB of file and 8,192 pixels a side; chunk lengths
+// inside the file; the IHDR's rows within what the IDAT can inflate to (1032-fold), and what stb
+// expands them to at most 16 MiB more; all checked before stb decodes.
 #include <cstdint>
 #include <string>
 #include <vector>

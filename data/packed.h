@@ -8,6 +8,8 @@
 //   data    frames, each H*W bytes, row-major
 // Opened read-only with mmap and validated: bad magic, truncation or offsets out of range are
 // errors naming the file.
+// Limits: the table's entries inside the file; each sequence's frames (overflow-checked) inside
+// the data; memory is the mapping, paged in as frames are read.
 #include <cstdint>
 #include <memory>
 #include <string>

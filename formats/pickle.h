@@ -1,10 +1,13 @@
 #pragma once
 // A restricted unpickler (protocols 2-5) shared by the datasets (OpenGait's pickled NumPy arrays,
-// data/pickle.h) and the checkpoints (PyTorch's data.pkl, nn/torch_pt.h). It interprets the
-// subset of the pickle machine that those files use and builds a tree of plain values; a global
-// is only ever a name checked against the caller's allow-list, and calling one (REDUCE) only
-// records the call (PyCall) for the caller to interpret. Nothing is ever executed: any other
-// global or opcode is an error naming it and its byte offset.
+// formats/numpy_pickle.h) and the checkpoints (PyTorch's data.pkl, formats/torch_pt.h). It
+// interprets the subset of the pickle machine that those files use and builds a tree of plain
+// values; a global is only ever a name checked against the caller's allow-list, and calling one
+// (REDUCE) only records the call (PyCall) for the caller to interpret. Nothing is ever executed:
+// any other global or opcode is an error naming it and its byte offset.
+// Limits: the pickle is in memory, and every length (strings, bytes, frames) is checked against
+// the bytes left before anything is copied; values are built one opcode at a time; what REDUCE
+// copies is at most the pickle's own size in all; nesting at most kMaxPickleDepth; no cycles.
 #include <cstdint>
 #include <memory>
 #include <string>

@@ -1,12 +1,12 @@
 #include "nn/checkpoint.h"
 
 #include "engine/error.h"
-#include "nn/safetensors.h"
+#include "formats/safetensors.h"
 
 namespace rmgait::nn {
 
 namespace {
-const std::string kOpt = "optimizer/";
+const std::string kOpt = "optimizer/";  // the optimizer state's keys: "optimizer/<key>"
 }
 
 void save_checkpoint(const std::string& path, const Module& model, const Optimizer* optimizer,
@@ -17,11 +17,11 @@ void save_checkpoint(const std::string& path, const Module& model, const Optimiz
   std::map<std::string, std::string> meta = info.metadata;
   meta["iteration"] = std::to_string(info.iteration);
   meta["format"] = "rmgait-checkpoint-1";
-  save_safetensors(path, all, meta);
+  formats::save_safetensors(path, all, meta);
 }
 
 CheckpointInfo load_checkpoint(const std::string& path, Module& model, Optimizer* optimizer) {
-  SafetensorsFile f = load_safetensors(path);
+  formats::SafetensorsFile f = formats::load_safetensors(path);
   std::map<std::string, Tensor> model_sd, opt_sd;
   for (auto& [k, v] : f.tensors)
     (k.rfind(kOpt, 0) == 0 ? opt_sd[k.substr(kOpt.size())] : model_sd[k]) = v;
@@ -45,6 +45,13 @@ CheckpointInfo load_checkpoint(const std::string& path, Module& model, Optimizer
     }
   }
   return info;
+}
+
+std::map<std::string, Tensor> model_tensors(const std::map<std::string, Tensor>& checkpoint) {
+  std::map<std::string, Tensor> out;
+  for (const auto& [k, v] : checkpoint)
+    if (k.rfind(kOpt, 0) != 0) out[k] = v;
+  return out;
 }
 
 }  // namespace rmgait::nn

@@ -21,4 +21,7 @@ void save_checkpoint(const std::string& path, const Module& model, const Optimiz
 // file and the offending keys.
 CheckpointInfo load_checkpoint(const std::string& path, Module& model, Optimizer* optimizer);
 
+// The model's own tensors of a checkpoint's (the optimizer's state left out).
+std::map<std::string, Tensor> model_tensors(const std::map<std::string, Tensor>& checkpoint);
+
 }  // namespace rmgait::nn

@@ -20,14 +20,14 @@
 #include <vector>
 
 #include "engine/error.h"
-#include "nn/safetensors.h"
+#include "formats/safetensors.h"
 
 namespace {
 
 using namespace rmgait;
 
 bool compare_checkpoints(const std::string& pa, const std::string& pb, double rtol) {
-  nn::SafetensorsFile a = nn::load_safetensors(pa), b = nn::load_safetensors(pb);
+  formats::SafetensorsFile a = formats::load_safetensors(pa), b = formats::load_safetensors(pb);
   RM_CHECK(a.tensors.size() == b.tensors.size(), pa, ": ", a.tensors.size(), " tensors, ", pb, ": ",
            b.tensors.size());
   double worst = 0, worst_elem = 0, worst_opt = 0, all_diff2 = 0, all_norm2 = 0;

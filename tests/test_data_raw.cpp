@@ -6,14 +6,15 @@
 #include "data/convert.h"
 #include "data/image_io.h"
 #include "data/packed.h"
-#include "data/pickle.h"
 #include "data/protocol.h"
 #include "data/syngait.h"
+#include "formats/numpy_pickle.h"
 #include "tests/pickle_writers.h"
 #include "tests/test_util.h"
 
 using namespace rmgait;
 using namespace rmgait::data;
+using formats::parse_pickled_array;
 namespace fs = std::filesystem;
 using test::pickle_array;
 using test::pint;
@@ -54,7 +55,7 @@ TEST_CASE("pickles: the test's writer reproduces NumPy's bytes; both protocols r
   for (int proto : {2, 4}) {
     std::string big(3 * 64 * 64, '\0');
     for (size_t i = 0; i < big.size(); ++i) big[i] = char(i * 7);
-    PickledArray a = parse_pickled_array(pickle_array(proto, big, {3, 64, 64}), "mem");
+    formats::PickledArray a = parse_pickled_array(pickle_array(proto, big, {3, 64, 64}), "mem");
     CHECK(a.dtype == "u1");
     CHECK(a.shape == std::vector<int64_t>{3, 64, 64});
     CHECK(std::string(a.data.begin(), a.data.end()) == big);

@@ -3,9 +3,9 @@
 // rank's inputs from seeds, so each checks its results against a naive one-process reference.
 #include <doctest/doctest.h>
 
-#include "dist/ops.h"
-#include "dist/reducer.h"
-#include "dist/world.h"
+#include "distributed/ops.h"
+#include "distributed/reducer.h"
+#include "distributed/world.h"
 #include "gait/regularizers.h"
 #include "nn/layers.h"
 #include "test_util.h"

@@ -7,10 +7,10 @@
 
 #include <cstdio>
 
-#include "dist/nccl.h"
-#include "dist/ops.h"
-#include "dist/reducer.h"
-#include "dist/world.h"
+#include "distributed/nccl.h"
+#include "distributed/ops.h"
+#include "distributed/reducer.h"
+#include "distributed/world.h"
 #include "engine/backend.h"
 #include "tests/test_util.h"
 

@@ -8,7 +8,7 @@
 #include "nn/layers.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
-#include "nn/safetensors.h"
+#include "formats/safetensors.h"
 #include "tests/test_util.h"
 
 using namespace rmgait;
@@ -287,8 +287,8 @@ TEST_CASE("safetensors: bit-exact round trip, metadata, clear errors on bad file
                                      {"n", Tensor::arange(3, DType::i64)},
                                      {"s", Tensor::full({}, 7, DType::i64)}};
   std::string path = "/tmp/rmgait_test.safetensors";
-  nn::save_safetensors(path, t, {{"iteration", "42"}});
-  auto f = nn::load_safetensors(path);
+  formats::save_safetensors(path, t, {{"iteration", "42"}});
+  auto f = formats::load_safetensors(path);
   CHECK(f.metadata.at("iteration") == "42");
   CHECK(f.tensors.at("a.weight").to_vector() == t["a.weight"].to_vector());
   CHECK(f.tensors.at("n").dtype() == DType::i64);
@@ -303,10 +303,10 @@ TEST_CASE("safetensors: bit-exact round trip, metadata, clear errors on bad file
   CHECK(bytes.size() == 8 + hlen + 12 * 4 + 3 * 8 + 8);
   // truncated
   std::ofstream(path + ".cut", std::ios::binary) << bytes.substr(0, bytes.size() - 10);
-  CHECK_THROWS_WITH_AS(nn::load_safetensors(path + ".cut"), doctest::Contains("data_offsets"),
+  CHECK_THROWS_WITH_AS(formats::load_safetensors(path + ".cut"), doctest::Contains("data_offsets"),
                        Error);
   std::ofstream(path + ".cut", std::ios::binary) << bytes.substr(0, 20);
-  CHECK_THROWS_WITH_AS(nn::load_safetensors(path + ".cut"), doctest::Contains("exceeds the file"),
+  CHECK_THROWS_WITH_AS(formats::load_safetensors(path + ".cut"), doctest::Contains("exceeds the file"),
                        Error);
   // many tensors over one span of bytes (the format forbids overlapping data_offsets): each
   // would cost its own copy, so together they may hold at most the file's data
@@ -319,12 +319,12 @@ TEST_CASE("safetensors: bit-exact round trip, metadata, clear errors on bad file
     std::string f(8, '\0');
     for (int i = 0; i < 8; ++i) f[size_t(i)] = char(h.size() >> (8 * i));
     std::ofstream(path + ".cut", std::ios::binary) << f + h + std::string(16, '\0');
-    CHECK_THROWS_WITH_AS(nn::load_safetensors(path + ".cut"),
+    CHECK_THROWS_WITH_AS(formats::load_safetensors(path + ".cut"),
                          doctest::Contains("overlapping data_offsets"), Error);
   }
   std::string broken = bytes;
   broken[9] = '#';
   std::ofstream(path + ".cut", std::ios::binary) << broken;
-  CHECK_THROWS_WITH_AS(nn::load_safetensors(path + ".cut"), doctest::Contains("not valid JSON"),
+  CHECK_THROWS_WITH_AS(formats::load_safetensors(path + ".cut"), doctest::Contains("not valid JSON"),
                        Error);
 }

@@ -13,7 +13,7 @@
 #include "data/protocol.h"
 #include "data/syngait.h"
 #include "gait/evaluator.h"
-#include "nn/torch_pt.h"
+#include "formats/torch_pt.h"
 #include "tests/test_util.h"
 #include "tools/config.h"
 #include "tools/report.h"
@@ -305,7 +305,7 @@ trainer_cfg:
   // the same weights as a PyTorch .pt in OpenGait's layout: evaluated with --config, the same
   // rank-1 table; as --resume-weights, training starts from them (lr 0: parameters unchanged)
   const std::string ckpt = "/tmp/rmgait_e2e_a/latest.safetensors", pt = "/tmp/rmgait_e2e.pt";
-  nn::save_torch_checkpoint(pt, tools::read_weights(ckpt), true, 120);
+  formats::save_torch_checkpoint(pt, tools::read_weights(ckpt), true, 120);
   tools::LoadedModel ours = tools::load_model(ckpt), theirs = tools::load_model(pt, cfg_path);
   CHECK(theirs.iteration == 120);
   data::PackedDataset ds("/tmp/rmgait_e2e.pack");

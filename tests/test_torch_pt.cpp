@@ -10,8 +10,8 @@
 
 #include "engine/error.h"
 #include "formats/zip.h"
-#include "nn/safetensors.h"
-#include "nn/torch_pt.h"
+#include "formats/safetensors.h"
+#include "formats/torch_pt.h"
 #include "tests/pickle_writers.h"
 #include "tests/test_util.h"
 
@@ -64,7 +64,7 @@ TEST_CASE("torch .pt: every storage dtype, strides and offsets, parameters, Open
                                            {"2", bf16},
                                            {"3", std::string(reinterpret_cast<char*>(f64), 16)},
                                            {"4", std::string(reinterpret_cast<char*>(&i64), 8)}};
-  nn::TorchCheckpoint ck = nn::load_torch_checkpoint(write_pt("dtypes.pt", p.b, st));
+  formats::TorchCheckpoint ck = formats::load_torch_checkpoint(write_pt("dtypes.pt", p.b, st));
   CHECK_FALSE(ck.opengait_layout);
   REQUIRE(ck.state.size() == 7);
   CHECK(ck.state.at("a.weight").to_vector() == f32);
@@ -91,8 +91,8 @@ TEST_CASE("torch .pt: every storage dtype, strides and offsets, parameters, Open
   o.global("collections", "Counter").raw("}").put().raw("(").i(70000).i(1).raw("u\x85R").put();
   o.str("gamma").f(0.1).raw("u");
   o.str("iteration").i(80000).raw("u.");
-  nn::TorchCheckpoint og =
-      nn::load_torch_checkpoint(write_pt("og.pt", o.b, {{"0", bytes_of(f32)}}));
+  formats::TorchCheckpoint og =
+      formats::load_torch_checkpoint(write_pt("og.pt", o.b, {{"0", bytes_of(f32)}}));
   CHECK(og.opengait_layout);
   REQUIRE(og.iteration.has_value());
   CHECK(*og.iteration == 80000);
@@ -111,7 +111,7 @@ TEST_CASE("torch .pt: hostile or broken archives give clear errors, never execut
   };
   auto err = [](const std::string& path) {
     try {
-      nn::load_torch_checkpoint(path);
+      formats::load_torch_checkpoint(path);
     } catch (const Error& e) {
       return std::string(e.what());
     }
@@ -195,7 +195,7 @@ TEST_CASE("torch .pt: hostile or broken archives give clear errors, never execut
   // a truncated archive
   {
     const std::string good = write_pt("good.pt", one("FloatStorage", 4, 0, {4}), {{"0", w}});
-    CHECK(nn::load_torch_checkpoint(good).state.at("w").to_vector() ==
+    CHECK(formats::load_torch_checkpoint(good).state.at("w").to_vector() ==
           std::vector<float>{1, 2, 3, 4});
     std::ifstream in(good, std::ios::binary);
     std::string all((std::istreambuf_iterator<char>(in)), {});
@@ -237,20 +237,20 @@ TEST_CASE("torch .pt: safetensors -> .pt -> safetensors is bit-exact") {
   const fs::path dir = fs::temp_directory_path();
   const std::string a = (dir / "rt_a.safetensors").string(), pt = (dir / "rt.pt").string(),
                     b = (dir / "rt_b.safetensors").string();
-  nn::save_safetensors(a, state, {{"iteration", "12"}});
+  formats::save_safetensors(a, state, {{"iteration", "12"}});
   for (bool opengait : {false, true}) {
-    nn::save_torch_checkpoint(pt, nn::load_safetensors(a).tensors, opengait, 12);
-    nn::TorchCheckpoint ck = nn::load_torch_checkpoint(pt);
+    formats::save_torch_checkpoint(pt, formats::load_safetensors(a).tensors, opengait, 12);
+    formats::TorchCheckpoint ck = formats::load_torch_checkpoint(pt);
     CHECK(ck.opengait_layout == opengait);
     std::map<std::string, std::string> meta;
     if (ck.iteration) meta["iteration"] = std::to_string(*ck.iteration);
     CHECK(meta.size() == (opengait ? 1u : 0u));
-    nn::save_safetensors(b, ck.state, {{"iteration", "12"}});
+    formats::save_safetensors(b, ck.state, {{"iteration", "12"}});
     std::ifstream fa(a, std::ios::binary), fb(b, std::ios::binary);
     const std::string sa((std::istreambuf_iterator<char>(fa)), {}),
         sb((std::istreambuf_iterator<char>(fb)), {});
     CHECK(sa == sb);
   }
-  CHECK(nn::is_torch_checkpoint(pt));
-  CHECK_FALSE(nn::is_torch_checkpoint(a));
+  CHECK(formats::is_torch_checkpoint(pt));
+  CHECK_FALSE(formats::is_torch_checkpoint(a));
 }

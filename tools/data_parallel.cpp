@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <map>
 
-#include "dist/ops.h"
-#include "dist/world.h"
+#include "distributed/ops.h"
+#include "distributed/world.h"
 #include "engine/error.h"
 #include "engine/ops.h"
 

@@ -11,8 +11,8 @@
 #include <utility>
 #include <vector>
 
-#include "dist/communicator.h"
-#include "dist/reducer.h"
+#include "distributed/communicator.h"
+#include "distributed/reducer.h"
 #include "gait/model.h"
 #include "nn/loss.h"
 #include "tools/config.h"

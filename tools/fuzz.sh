@@ -44,18 +44,16 @@ common=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-reco
   -I. -I"$dnnl_inc")
 libs=(-L"$build/engine" -lrmgait_engine -Wl,-rpath,"$PWD/$build/engine" -lgomp)  # the unity-built static libs use OpenMP
 declare -A sources=(
-  [pickle]="data/pickle.cpp formats/pickle.cpp"
+  [pickle]="formats/numpy_pickle.cpp formats/pickle.cpp"
   [npy]="engine/npy.cpp"
-  [safetensors]="nn/safetensors.cpp"
+  [safetensors]="formats/safetensors.cpp"
   [packed]="data/packed.cpp"
   [config]="tools/config.cpp tools/opengait_config.cpp"
   [png]="data/image_io.cpp data/pretreat.cpp"
-  [torch_pt]="formats/pickle.cpp formats/zip.cpp nn/torch_pt.cpp"
+  [torch_pt]="formats/pickle.cpp formats/zip.cpp formats/torch_pt.cpp"
 )
 fmt="$build/formats/librmgait_formats.a -lzip"
 declare -A extra=(
-  [pickle]="$build/data/librmgait_data.a"
-  [safetensors]="$build/nn/librmgait_nn.a $fmt"
   [packed]="$build/data/librmgait_data.a $fmt"
   [config]="$build/gait/librmgait_gait.a $build/nn/librmgait_nn.a $fmt -lyaml-cpp"
   [png]="$build/data/librmgait_data.a $fmt"

@@ -17,7 +17,7 @@ case "${1:-}" in
     rm -rf build-gpu/gpu-libs  # never a stale copy of a library rebuilt since
     mkdir -p build-gpu/gpu-libs
     # dlopen'ed, not in ldd
-    cp -L build-gpu/engine/librmgait_cuda.so build-gpu/dist/librmgait_nccl.so build-gpu/gpu-libs/
+    cp -L build-gpu/engine/librmgait_cuda.so build-gpu/distributed/librmgait_nccl.so build-gpu/gpu-libs/
     # every non-system library the binaries load, except the CUDA ones the machine has (NCCL,
     # 218 MB, too: the toolkit's or the nvidia-nccl wheel's)
     for bin in build-gpu/tests/test_cuda build-gpu/tests/test_nccl build-gpu/tools/rmgait; do

@@ -15,7 +15,7 @@
 #include "data/protocol.h"
 #include "engine/atomic_file.h"
 #include "engine/error.h"
-#include "nn/safetensors.h"
+#include "formats/safetensors.h"
 #include "tools/config.h"
 
 namespace rmgait::tools {
@@ -84,7 +84,7 @@ Run read_run(const std::string& dir) {
   }
   const fs::path ck = fs::path(dir) / "latest.safetensors";
   if (fs::exists(ck)) {
-    auto meta = nn::load_safetensors(ck.string()).metadata;
+    auto meta = formats::load_safetensors(ck.string()).metadata;
     if (meta.count("config")) r.config = meta["config"];
   }
   return r;

@@ -18,7 +18,7 @@
 #include "data/packed.h"
 #include "data/pretreat.h"
 #include "data/syngait.h"
-#include "dist/world.h"
+#include "distributed/world.h"
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/flops.h"
@@ -26,10 +26,11 @@
 #include "engine/ops.h"
 #include "engine/precision.h"
 #include "engine/random.h"
+#include "formats/safetensors.h"
+#include "formats/torch_pt.h"
+#include "nn/checkpoint.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
-#include "nn/safetensors.h"
-#include "nn/torch_pt.h"
 #include "tools/data_parallel.h"
 #include "tools/report.h"
 #include "tools/session.h"
@@ -143,25 +144,23 @@ bool ends_with(const std::string& s, const std::string& tail) {
 // OpenGait's {'model': ..., 'iteration': n}.
 int cmd_convert(const std::string& in, const std::string& out, bool opengait) {
   const bool to_torch = ends_with(out, ".pt") || ends_with(out, ".pth");
-  if (nn::is_torch_checkpoint(in)) {
+  if (formats::is_torch_checkpoint(in)) {
     RM_CHECK(!to_torch, "convert: ", in, " is already a PyTorch checkpoint; write a .safetensors");
-    nn::TorchCheckpoint ck = nn::load_torch_checkpoint(in);
+    formats::TorchCheckpoint ck = formats::load_torch_checkpoint(in);
     std::map<std::string, std::string> meta;
     if (ck.iteration) meta["iteration"] = std::to_string(*ck.iteration);
-    nn::save_safetensors(out, ck.state, meta);
+    formats::save_safetensors(out, ck.state, meta);
     std::printf("%s: %zu tensors from %s%s\n", out.c_str(), ck.state.size(), in.c_str(),
                 ck.opengait_layout ? " (OpenGait layout)" : "");
     return 0;
   }
   RM_CHECK(to_torch, "convert: ", out, ": expected a .pt or .pth output for a safetensors input");
-  nn::SafetensorsFile f = nn::load_safetensors(in);
-  std::map<std::string, Tensor> state;
-  for (auto& [k, v] : f.tensors)
-    if (k.rfind("optimizer/", 0) != 0) state[k] = v;
+  formats::SafetensorsFile f = formats::load_safetensors(in);
+  const std::map<std::string, Tensor> state = nn::model_tensors(f.tensors);
   int64_t iteration = 0;
   if (auto it = f.metadata.find("iteration"); it != f.metadata.end())
     iteration = std::stoll(it->second);
-  nn::save_torch_checkpoint(out, state, opengait, iteration);
+  formats::save_torch_checkpoint(out, state, opengait, iteration);
   std::printf("%s: %zu tensors from %s%s\n", out.c_str(), state.size(), in.c_str(),
               opengait ? " (OpenGait layout)" : "");
   return 0;

@@ -11,9 +11,9 @@
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "engine/progress.h"
+#include "formats/safetensors.h"
+#include "formats/torch_pt.h"
 #include "nn/checkpoint.h"
-#include "nn/safetensors.h"
-#include "nn/torch_pt.h"
 
 namespace rmgait::tools {
 
@@ -45,17 +45,15 @@ std::vector<std::pair<uint64_t, uint64_t>> rng_from_string(const std::string& s)
 }
 
 std::map<std::string, Tensor> read_weights(const std::string& path) {
-  if (nn::is_torch_checkpoint(path)) return nn::load_torch_checkpoint(path).state;
-  std::map<std::string, Tensor> w;
-  for (auto& [k, v] : nn::load_safetensors(path).tensors)
-    if (k.rfind("optimizer/", 0) != 0) w[k] = v;
-  return w;
+  if (formats::is_torch_checkpoint(path)) return formats::load_torch_checkpoint(path).state;
+  return nn::model_tensors(formats::load_safetensors(path).tensors);
 }
 
 LoadedModel load_model(const std::string& checkpoint, const std::string& config) {
   LoadedModel lm;
   std::map<std::string, std::string> meta;
-  if (!nn::is_torch_checkpoint(checkpoint)) meta = nn::load_safetensors(checkpoint).metadata;
+  if (!formats::is_torch_checkpoint(checkpoint))
+    meta = formats::load_safetensors(checkpoint).metadata;
   auto cfg_it = meta.find("config");
   if (config.empty() || cfg_it != meta.end()) {
     RM_CHECK(cfg_it != meta.end(), checkpoint,
@@ -75,8 +73,8 @@ LoadedModel load_model(const std::string& checkpoint, const std::string& config)
   }
   lm.cfg = load_config(config, {});
   std::map<std::string, Tensor> w;
-  if (nn::is_torch_checkpoint(checkpoint)) {
-    nn::TorchCheckpoint ck = nn::load_torch_checkpoint(checkpoint);
+  if (formats::is_torch_checkpoint(checkpoint)) {
+    formats::TorchCheckpoint ck = formats::load_torch_checkpoint(checkpoint);
     w = std::move(ck.state);
     lm.iteration = ck.iteration.value_or(0);
   } else {

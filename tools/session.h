@@ -6,7 +6,7 @@
 
 #include "data/packed.h"
 #include "data/protocol.h"
-#include "dist/communicator.h"
+#include "distributed/communicator.h"
 #include "engine/precision.h"
 #include "gait/evaluator.h"
 #include "gait/model.h"

@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/loader.h"
-#include "dist/world.h"
+#include "distributed/world.h"
 #include "engine/atomic_file.h"
 #include "engine/autograd.h"
 #include "engine/error.h"

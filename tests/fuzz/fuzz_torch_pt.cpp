@@ -2,7 +2,7 @@
 // sizes, compressed entries); any other input is the data.pkl of an archive that also holds
 // storages "0" to "3" (64 bytes each), so the mutations reach the state-dict pickle's rules.
 #include "formats/zip.h"
-#include "nn/torch_pt.h"
+#include "formats/torch_pt.h"
 #include "tests/fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -10,7 +10,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   rmgait::fuzz::expect_clear_error([&] {
     if (bytes.rfind("PK", 0) == 0) {
       rmgait::formats::ZipReader zip(bytes, "fuzz.pt");
-      rmgait::nn::read_torch_checkpoint(zip);
+      rmgait::formats::read_torch_checkpoint(zip);
       return;
     }
     const std::string path = rmgait::fuzz::to_file(data, 0, ".pt");
@@ -21,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         w.add(std::string("archive/data/") + k, std::string(64, '\x01'));
       w.close();
     }
-    rmgait::nn::load_torch_checkpoint(path);
+    rmgait::formats::load_torch_checkpoint(path);
   });
   return 0;
 }

@@ -3,7 +3,7 @@
 // PMI_SIZE > 1, or Slurm's srun with PMI / PMIx and SLURM_NTASKS > 1) they are MPI's COMM_WORLD,
 // initialised on first use and finalised at exit; otherwise one process. A build without MPI
 // refuses to run under a multi-rank launcher.
-#include "dist/communicator.h"
+#include "distributed/communicator.h"
 
 namespace rmgait::dist {
 

@@ -1,4 +1,4 @@
-#include "nn/torch_pt.h"
+#include "formats/torch_pt.h"
 
 #include <cstring>
 #include <fstream>
@@ -9,11 +9,9 @@
 #include "formats/pickle.h"
 #include "formats/zip.h"
 
-namespace rmgait::nn {
+namespace rmgait::formats {
 
 namespace {
-
-using namespace formats;
 
 // What torch.save writes for a state dict, and nothing else.
 const PickleRules& torch_rules() {
@@ -344,4 +342,4 @@ void save_torch_checkpoint(const std::string& path, const std::map<std::string, 
   zip.close();
 }
 
-}  // namespace rmgait::nn
+}  // namespace rmgait::formats

@@ -3,8 +3,8 @@
 
 #include <string>
 
-#include "dist/nccl.h"
-#include "dist/world.h"
+#include "distributed/nccl.h"
+#include "distributed/world.h"
 #include "engine/backend.h"
 #include "engine/error.h"
 

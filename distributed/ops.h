@@ -2,7 +2,7 @@
 // Differentiable collectives for data-parallel training. The objective is the sum of the ranks'
 // losses and parameter gradients are summed over ranks afterwards (GradientReducer), so the
 // backward of a collective is its adjoint under that sum.
-#include "dist/communicator.h"
+#include "distributed/communicator.h"
 
 namespace rmgait::dist {
 

@@ -4,7 +4,7 @@
 // collectives run on the engine's CUDA stream, ordered after the work that produced the tensors;
 // all_reduce_sum_async runs on a stream of its own, so a bucket of gradients is summed while
 // backward goes on.
-#include "dist/communicator.h"
+#include "distributed/communicator.h"
 
 namespace rmgait::dist {
 

@@ -1,6 +1,6 @@
 #pragma once
 // Open MPI's COMM_WORLD as a Communicator of host tensors (built when ENABLE_MPI finds MPI).
-#include "dist/communicator.h"
+#include "distributed/communicator.h"
 
 namespace rmgait::dist {
 

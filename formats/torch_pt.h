@@ -6,6 +6,9 @@
 // collections.OrderedDict, the torch.*Storage types as persistent ids; collections.Counter for
 // the milestones of an OpenGait scheduler); nothing is ever executed. Storage offsets and strides
 // are honoured; f32, f16, bf16 and f64 storages become f32 tensors, i64 / i32 / u8 keep theirs.
+// Limits: data.pkl at most 1 GiB and each storage its pickle's size, both read through
+// ZipReader's bounds (formats/zip.h); a tensor's extent inside its storage and no more elements
+// than it holds; all tensors at most 4 times their storages' elements.
 #include <map>
 #include <optional>
 #include <string>
@@ -13,10 +16,8 @@
 #include "engine/tensor.h"
 
 namespace rmgait::formats {
-class ZipReader;
-}
 
-namespace rmgait::nn {
+class ZipReader;
 
 struct TorchCheckpoint {
   std::map<std::string, Tensor> state;  // the model's state dict
@@ -27,7 +28,7 @@ struct TorchCheckpoint {
 // A bare state dict or OpenGait's {'model': ..., 'optimizer': ..., 'scheduler': ...,
 // 'iteration': n} (the optimizer and scheduler are read past, not used).
 TorchCheckpoint load_torch_checkpoint(const std::string& path);
-TorchCheckpoint read_torch_checkpoint(const formats::ZipReader& zip);
+TorchCheckpoint read_torch_checkpoint(const ZipReader& zip);
 // Whether `path` is a zip archive (PyTorch's format) rather than safetensors.
 bool is_torch_checkpoint(const std::string& path);
 
@@ -36,4 +37,4 @@ bool is_torch_checkpoint(const std::string& path);
 void save_torch_checkpoint(const std::string& path, const std::map<std::string, Tensor>& state,
                            bool opengait = false, int64_t iteration = 0);
 
-}  // namespace rmgait::nn
+}  // namespace rmgait::formats

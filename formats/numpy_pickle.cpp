@@ -1,4 +1,4 @@
-#include "data/pickle.h"
+#include "formats/numpy_pickle.h"
 
 #include <fstream>
 #include <iterator>
@@ -6,11 +6,11 @@
 #include "engine/error.h"
 #include "formats/pickle.h"
 
-namespace rmgait::data {
+namespace rmgait::formats {
 
 namespace {
-const formats::PickleRules& numpy_rules() {
-  static const formats::PickleRules rules{
+const PickleRules& numpy_rules() {
+  static const PickleRules rules{
       {"numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct", "numpy.ndarray",
        "numpy.dtype", "_codecs.encode"},
       "NumPy arrays",
@@ -20,8 +20,7 @@ const formats::PickleRules& numpy_rules() {
 }
 
 // numpy.dtype('u1', ...) with its BUILD state (3, '|', ...): the type string, little-endian only.
-std::string array_dtype(const formats::PyPtr& p, const std::string& origin) {
-  using namespace formats;
+std::string array_dtype(const PyPtr& p, const std::string& origin) {
   RM_CHECK(std::holds_alternative<PyCall>(p->v) && std::get<PyCall>(p->v).fn == "numpy.dtype",
            origin, ": array dtype missing");
   const PyCall& d = std::get<PyCall>(p->v);
@@ -37,7 +36,6 @@ std::string array_dtype(const formats::PyPtr& p, const std::string& origin) {
 }  // namespace
 
 PickledArray parse_pickled_array(const std::string& bytes, const std::string& origin) {
-  using namespace formats;
   const PyPtr top = unpickle(bytes, origin, numpy_rules());
   const bool is_array = std::holds_alternative<PyCall>(top->v) &&
                         std::get<PyCall>(top->v).fn.find("_reconstruct") != std::string::npos;
@@ -79,4 +77,4 @@ PickledArray read_pickled_array(const std::string& path) {
   return parse_pickled_array(bytes, path);
 }
 
-}  // namespace rmgait::data
+}  // namespace rmgait::formats

@@ -1,4 +1,4 @@
-#include "dist/world.h"
+#include "distributed/world.h"
 
 #include <cstdlib>
 #include <mutex>
@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "dist/nccl.h"
+#include "distributed/nccl.h"
 #include "engine/error.h"
 #ifdef RMGAIT_WITH_MPI
-#include "dist/mpi.h"
+#include "distributed/mpi.h"
 #endif
 
 namespace rmgait::dist {

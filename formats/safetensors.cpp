@@ -1,4 +1,4 @@
-#include "nn/safetensors.h"
+#include "formats/safetensors.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -9,7 +9,7 @@
 #include "engine/atomic_file.h"
 #include "engine/error.h"
 
-namespace rmgait::nn {
+namespace rmgait::formats {
 
 namespace {
 const char* st_dtype(DType t) {
@@ -139,4 +139,4 @@ SafetensorsFile load_safetensors(const std::string& path) {
   return out;
 }
 
-}  // namespace rmgait::nn
+}  // namespace rmgait::formats

@@ -1,4 +1,4 @@
-# Decides which communicators are built (dist/). ENABLE_MPI: AUTO (when MPI is found: Debian's
+# Decides which communicators are built (distributed/). ENABLE_MPI: AUTO (when MPI is found: Debian's
 # libopenmpi-dev), ON (required) or OFF. ENABLE_NCCL: AUTO (with the CUDA backend, when nccl.h and
 # libnccl are found in the CUDA toolkit), ON or OFF. Sets RMGAIT_WITH_MPI and RMGAIT_WITH_NCCL.
 set(RMGAIT_WITH_MPI OFF)

@@ -1,6 +1,6 @@
 // Communicator over MPI_COMM_WORLD. Tensors are host memory; a device tensor is refused (device
 // tensors go through NCCL). Asynchronous sums are MPI_Iallreduce, progressed by Work::test().
-#include "dist/mpi.h"
+#include "distributed/mpi.h"
 
 #include <mpi.h>
 

@@ -1,4 +1,4 @@
-#include "dist/ops.h"
+#include "distributed/ops.h"
 
 #include "engine/autograd.h"
 #include "engine/error.h"

@@ -7,7 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "dist/communicator.h"
+#include "distributed/communicator.h"
 #include "engine/autograd.h"
 
 namespace rmgait::dist {

@@ -5,11 +5,13 @@
 // numpy._core.multiarray._reconstruct), numpy.ndarray, numpy.dtype, and _codecs.encode (which
 // protocol 2 uses for raw bytes). Any other global or opcode is an error naming it: nothing is
 // ever executed.
+// Limits: the file is read whole (its own size); the array's shape (overflow-checked) must match
+// the bytes it holds.
 #include <cstdint>
 #include <string>
 #include <vector>
 
-namespace rmgait::data {
+namespace rmgait::formats {
 
 struct PickledArray {
   std::string dtype;  // NumPy type string without byte order: "u1", "f4", ...
@@ -20,4 +22,4 @@ struct PickledArray {
 PickledArray read_pickled_array(const std::string& path);
 PickledArray parse_pickled_array(const std::string& bytes, const std::string& origin);
 
-}  // namespace rmgait::data
+}  // namespace rmgait::formats

@@ -1,5 +1,5 @@
 // One process: every collective is the identity (a copy where the result is a new tensor).
-#include "dist/communicator.h"
+#include "distributed/communicator.h"
 
 namespace rmgait::dist {
 

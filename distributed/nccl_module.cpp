@@ -8,7 +8,7 @@
 #include <cstring>
 #include <vector>
 
-#include "dist/communicator.h"
+#include "distributed/communicator.h"
 #include "engine/backend.h"
 #include "engine/error.h"
 

@@ -2,12 +2,15 @@
 // safetensors files: 8-byte little-endian header length, a JSON header mapping each name to
 // {dtype, shape, data_offsets} (plus an optional "__metadata__" of strings), then raw
 // little-endian data. Readable by PyTorch's `safetensors`. Writes are atomic (temp + rename).
+// Limits: the header's length against the file; each tensor's shape (overflow-checked, at most
+// 8 dimensions) against its data_offsets, those against the file's data; all tensors together
+// at most the data (no overlapping spans); nothing allocated before those checks.
 #include <map>
 #include <string>
 
 #include "engine/tensor.h"
 
-namespace rmgait::nn {
+namespace rmgait::formats {
 
 struct SafetensorsFile {
   std::map<std::string, Tensor> tensors;
@@ -19,4 +22,4 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
 // Validates everything (sizes, dtypes, offsets, JSON); errors name the file and the key.
 SafetensorsFile load_safetensors(const std::string& path);
 
-}  // namespace rmgait::nn
+}  // namespace rmgait::formats
