@@ -9,14 +9,6 @@ namespace rmgait::cpu {
 
 using dnnl::memory;
 
-size_t primitive_cache_capacity() {
-  static const size_t n = [] {
-    const char* v = std::getenv("RMGAIT_PRIMITIVE_CACHE");
-    return v ? size_t(std::max(2L, std::atol(v))) : size_t(256);
-  }();
-  return n;
-}
-
 dnnl::engine& dnnl_engine() {
   static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   return eng;

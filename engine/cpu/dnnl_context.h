@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "engine/error.h"
+#include "engine/lru_cache.h"
 #include "engine/tensor.h"
 
 namespace rmgait::cpu {
@@ -32,45 +33,9 @@ dnnl::memory wrap(const dnnl::memory::desc& md, const Tensor& t);
 dnnl::memory to_layout(const dnnl::memory& src, const dnnl::memory::desc& want, Tensor& scratch);
 void reorder_into(const dnnl::memory& src, const dnnl::memory& dst);
 
-// Cache of per-shape state (primitive descriptors, primitives, reordered weights), least
-// recently used first out past `capacity` entries: a long-running process that meets ever new
-// shapes (evaluation of sequences of every length) keeps a bounded set. A reference from get()
-// stays valid until `capacity` other keys have been inserted (an op holds it for its own call).
-// RMGAIT_PRIMITIVE_CACHE sets the capacity (default 256 per cache).
-size_t primitive_cache_capacity();
-
+// Per-shape state of the CPU ops, bounded (engine/lru_cache.h).
 template <class Entry>
-class PrimitiveCache {
- public:
-  Entry& get(const std::string& key, const std::function<Entry()>& make) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = map_.find(key);
-    if (it != map_.end()) {
-      order_.splice(order_.begin(), order_, it->second.second);  // most recent first
-      return *it->second.first;
-    }
-    auto entry = std::make_unique<Entry>(make());
-    order_.push_front(key);
-    Entry& e = *entry;
-    map_.emplace(key, std::make_pair(std::move(entry), order_.begin()));
-    while (map_.size() > std::max<size_t>(2, primitive_cache_capacity())) {
-      map_.erase(order_.back());
-      order_.pop_back();
-    }
-    return e;
-  }
-  size_t size() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return map_.size();
-  }
-
- private:
-  std::mutex mu_;
-  std::list<std::string> order_;
-  std::unordered_map<std::string,
-                     std::pair<std::unique_ptr<Entry>, std::list<std::string>::iterator>>
-      map_;
-};
+using PrimitiveCache = LruCache<Entry>;
 
 }  // namespace rmgait::cpu
 

@@ -2,10 +2,10 @@
 // RAII wrappers for cuDNN descriptors, and a per-shape cache.
 #include <cudnn.h>
 
-#include <list>
-#include <cstdlib>
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/cuda/check.h"
+#include "engine/lru_cache.h"
 #include "engine/shape.h"
 
 namespace rmgait::cuda {
@@ -49,41 +50,8 @@ struct FilterDesc {
   FilterDesc& operator=(const FilterDesc&) = delete;
 };
 
-// Descriptors and chosen algorithms per shape, least recently used first out past 256 entries
-// (RMGAIT_PRIMITIVE_CACHE, as the CPU's primitive cache): evaluating sequences of ever new
-// lengths keeps a bounded set. A reference from get() stays valid for the op that asked for it.
+// Descriptors and chosen algorithms per shape, bounded (engine/lru_cache.h).
 template <class Entry>
-class ShapeCache {
- public:
-  Entry& get(const std::string& key, const std::function<std::unique_ptr<Entry>()>& make) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = map_.find(key);
-    if (it != map_.end()) {
-      order_.splice(order_.begin(), order_, it->second.second);
-      return *it->second.first;
-    }
-    std::unique_ptr<Entry> entry = make();
-    Entry& e = *entry;
-    order_.push_front(key);
-    map_.emplace(key, std::make_pair(std::move(entry), order_.begin()));
-    while (map_.size() > capacity()) {
-      map_.erase(order_.back());
-      order_.pop_back();
-    }
-    return e;
-  }
-
- private:
-  static size_t capacity() {
-    static const size_t n = [] {
-      const char* v = std::getenv("RMGAIT_PRIMITIVE_CACHE");
-      return v ? size_t(std::max(2L, std::atol(v))) : size_t(256);
-    }();
-    return n;
-  }
-  std::mutex mu_;
-  std::list<std::string> order_;
-  std::map<std::string, std::pair<std::unique_ptr<Entry>, std::list<std::string>::iterator>> map_;
-};
+using ShapeCache = LruCache<Entry>;
 
 }  // namespace rmgait::cuda
