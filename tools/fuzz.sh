@@ -48,7 +48,7 @@ declare -A sources=(
   [npy]="engine/npy.cpp"
   [safetensors]="formats/safetensors.cpp"
   [packed]="data/packed.cpp"
-  [config]="tools/config.cpp tools/opengait_config.cpp"
+  [config]="pipeline/config.cpp pipeline/opengait_config.cpp"
   [png]="data/image_io.cpp data/pretreat.cpp"
   [torch_pt]="formats/pickle.cpp formats/zip.cpp formats/torch_pt.cpp"
 )

@@ -31,10 +31,10 @@
 #include "nn/checkpoint.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
-#include "tools/data_parallel.h"
-#include "tools/report.h"
-#include "tools/session.h"
-#include "tools/visualize.h"
+#include "pipeline/data_parallel.h"
+#include "pipeline/report.h"
+#include "pipeline/session.h"
+#include "pipeline/visualize.h"
 
 using namespace rmgait;
 
@@ -67,24 +67,24 @@ int cmd_eval(const std::string& ckpt, const std::string& config, const std::stri
              const std::string& protocol, const std::string& out, const std::string& distance,
              int64_t memory_mb, const std::string& precision, Device device) {
   RM_CHECK(memory_mb > 0, "eval: --memory-mb must be positive, got ", memory_mb);
-  tools::LoadedModel lm = tools::load_model(ckpt, config);
+  pipeline::LoadedModel lm = pipeline::load_model(ckpt, config);
   lm.model->to(device);
   data::PackedDataset ds(dataset);
   data::Protocol p = data::parse_protocol(protocol);
-  tools::EvalOptions o;
+  pipeline::EvalOptions o;
   o.distance = distance == "flattened" ? gait::Distance::flattened : gait::Distance::per_part_mean;
   o.memory_bytes = memory_mb << 20;
   o.device = device;
   o.precision = parse_precision(precision.empty() ? lm.cfg.precision : precision);
   o.comm = &dist::world();  // under mpirun: sharded, scored by rank 0
   o.progress = o.comm->rank() == 0;
-  gait::EvalTable t = tools::evaluate(*lm.model, ds, p, o);
+  gait::EvalTable t = pipeline::evaluate(*lm.model, ds, p, o);
   if (o.comm->rank() != 0) return 0;
   std::printf("rank-1 (%%), excluding identical views, %s, %s:\n%s", p.name.c_str(), ckpt.c_str(),
               gait::format_table(t).c_str());
   if (p.kind == data::ProtocolKind::oumvlp)
     std::printf("excluding invalid probes:\n%s", gait::format_table(t, true).c_str());
-  if (!out.empty()) tools::write_results(t, out);
+  if (!out.empty()) pipeline::write_results(t, out);
   return 0;
 }
 
@@ -121,7 +121,7 @@ int cmd_embed(const std::string& ckpt, const std::string& config, const std::str
               const std::string& dir, const std::string& out, const std::string& precision,
               Device device) {
   Tensor x = read_sequence(npy, dir);  // first: bad input fails before the model loads
-  tools::LoadedModel lm = tools::load_model(ckpt, config);
+  pipeline::LoadedModel lm = pipeline::load_model(ckpt, config);
   const Precision prec = parse_precision(precision.empty() ? lm.cfg.precision : precision);
   check_precision(prec, device);
   lm.model->to(device);
@@ -166,15 +166,15 @@ int cmd_convert(const std::string& in, const std::string& out, bool opengait) {
   return 0;
 }
 
-int cmd_bench(const tools::TrainConfig& cfg, int iters, int64_t classes, Device device,
+int cmd_bench(const pipeline::TrainConfig& cfg, int iters, int64_t classes, Device device,
               double baseline_step) {
   using Clock = std::chrono::steady_clock;
   const Precision precision = parse_precision(cfg.precision);
   check_precision(precision, device);
-  gait::ReverseMaskModel model(tools::model_config(cfg, classes, 64));
+  gait::ReverseMaskModel model(pipeline::model_config(cfg, classes, 64));
   model.to(device);
   // under mpirun: the data-parallel step of `train` on this rank's rows of the P x K batch
-  tools::DataParallel dp(model, device, cfg.p, cfg.k, cfg.sync_bn);
+  pipeline::DataParallel dp(model, device, cfg.p, cfg.k, cfg.sync_bn);
   const bool lead = dp.rank() == 0;
   nn::Adam opt(model.named_parameters(), cfg.lr, cfg.weight_decay);
   Generator g(1);
@@ -185,7 +185,7 @@ int cmd_bench(const tools::TrainConfig& cfg, int iters, int64_t classes, Device 
   std::vector<int64_t> labels;
   for (int64_t i = dp.first_row(); i < dp.first_row() + dp.rows(); ++i)
     labels.push_back((i / cfg.k) % classes);
-  tools::TrainConfig loss_cfg;  // the default losses: triplet (margin 0.2) + cross entropy
+  pipeline::TrainConfig loss_cfg;  // the default losses: triplet (margin 0.2) + cross entropy
   double train_s = 0, wait0 = 0;
   uint64_t flops0 = 0;
   const bool profile_step = std::getenv("RMGAIT_PROFILE_STEP") != nullptr;
@@ -431,9 +431,9 @@ int main(int argc, char** argv) {
     if (*vis) {
       RM_CHECK(!sils.empty() || !dir.empty(), "visualize: give --sils or --dir");
       Tensor x = read_sequence(sils, dir);  // first: bad input fails before the model loads
-      tools::LoadedModel lm = tools::load_model(ckpt, config);
+      pipeline::LoadedModel lm = pipeline::load_model(ckpt, config);
       const int64_t frame = vis_frame >= 0 ? vis_frame : x.size(1) / 2;
-      for (const std::string& f : tools::visualize(*lm.model, x, frame, vis_out, vis_seed))
+      for (const std::string& f : pipeline::visualize(*lm.model, x, frame, vis_out, vis_seed))
         std::printf("%s\n", f.c_str());
       return 0;
     }
@@ -442,7 +442,7 @@ int main(int argc, char** argv) {
         report_out = report_runs.size() == 1
                          ? (std::filesystem::path(report_runs[0]) / "report.html").string()
                          : "report.html";
-      tools::write_report(report_runs, report_out);
+      pipeline::write_report(report_runs, report_out);
       std::printf("%s: report of %zu run(s), figures in %s_figures/\n", report_out.c_str(),
                   report_runs.size(),
                   (std::filesystem::path(report_out).parent_path() /
@@ -452,7 +452,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*config_cmd) {
-      tools::write_config_from_opengait(from_opengait[0], from_opengait[1]);
+      pipeline::write_config_from_opengait(from_opengait[0], from_opengait[1]);
       std::printf("%s: rmgait configuration from %s\n", from_opengait[1].c_str(),
                   from_opengait[0].c_str());
       return 0;
@@ -465,19 +465,19 @@ int main(int argc, char** argv) {
       return sum.sequences_written > 0 ? 0 : 1;
     }
     if (*train)
-      return tools::run_train(tools::load_config(config, sets), resume, tools::parse_device(device),
+      return pipeline::run_train(pipeline::load_config(config, sets), resume, pipeline::parse_device(device),
                               resume_weights);
     if (*eval)
       return cmd_eval(ckpt, config, dataset, protocol, out, distance, eval_memory_mb, precision,
-                      tools::parse_device(device));
+                      pipeline::parse_device(device));
     if (*embed) {
       RM_CHECK(!sils.empty() || !dir.empty(), "embed: give --sils or --dir");
-      return cmd_embed(ckpt, config, sils, dir, emb_out, precision, tools::parse_device(device));
+      return cmd_embed(ckpt, config, sils, dir, emb_out, precision, pipeline::parse_device(device));
     }
     if (*bench) {
       if (!precision.empty()) sets.push_back("trainer_cfg.precision=" + precision);
-      return cmd_bench(tools::load_config(config, sets), bench_iters, bench_classes,
-                       tools::parse_device(device), baseline_step);
+      return cmd_bench(pipeline::load_config(config, sets), bench_iters, bench_classes,
+                       pipeline::parse_device(device), baseline_step);
     }
   } catch (const std::exception& e) {
     const std::string why = dynamic_cast<const std::bad_alloc*>(&e)

@@ -1,7 +1,7 @@
 // The YAML config loader with --set overrides: the input is a YAML file, then, after a line
 // "#--set", one override (section.key=value) per line.
 #include "tests/fuzz/fuzz_util.h"
-#include "tools/config.h"
+#include "pipeline/config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);
@@ -20,6 +20,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   const std::string path =
       rmgait::fuzz::to_file(reinterpret_cast<const uint8_t*>(text.data()), text.size(), ".yaml");
-  rmgait::fuzz::expect_clear_error([&] { rmgait::tools::load_config(path, sets); });
+  rmgait::fuzz::expect_clear_error([&] { rmgait::pipeline::load_config(path, sets); });
   return 0;
 }

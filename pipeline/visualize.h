@@ -10,11 +10,11 @@
 
 #include "gait/model.h"
 
-namespace rmgait::tools {
+namespace rmgait::pipeline {
 
 // sils [1, T, H, W] in [0, 1]; frame indexes T (the stages after LTA show frame / 3). Returns the
 // files written under out_dir.
 std::vector<std::string> visualize(gait::ReverseMaskModel& model, const Tensor& sils, int64_t frame,
                                    const std::string& out_dir, uint64_t seed = 1);
 
-}  // namespace rmgait::tools
+}  // namespace rmgait::pipeline

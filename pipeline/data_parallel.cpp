@@ -1,4 +1,4 @@
-#include "tools/data_parallel.h"
+#include "pipeline/data_parallel.h"
 
 #include <algorithm>
 #include <map>
@@ -8,7 +8,7 @@
 #include "engine/error.h"
 #include "engine/ops.h"
 
-namespace rmgait::tools {
+namespace rmgait::pipeline {
 
 void DataParallel::check_split(int64_t p, int64_t k, int ranks) {
   RM_CHECK((p * k) % ranks == 0, "trainer_cfg.sampler: the global batch P x K = ", p, " x ", k,
@@ -131,4 +131,4 @@ std::pair<float, float> DataParallel::global_ce(const nn::CrossEntropyResult& ce
   return {m.data<float>()[0] / float(ranks_), m.data<float>()[1] / float(ranks_)};
 }
 
-}  // namespace rmgait::tools
+}  // namespace rmgait::pipeline

@@ -15,9 +15,9 @@
 #include "distributed/reducer.h"
 #include "gait/model.h"
 #include "nn/loss.h"
-#include "tools/config.h"
+#include "pipeline/config.h"
 
-namespace rmgait::tools {
+namespace rmgait::pipeline {
 
 struct StepLosses {
   nn::TripletResult triplet;  // over the global batch
@@ -62,4 +62,4 @@ class DataParallel {
   std::unique_ptr<dist::GradientReducer> reducer_;
 };
 
-}  // namespace rmgait::tools
+}  // namespace rmgait::pipeline

@@ -8,7 +8,7 @@
 
 #include "gait/model.h"
 
-namespace rmgait::tools {
+namespace rmgait::pipeline {
 
 struct TrainConfig {
   // data_cfg
@@ -60,4 +60,4 @@ std::vector<std::pair<std::string, std::string>> effective_settings(const TrainC
 // written atomically (and validated by parsing it).
 void write_config_from_opengait(const std::string& in, const std::string& out);
 
-}  // namespace rmgait::tools
+}  // namespace rmgait::pipeline

@@ -1,4 +1,4 @@
-#include "tools/config.h"
+#include "pipeline/config.h"
 
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -12,9 +12,9 @@
 #include "engine/atomic_file.h"
 #include "engine/error.h"
 #include "engine/precision.h"
-#include "tools/opengait_config.h"
+#include "pipeline/opengait_config.h"
 
-namespace rmgait::tools {
+namespace rmgait::pipeline {
 
 namespace {
 
@@ -248,4 +248,4 @@ void write_config_from_opengait(const std::string& in, const std::string& out) {
   write_file_atomically(out, [&](std::ostream& o) { o << ss.str(); });
 }
 
-}  // namespace rmgait::tools
+}  // namespace rmgait::pipeline

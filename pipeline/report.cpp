@@ -1,4 +1,4 @@
-#include "tools/report.h"
+#include "pipeline/report.h"
 
 #include <algorithm>
 #include <cmath>
@@ -16,9 +16,9 @@
 #include "engine/atomic_file.h"
 #include "engine/error.h"
 #include "formats/safetensors.h"
-#include "tools/config.h"
+#include "pipeline/config.h"
 
-namespace rmgait::tools {
+namespace rmgait::pipeline {
 
 namespace {
 
@@ -445,4 +445,4 @@ void write_report(const std::vector<std::string>& run_dirs, const std::string& o
   write_file_atomically(out_html, [&](std::ostream& o) { o << h.str(); });
 }
 
-}  // namespace rmgait::tools
+}  // namespace rmgait::pipeline

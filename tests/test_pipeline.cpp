@@ -15,10 +15,10 @@
 #include "gait/evaluator.h"
 #include "formats/torch_pt.h"
 #include "tests/test_util.h"
-#include "tools/config.h"
-#include "tools/report.h"
-#include "tools/session.h"
-#include "tools/visualize.h"
+#include "pipeline/config.h"
+#include "pipeline/report.h"
+#include "pipeline/session.h"
+#include "pipeline/visualize.h"
 
 using namespace rmgait;
 using namespace rmgait::gait;
@@ -183,25 +183,25 @@ TEST_CASE("evaluator: distance tiles under a memory bound give the whole-matrix 
 TEST_CASE("configuration errors name the file and the key") {
   std::string p = "/tmp/rmgait_cfg.yaml";
   std::ofstream(p) << "data_cfg:\n  dataset: x.pack\nmodel_cfg:\n  foo: 1\n";
-  CHECK_THROWS_WITH_AS(tools::load_config(p), doctest::Contains("unknown key 'model_cfg.foo'"),
+  CHECK_THROWS_WITH_AS(pipeline::load_config(p), doctest::Contains("unknown key 'model_cfg.foo'"),
                        Error);
   std::ofstream(p) << "data_cfg:\n  dataset: x.pack\ntrainer_cfg:\n  total_iter: lots\n";
-  CHECK_THROWS_WITH_AS(tools::load_config(p),
+  CHECK_THROWS_WITH_AS(pipeline::load_config(p),
                        doctest::Contains("bad value for 'trainer_cfg.total_iter'"), Error);
   std::ofstream(p) << "data_cfg:\n  dataset: x.pack\nmodel_cfg:\n  block: wide\n";
-  CHECK_THROWS_WITH_AS(tools::load_config(p), doctest::Contains("block kind 'wide'"), Error);
+  CHECK_THROWS_WITH_AS(pipeline::load_config(p), doctest::Contains("block kind 'wide'"), Error);
   std::ofstream(p) << "data_cfg:\n  dataset: x.pack\n";
-  tools::TrainConfig c =
-      tools::load_config(p, {"trainer_cfg.sampler=[4, 2]", "model_cfg.channels=[2, 4, 8]"});
+  pipeline::TrainConfig c =
+      pipeline::load_config(p, {"trainer_cfg.sampler=[4, 2]", "model_cfg.channels=[2, 4, 8]"});
   CHECK(c.p == 4);
   CHECK(c.model.channels[2] == 8);
-  CHECK_THROWS_WITH_AS(tools::load_config(p, {"trainer_cfg.sampler"}),
+  CHECK_THROWS_WITH_AS(pipeline::load_config(p, {"trainer_cfg.sampler"}),
                        doctest::Contains("expected section.key=value"), Error);
-  CHECK_THROWS_WITH_AS(tools::load_config("/tmp/rmgait_nope.yaml"),
+  CHECK_THROWS_WITH_AS(pipeline::load_config("/tmp/rmgait_nope.yaml"),
                        doctest::Contains("cannot open"), Error);
-  CHECK_THROWS_WITH_AS(tools::load_config(p, {"trainer_cfg.keep_checkpoints=-1"}),
+  CHECK_THROWS_WITH_AS(pipeline::load_config(p, {"trainer_cfg.keep_checkpoints=-1"}),
                        doctest::Contains("keep_checkpoints must be 0 (keep all) or more"), Error);
-  CHECK_THROWS_WITH_AS(tools::load_config(p, {"model_cfg.channels=[4, 0, 8]"}),
+  CHECK_THROWS_WITH_AS(pipeline::load_config(p, {"model_cfg.channels=[4, 0, 8]"}),
                        doctest::Contains("model_cfg.channels must be positive, got 0"), Error);
 }
 
@@ -210,21 +210,21 @@ TEST_CASE("configuration: the effective settings read back as the same settings"
   // getters and setters of one table agree, and nothing is left out
   std::string p = "/tmp/rmgait_cfg_rt.yaml";
   std::ofstream(p) << "data_cfg:\n  dataset: x.pack\n";
-  const tools::TrainConfig c = tools::load_config(
+  const pipeline::TrainConfig c = pipeline::load_config(
       p, {"model_cfg.block=gl", "model_cfg.channels=[3, 5, 7]", "model_cfg.mask_strategy=row",
           "trainer_cfg.sampler=[3, 2]", "trainer_cfg.precision=bf16", "trainer_cfg.seed=11",
           "trainer_cfg.keep_checkpoints=2", "scheduler_cfg.milestones=[5, 9]",
           "scheduler_cfg.gammas=[0.5, 0.25]", "trainer_cfg.on_nonfinite=skip",
           "optimizer_cfg.lr=0.003", "evaluator_cfg.distance=flattened"});
-  const auto settings = tools::effective_settings(c);
+  const auto settings = pipeline::effective_settings(c);
   std::string yaml, section;
   for (const auto& [key, value] : settings) {
     const std::string sec = key.substr(0, key.find('.'));
     if (sec != section) yaml += sec + ":\n", section = sec;
     yaml += "  " + key.substr(key.find('.') + 1) + ": " + value + "\n";
   }
-  const tools::TrainConfig back = tools::parse_config(yaml, "round trip");
-  CHECK(tools::effective_settings(back) == settings);
+  const pipeline::TrainConfig back = pipeline::parse_config(yaml, "round trip");
+  CHECK(pipeline::effective_settings(back) == settings);
   auto value = [&](const std::string& key) {
     for (const auto& [k, v] : settings)
       if (k == key) return v;
@@ -277,7 +277,7 @@ trainer_cfg:
   namespace fs = std::filesystem;
   fs::remove_all("/tmp/rmgait_e2e_a");
   fs::remove_all("/tmp/rmgait_e2e_b");
-  tools::run_train(tools::load_config(cfg_path), "");
+  pipeline::run_train(pipeline::load_config(cfg_path), "");
   auto a = read_log("/tmp/rmgait_e2e_a/log.jsonl");
   REQUIRE(a.size() == 120);
   double first = 0, last = 0;
@@ -292,7 +292,7 @@ trainer_cfg:
   MESSAGE("tiny e2e NM rank-1 " << eval["rank1"]["nm"]["mean"].get<double>());
   CHECK(eval["rank1"]["nm"]["mean"].get<double>() > 40.0);  // chance: 25%
 
-  tools::run_train(tools::load_config(cfg_path, {"trainer_cfg.output_dir=/tmp/rmgait_e2e_b"}),
+  pipeline::run_train(pipeline::load_config(cfg_path, {"trainer_cfg.output_dir=/tmp/rmgait_e2e_b"}),
                    "/tmp/rmgait_e2e_a/checkpoints/iter_0000100.safetensors");
   auto b = read_log("/tmp/rmgait_e2e_b/log.jsonl");
   REQUIRE(b.size() == 20);
@@ -305,28 +305,28 @@ trainer_cfg:
   // the same weights as a PyTorch .pt in OpenGait's layout: evaluated with --config, the same
   // rank-1 table; as --resume-weights, training starts from them (lr 0: parameters unchanged)
   const std::string ckpt = "/tmp/rmgait_e2e_a/latest.safetensors", pt = "/tmp/rmgait_e2e.pt";
-  formats::save_torch_checkpoint(pt, tools::read_weights(ckpt), true, 120);
-  tools::LoadedModel ours = tools::load_model(ckpt), theirs = tools::load_model(pt, cfg_path);
+  formats::save_torch_checkpoint(pt, pipeline::read_weights(ckpt), true, 120);
+  pipeline::LoadedModel ours = pipeline::load_model(ckpt), theirs = pipeline::load_model(pt, cfg_path);
   CHECK(theirs.iteration == 120);
   data::PackedDataset ds("/tmp/rmgait_e2e.pack");
   const data::Protocol proto = data::parse_protocol("casiab-st");
-  tools::EvalOptions o;
-  CHECK(tools::evaluate(*theirs.model, ds, proto, o).mean ==
-        tools::evaluate(*ours.model, ds, proto, o).mean);
-  CHECK_THROWS_WITH_AS(tools::load_model(pt), doctest::Contains("give --config"), Error);
+  pipeline::EvalOptions o;
+  CHECK(pipeline::evaluate(*theirs.model, ds, proto, o).mean ==
+        pipeline::evaluate(*ours.model, ds, proto, o).mean);
+  CHECK_THROWS_WITH_AS(pipeline::load_model(pt), doctest::Contains("give --config"), Error);
   fs::remove_all("/tmp/rmgait_e2e_c");
-  tools::run_train(tools::load_config(cfg_path, {"trainer_cfg.output_dir=/tmp/rmgait_e2e_c",
+  pipeline::run_train(pipeline::load_config(cfg_path, {"trainer_cfg.output_dir=/tmp/rmgait_e2e_c",
                                                  "trainer_cfg.total_iter=1", "optimizer_cfg.lr=0",
                                                  "trainer_cfg.save_iter=1"}),
                    "", Device::cpu, pt);
-  auto before = tools::read_weights(ckpt),
-       after = tools::read_weights("/tmp/rmgait_e2e_c/latest.safetensors");
+  auto before = pipeline::read_weights(ckpt),
+       after = pipeline::read_weights("/tmp/rmgait_e2e_c/latest.safetensors");
   for (const auto& [k, v] : ours.model->named_parameters())
     CHECK_MESSAGE(after.at(k).to_vector() == before.at(k).to_vector(), k);
 
   // the report: 3 x 11 x 11 heatmap cells holding eval.json's per-pair accuracies, and each
   // curve one point per logged step
-  tools::write_report({"/tmp/rmgait_e2e_a", "/tmp/rmgait_e2e_b"}, "/tmp/rmgait_e2e_report.html");
+  pipeline::write_report({"/tmp/rmgait_e2e_a", "/tmp/rmgait_e2e_b"}, "/tmp/rmgait_e2e_report.html");
   std::ifstream rf("/tmp/rmgait_e2e_report.html");
   const std::string html((std::istreambuf_iterator<char>(rf)), {});
   const std::regex cell_re(
@@ -439,7 +439,7 @@ trainer_cfg:
 )";
   const std::string p = "/tmp/rmgait_opengait.yaml", out = "/tmp/rmgait_from_opengait.yaml";
   std::ofstream(p) << og;
-  tools::TrainConfig c = tools::load_config(p, {"trainer_cfg.total_iter=5"});
+  pipeline::TrainConfig c = pipeline::load_config(p, {"trainer_cfg.total_iter=5"});
   CHECK(c.model.block == gait::BlockKind::gl);
   CHECK(c.model.channels == std::array<int64_t, 3>{32, 64, 128});
   CHECK(c.dataset == "/data/casiab.pack");
@@ -463,8 +463,8 @@ trainer_cfg:
   CHECK(c.precision == "f32");
   CHECK(c.output_dir == "output/GaitGL");
   // config --from-opengait writes the equivalent rmgait configuration
-  tools::write_config_from_opengait(p, out);
-  tools::TrainConfig d = tools::load_config(out, {"trainer_cfg.total_iter=5"});
+  pipeline::write_config_from_opengait(p, out);
+  pipeline::TrainConfig d = pipeline::load_config(out, {"trainer_cfg.total_iter=5"});
   CHECK(d.yaml == c.yaml);
   // anything else is refused by name
   auto with = [&](const std::string& from, const std::string& to) {
@@ -473,20 +473,20 @@ trainer_cfg:
     std::ofstream(p) << s;
   };
   with("  class_num: 74", "  class_num: 74\n  bin_num: [64]");
-  CHECK_THROWS_WITH_AS(tools::load_config(p),
+  CHECK_THROWS_WITH_AS(pipeline::load_config(p),
                        doctest::Contains("OpenGait key 'model_cfg.bin_num' is not understood"),
                        Error);
   with("model: GaitGL", "model: GaitPart");
-  CHECK_THROWS_WITH_AS(tools::load_config(p),
+  CHECK_THROWS_WITH_AS(pipeline::load_config(p),
                        doctest::Contains("'GaitPart': rmgait implements GaitGL"), Error);
   with("restore_hint: 0", "restore_hint: 40000");
-  CHECK_THROWS_WITH_AS(tools::load_config(p), doctest::Contains("'trainer_cfg.restore_hint'"),
+  CHECK_THROWS_WITH_AS(pipeline::load_config(p), doctest::Contains("'trainer_cfg.restore_hint'"),
                        Error);
   with("    scale: 1", "    scale: 16");
-  CHECK_THROWS_WITH_AS(tools::load_config(p), doctest::Contains("rmgait implements scale 1"),
+  CHECK_THROWS_WITH_AS(pipeline::load_config(p), doctest::Contains("rmgait implements scale 1"),
                        Error);
   with("channels: [32, 64, 128]", "channels: [32, 64, 128, 256]");  // OU-MVLP's deeper GaitGL
-  CHECK_THROWS_WITH_AS(tools::load_config(p), doctest::Contains("expected 3 channel counts"),
+  CHECK_THROWS_WITH_AS(pipeline::load_config(p), doctest::Contains("expected 3 channel counts"),
                        Error);
 }
 
@@ -500,7 +500,7 @@ TEST_CASE("visualize: stage maps, and RMFE's two branches under each mask strate
   Tensor x = rand({1, 9, 64, 44}, g);
   const std::string dir = "/tmp/rmgait_visualize";
   std::filesystem::remove_all(dir);
-  std::vector<std::string> files = tools::visualize(model, x, 4, dir);
+  std::vector<std::string> files = pipeline::visualize(model, x, 4, dir);
   REQUIRE(files.size() == 1 + 5 + 4 * 3);  // input, 5 stages, (mask, 2 branches) x 4 strategies
   auto img = [&](const std::string& name) { return data::read_gray(dir + "/" + name); };
   data::GrayImage in = img("input.png");

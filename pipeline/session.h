@@ -10,9 +10,9 @@
 #include "engine/precision.h"
 #include "gait/evaluator.h"
 #include "gait/model.h"
-#include "tools/config.h"
+#include "pipeline/config.h"
 
-namespace rmgait::tools {
+namespace rmgait::pipeline {
 
 // The model for a configuration and a dataset frame size; num_classes from the training subjects.
 gait::ModelConfig model_config(const TrainConfig& cfg, int64_t num_classes, int64_t height);
@@ -62,4 +62,4 @@ Device parse_device(const std::string& s);  // "cpu" or "cuda" (checked to be us
 int run_train(const TrainConfig& cfg, const std::string& resume, Device device = Device::cpu,
               const std::string& weights = "");
 
-}  // namespace rmgait::tools
+}  // namespace rmgait::pipeline

@@ -1,4 +1,4 @@
-#include "tools/visualize.h"
+#include "pipeline/visualize.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,7 +9,7 @@
 #include "engine/error.h"
 #include "engine/ops.h"
 
-namespace rmgait::tools {
+namespace rmgait::pipeline {
 
 namespace {
 
@@ -122,4 +122,4 @@ std::vector<std::string> visualize(gait::ReverseMaskModel& model, const Tensor& 
   return files;
 }
 
-}  // namespace rmgait::tools
+}  // namespace rmgait::pipeline

@@ -1,4 +1,4 @@
-#include "tools/opengait_config.h"
+#include "pipeline/opengait_config.h"
 
 #include <functional>
 #include <map>
@@ -6,7 +6,7 @@
 
 #include "engine/error.h"
 
-namespace rmgait::tools {
+namespace rmgait::pipeline {
 
 namespace {
 
@@ -190,4 +190,4 @@ YAML::Node from_opengait(const YAML::Node& og, const std::string& origin) {
   return out;
 }
 
-}  // namespace rmgait::tools
+}  // namespace rmgait::pipeline

@@ -23,10 +23,10 @@
 #include "gait/regularizers.h"
 #include "nn/checkpoint.h"
 #include "nn/loss.h"
-#include "tools/data_parallel.h"
-#include "tools/session.h"
+#include "pipeline/data_parallel.h"
+#include "pipeline/session.h"
 
-namespace rmgait::tools {
+namespace rmgait::pipeline {
 
 namespace {
 
@@ -401,4 +401,4 @@ int run_train(const TrainConfig& cfg, const std::string& resume, Device device,
   return 0;
 }
 
-}  // namespace rmgait::tools
+}  // namespace rmgait::pipeline

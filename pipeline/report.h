@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-namespace rmgait::tools {
+namespace rmgait::pipeline {
 
 void write_report(const std::vector<std::string>& run_dirs, const std::string& out_html);
 
-}  // namespace rmgait::tools
+}  // namespace rmgait::pipeline

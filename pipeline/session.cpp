@@ -1,4 +1,4 @@
-#include "tools/session.h"
+#include "pipeline/session.h"
 
 #include <cstdio>
 #include <fstream>
@@ -15,7 +15,7 @@
 #include "formats/torch_pt.h"
 #include "nn/checkpoint.h"
 
-namespace rmgait::tools {
+namespace rmgait::pipeline {
 
 gait::ModelConfig model_config(const TrainConfig& cfg, int64_t num_classes, int64_t height) {
   gait::ModelConfig m = cfg.model;
@@ -193,4 +193,4 @@ void write_results(const gait::EvalTable& t, const std::string& stem) {
   atomic_write(stem + ".csv", csv);
 }
 
-}  // namespace rmgait::tools
+}  // namespace rmgait::pipeline

@@ -7,10 +7,10 @@
 
 #include <string>
 
-namespace rmgait::tools {
+namespace rmgait::pipeline {
 
 // An OpenGait configuration names its model in model_cfg.model (rmgait's uses model_cfg.block).
 bool is_opengait_config(const YAML::Node& root);
 YAML::Node from_opengait(const YAML::Node& og, const std::string& origin);
 
-}  // namespace rmgait::tools
+}  // namespace rmgait::pipeline
