@@ -4,12 +4,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <thread>
 
 #include "engine/error.h"
 
@@ -30,12 +27,6 @@ std::string dir_of(const std::string& path) {
   return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
 }
 
-// Tests only (RMGAIT_TEST_SLOW_WRITE_MS): a pause with the temporary file half written, so that a
-// test's kill -9 can land inside a checkpoint write.
-void test_pause() {
-  static const char* ms = std::getenv("RMGAIT_TEST_SLOW_WRITE_MS");
-  if (ms) std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(ms)));
-}
 }  // namespace
 
 std::string temp_path(const std::string& path) {
@@ -53,8 +44,8 @@ void commit_temp(const std::string& path) {
   sync_path(dir_of(path), true);
 }
 
-void write_file_atomically(const std::string& path,
-                           const std::function<void(std::ostream&)>& write) {
+void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& write,
+                           const std::function<void()>& before_commit) {
   const std::string tmp = temp_path(path);
   {
     errno = 0;
@@ -75,7 +66,7 @@ void write_file_atomically(const std::string& path,
       throw;
     }
     if (!f.good()) fail("writing");  // errno from the failed write(2): ENOSPC, EFBIG, EIO
-    test_pause();
+    if (before_commit) before_commit();
     f.flush();
     if (!f.good()) fail("writing");
     f.close();  // the last buffered bytes go out here: a full disk can still fail

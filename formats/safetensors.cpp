@@ -39,7 +39,8 @@ DType parse_dtype(const std::string& s, const std::string& path, const std::stri
 }  // namespace
 
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
-                      const std::map<std::string, std::string>& metadata) {
+                      const std::map<std::string, std::string>& metadata,
+                      const std::function<void()>& before_commit) {
   nlohmann::ordered_json header;
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::vector<Tensor> data;
@@ -56,16 +57,19 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   }
   std::string h = header.dump();
   h.append((8 - h.size() % 8) % 8, ' ');
-  write_file_atomically(path, [&](std::ostream& f) {
-    uint64_t n = h.size();
-    unsigned char len[8];
-    for (int i = 0; i < 8; ++i) len[i] = uint8_t(n >> (8 * i));
-    f.write(reinterpret_cast<const char*>(len), 8);
-    f.write(h.data(), std::streamsize(h.size()));
-    for (const Tensor& c : data)
-      f.write(static_cast<const char*>(c.raw_data()),
-              std::streamsize(size_t(c.numel()) * dtype_size(c.dtype())));
-  });
+  write_file_atomically(
+      path,
+      [&](std::ostream& f) {
+        uint64_t n = h.size();
+        unsigned char len[8];
+        for (int i = 0; i < 8; ++i) len[i] = uint8_t(n >> (8 * i));
+        f.write(reinterpret_cast<const char*>(len), 8);
+        f.write(h.data(), std::streamsize(h.size()));
+        for (const Tensor& c : data)
+          f.write(static_cast<const char*>(c.raw_data()),
+                  std::streamsize(size_t(c.numel()) * dtype_size(c.dtype())));
+      },
+      before_commit);
 }
 
 SafetensorsFile load_safetensors(const std::string& path) {

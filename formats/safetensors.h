@@ -5,6 +5,7 @@
 // Limits: the header's length against the file; each tensor's shape (overflow-checked, at most
 // 8 dimensions) against its data_offsets, those against the file's data; all tensors together
 // at most the data (no overlapping spans); nothing allocated before those checks.
+#include <functional>
 #include <map>
 #include <string>
 
@@ -17,8 +18,10 @@ struct SafetensorsFile {
   std::map<std::string, std::string> metadata;
 };
 
+// `before_commit`: as write_file_atomically's (engine/atomic_file.h).
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
-                      const std::map<std::string, std::string>& metadata = {});
+                      const std::map<std::string, std::string>& metadata = {},
+                      const std::function<void()>& before_commit = {});
 // Validates everything (sizes, dtypes, offsets, JSON); errors name the file and the key.
 SafetensorsFile load_safetensors(const std::string& path);
 

@@ -13,6 +13,16 @@
 
 namespace rmgait::gait {
 
+Distance parse_distance(const std::string& s) {
+  if (s == "per_part") return Distance::per_part_mean;
+  RM_CHECK(s == "flattened", "distance '", s, "': expected per_part or flattened");
+  return Distance::flattened;
+}
+
+const char* distance_name(Distance d) {
+  return d == Distance::flattened ? "flattened" : "per_part";
+}
+
 namespace {
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 

@@ -18,6 +18,8 @@ struct EvalSample {
 };
 
 enum class Distance { per_part_mean, flattened };
+Distance parse_distance(const std::string& s);  // "per_part" or "flattened", else an error
+const char* distance_name(Distance d);
 
 struct EvalTiles {
   int64_t probes = 0, gallery = 0;

@@ -10,14 +10,14 @@ const std::string kOpt = "optimizer/";  // the optimizer state's keys: "optimize
 }
 
 void save_checkpoint(const std::string& path, const Module& model, const Optimizer* optimizer,
-                     const CheckpointInfo& info) {
+                     const CheckpointInfo& info, const std::function<void()>& before_commit) {
   std::map<std::string, Tensor> all = model.state_dict();
   if (optimizer)
     for (auto& [k, v] : optimizer->state_dict()) all[kOpt + k] = v;
   std::map<std::string, std::string> meta = info.metadata;
   meta["iteration"] = std::to_string(info.iteration);
   meta["format"] = "rmgait-checkpoint-1";
-  formats::save_safetensors(path, all, meta);
+  formats::save_safetensors(path, all, meta, before_commit);
 }
 
 CheckpointInfo load_checkpoint(const std::string& path, Module& model, Optimizer* optimizer) {

@@ -2,6 +2,7 @@
 // Training checkpoints in one safetensors file: the model's state dict under its own keys, the
 // optimizer's state under "optimizer/<key>", and string metadata (iteration, RNG states, config)
 // so that training resumes exactly. Written atomically.
+#include <functional>
 #include <map>
 #include <string>
 
@@ -15,8 +16,9 @@ struct CheckpointInfo {
   std::map<std::string, std::string> metadata;  // free-form, e.g. "rng", "config"
 };
 
+// `before_commit`: as write_file_atomically's (engine/atomic_file.h).
 void save_checkpoint(const std::string& path, const Module& model, const Optimizer* optimizer,
-                     const CheckpointInfo& info);
+                     const CheckpointInfo& info, const std::function<void()>& before_commit = {});
 // Loads the model (strict) and, when given, the optimizer; returns the metadata. Errors name the
 // file and the offending keys.
 CheckpointInfo load_checkpoint(const std::string& path, Module& model, Optimizer* optimizer);

@@ -16,6 +16,17 @@
 
 namespace rmgait::pipeline {
 
+Solver parse_solver(const std::string& s) {
+  if (s == "Adam") return Solver::adam;
+  if (s == "AdamW") return Solver::adamw;
+  RM_CHECK(s == "SGD", "'", s, "': expected Adam, AdamW or SGD");
+  return Solver::sgd;
+}
+
+const char* solver_name(Solver s) {
+  return s == Solver::adam ? "Adam" : s == Solver::adamw ? "AdamW" : "SGD";
+}
+
 namespace {
 
 // One entry per key: how a YAML value sets the field, and the field's effective value as YAML.
@@ -63,7 +74,9 @@ std::map<std::string, Field> fields(TrainConfig& c) {
       {"loss_cfg.margin", plain(c.margin)},
       {"loss_cfg.ce_weight", plain(c.ce_weight)},
       {"loss_cfg.label_smoothing", plain(c.label_smoothing)},
-      {"optimizer_cfg.solver", plain(c.solver)},
+      {"optimizer_cfg.solver",
+       {[&c](const YAML::Node& n) { c.solver = parse_solver(n.as<std::string>()); },
+        [&c] { return YAML::Node(solver_name(c.solver)); }}},
       {"optimizer_cfg.lr", plain(c.lr)},
       {"optimizer_cfg.weight_decay", plain(c.weight_decay)},
       {"optimizer_cfg.momentum", plain(c.momentum)},
@@ -87,24 +100,23 @@ std::map<std::string, Field> fields(TrainConfig& c) {
       {"trainer_cfg.frames", plain(c.frames)},
       {"trainer_cfg.recompute", plain(m.recompute)},
       {"trainer_cfg.precision",
-       {[&c](const YAML::Node& n) {
-          c.precision = n.as<std::string>();
-          parse_precision(c.precision);  // f32 or bf16, else an error naming the value
-        },
-        [&c] { return YAML::Node(c.precision); }}},
+       {[&c](const YAML::Node& n) { c.precision = parse_precision(n.as<std::string>()); },
+        [&c] { return YAML::Node(precision_name(c.precision)); }}},
       {"trainer_cfg.on_nonfinite",
        {[&c](const YAML::Node& n) {
-          c.on_nonfinite = n.as<std::string>();
-          RM_CHECK(c.on_nonfinite == "stop" || c.on_nonfinite == "skip", "'", c.on_nonfinite,
-                   "': expected stop or skip");
+          const std::string v = n.as<std::string>();
+          RM_CHECK(v == "stop" || v == "skip", "'", v, "': expected stop or skip");
+          c.on_nonfinite = v == "stop" ? OnNonfinite::stop : OnNonfinite::skip;
         },
-        [&c] { return YAML::Node(c.on_nonfinite); }}},
+        [&c] { return YAML::Node(c.on_nonfinite == OnNonfinite::stop ? "stop" : "skip"); }}},
       {"trainer_cfg.seed", plain(c.seed)},
       {"trainer_cfg.clip_grad", plain(c.clip_grad)},
       {"trainer_cfg.flip", plain(c.flip)},
       {"trainer_cfg.sync_bn", plain(c.sync_bn)},
       {"trainer_cfg.output_dir", plain(c.output_dir)},
-      {"evaluator_cfg.distance", plain(c.distance)},
+      {"evaluator_cfg.distance",
+       {[&c](const YAML::Node& n) { c.distance = gait::parse_distance(n.as<std::string>()); },
+        [&c] { return YAML::Node(gait::distance_name(c.distance)); }}},
       {"evaluator_cfg.memory_mb", plain(c.eval_memory_mb)},
   };
 }
@@ -150,10 +162,6 @@ void apply(const YAML::Node& root, TrainConfig& c, const std::string& origin) {
     }
   }
   RM_CHECK(!c.dataset.empty(), origin, ": data_cfg.dataset is required");
-  RM_CHECK(c.solver == "Adam" || c.solver == "AdamW" || c.solver == "SGD", origin,
-           ": optimizer_cfg.solver '", c.solver, "': expected Adam, AdamW or SGD");
-  RM_CHECK(c.distance == "per_part" || c.distance == "flattened", origin,
-           ": evaluator_cfg.distance '", c.distance, "': expected per_part or flattened");
   RM_CHECK(c.eval_memory_mb > 0, origin, ": evaluator_cfg.memory_mb must be positive, got ",
            c.eval_memory_mb);
   RM_CHECK(c.gammas.empty() || c.gammas.size() == c.milestones.size(), origin,

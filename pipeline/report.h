@@ -6,8 +6,9 @@
 // overlaid); the rank-1 table in the paper's Table 1 layout; probe-view x gallery-view heatmaps
 // per condition from eval.json's per-pair accuracies (identical views marked); with several runs,
 // a comparison in the layout of the paper's ablation tables; a preview of the training set (a
-// strip of silhouettes per condition and view, from the dataset the run's configuration names). Heatmap cells and curves carry their
-// data (data-value, points) so that tests and scripts can read them back.
+// strip of silhouettes per condition and view, from the dataset the run's configuration names).
+// Heatmap cells and curves carry their data (data-value, points) so that tests and scripts can read
+// them back.
 #include <string>
 #include <vector>
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Training under faults (CPU, a small SynGait, a tiny plain model):
 # 1. kill -9 at 20 moments spread over a run, several inside checkpoint writes (slowed by the
-#    test-only RMGAIT_TEST_SLOW_WRITE_MS): every restart resumes from latest.safetensors, which
+#    train_with_hooks --slow-writes): every restart resumes from latest.safetensors, which
 #    is always complete; the final parameters and log equal the uninterrupted run's bit for bit;
 #    no temporary file is left;
 # 2. a file-size limit (RLIMIT_FSIZE) hit while writing a checkpoint, and a read-only output
@@ -9,9 +9,11 @@
 #    and loadable;
 # 3. an injected non-finite loss and gradient: on_nonfinite stop ends with a message naming the
 #    iteration and the tensor and keeps the last good checkpoint; skip goes on.
-# usage: faults_train.sh RMGAIT COMPARE_RUNS WORKDIR
+# The kills and non-finite values go through tests/train_with_hooks (the pipeline library's
+# Trainer with test hooks); the rest through the rmgait CLI.
+# usage: faults_train.sh RMGAIT COMPARE_RUNS TRAIN_WITH_HOOKS WORKDIR
 set -euo pipefail
-rmgait=$1 compare=$2 work=$3
+rmgait=$1 compare=$2 hooked=$3 work=$4
 rm -rf "$work" && mkdir -p "$work" && cd "$work"
 chmod 755 .
 export OMP_NUM_THREADS=1
@@ -42,8 +44,8 @@ in_write=0
 for i in "${!delays[@]}"; do
   args=(--set trainer_cfg.output_dir=run)
   [ -f run/latest.safetensors ] && args+=(--resume run/latest.safetensors)
-  # started directly (not through a shell function), so that $! is rmgait itself
-  RMGAIT_TEST_SLOW_WRITE_MS=120 "$rmgait" train --config run.yaml "${args[@]}" \
+  # started directly (not through a shell function), so that $! is the trainer itself
+  "$hooked" --slow-writes 120 --config run.yaml "${args[@]}" \
     > "kill_$i.txt" 2>&1 &
   pid=$!
   sleep "${delays[$i]}"
@@ -100,7 +102,7 @@ train --set trainer_cfg.output_dir=full --set trainer_cfg.total_iter=6 \
 # --- 3. non-finite loss and gradient ----------------------------------------------------------
 for what in loss grad; do
   set +e
-  RMGAIT_TEST_NONFINITE=5:$what train --set trainer_cfg.output_dir=nan_$what \
+  "$hooked" --nonfinite "5:$what" --config run.yaml --set trainer_cfg.output_dir=nan_$what \
     --set trainer_cfg.total_iter=8 > nan_$what.txt 2>&1
   rc=$?
   set -e
@@ -113,7 +115,7 @@ for what in loss grad; do
   [ ! -e nan_$what/checkpoints/iter_0000006.safetensors ] || fail "a checkpoint after the NaN"
   echo "non-finite $what: $(grep -o 'error.*' nan_$what.txt | head -n 1)"
 done
-RMGAIT_TEST_NONFINITE=5:loss train --set trainer_cfg.output_dir=nan_skip \
+"$hooked" --nonfinite 5:loss --config run.yaml --set trainer_cfg.output_dir=nan_skip \
   --set trainer_cfg.total_iter=8 --set trainer_cfg.on_nonfinite=skip > nan_skip.txt 2>&1 ||
   fail "on_nonfinite: skip stopped: $(tail -n 3 nan_skip.txt)"
 grep -q '"skipped"' nan_skip/log.jsonl || fail "the skipped step is not in the log"

@@ -12,13 +12,15 @@
 #include "data/packed.h"
 #include "data/protocol.h"
 #include "data/syngait.h"
-#include "gait/evaluator.h"
 #include "formats/torch_pt.h"
-#include "tests/test_util.h"
+#include "gait/evaluator.h"
 #include "pipeline/config.h"
+#include "pipeline/evaluation.h"
+#include "pipeline/model_io.h"
 #include "pipeline/report.h"
-#include "pipeline/session.h"
+#include "pipeline/trainer.h"
 #include "pipeline/visualize.h"
+#include "tests/test_util.h"
 
 using namespace rmgait;
 using namespace rmgait::gait;
@@ -277,7 +279,7 @@ trainer_cfg:
   namespace fs = std::filesystem;
   fs::remove_all("/tmp/rmgait_e2e_a");
   fs::remove_all("/tmp/rmgait_e2e_b");
-  pipeline::run_train(pipeline::load_config(cfg_path), "");
+  pipeline::train(pipeline::load_config(cfg_path), {});
   auto a = read_log("/tmp/rmgait_e2e_a/log.jsonl");
   REQUIRE(a.size() == 120);
   double first = 0, last = 0;
@@ -292,8 +294,10 @@ trainer_cfg:
   MESSAGE("tiny e2e NM rank-1 " << eval["rank1"]["nm"]["mean"].get<double>());
   CHECK(eval["rank1"]["nm"]["mean"].get<double>() > 40.0);  // chance: 25%
 
-  pipeline::run_train(pipeline::load_config(cfg_path, {"trainer_cfg.output_dir=/tmp/rmgait_e2e_b"}),
-                   "/tmp/rmgait_e2e_a/checkpoints/iter_0000100.safetensors");
+  pipeline::TrainOptions resume;
+  resume.resume = "/tmp/rmgait_e2e_a/checkpoints/iter_0000100.safetensors";
+  pipeline::train(pipeline::load_config(cfg_path, {"trainer_cfg.output_dir=/tmp/rmgait_e2e_b"}),
+                  resume);
   auto b = read_log("/tmp/rmgait_e2e_b/log.jsonl");
   REQUIRE(b.size() == 20);
   for (int i = 0; i < 20; ++i) {
@@ -306,7 +310,8 @@ trainer_cfg:
   // rank-1 table; as --resume-weights, training starts from them (lr 0: parameters unchanged)
   const std::string ckpt = "/tmp/rmgait_e2e_a/latest.safetensors", pt = "/tmp/rmgait_e2e.pt";
   formats::save_torch_checkpoint(pt, pipeline::read_weights(ckpt), true, 120);
-  pipeline::LoadedModel ours = pipeline::load_model(ckpt), theirs = pipeline::load_model(pt, cfg_path);
+  pipeline::LoadedModel ours = pipeline::load_model(ckpt),
+                        theirs = pipeline::load_model(pt, cfg_path);
   CHECK(theirs.iteration == 120);
   data::PackedDataset ds("/tmp/rmgait_e2e.pack");
   const data::Protocol proto = data::parse_protocol("casiab-st");
@@ -315,10 +320,12 @@ trainer_cfg:
         pipeline::evaluate(*ours.model, ds, proto, o).mean);
   CHECK_THROWS_WITH_AS(pipeline::load_model(pt), doctest::Contains("give --config"), Error);
   fs::remove_all("/tmp/rmgait_e2e_c");
-  pipeline::run_train(pipeline::load_config(cfg_path, {"trainer_cfg.output_dir=/tmp/rmgait_e2e_c",
-                                                 "trainer_cfg.total_iter=1", "optimizer_cfg.lr=0",
-                                                 "trainer_cfg.save_iter=1"}),
-                   "", Device::cpu, pt);
+  pipeline::TrainOptions fine_tune;
+  fine_tune.weights = pt;
+  pipeline::train(pipeline::load_config(cfg_path, {"trainer_cfg.output_dir=/tmp/rmgait_e2e_c",
+                                                   "trainer_cfg.total_iter=1", "optimizer_cfg.lr=0",
+                                                   "trainer_cfg.save_iter=1"}),
+                  fine_tune);
   auto before = pipeline::read_weights(ckpt),
        after = pipeline::read_weights("/tmp/rmgait_e2e_c/latest.safetensors");
   for (const auto& [k, v] : ours.model->named_parameters())
@@ -460,7 +467,7 @@ trainer_cfg:
   CHECK(c.save_iter == 10000);
   CHECK(c.eval_iter == 10000);  // with_test: evaluate at each save
   CHECK(c.sync_bn);
-  CHECK(c.precision == "f32");
+  CHECK(c.precision == Precision::f32);
   CHECK(c.output_dir == "output/GaitGL");
   // config --from-opengait writes the equivalent rmgait configuration
   pipeline::write_config_from_opengait(p, out);

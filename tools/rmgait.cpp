@@ -32,8 +32,10 @@
 #include "nn/loss.h"
 #include "nn/optim.h"
 #include "pipeline/data_parallel.h"
+#include "pipeline/evaluation.h"
+#include "pipeline/model_io.h"
 #include "pipeline/report.h"
-#include "pipeline/session.h"
+#include "pipeline/trainer.h"
 #include "pipeline/visualize.h"
 
 using namespace rmgait;
@@ -72,10 +74,10 @@ int cmd_eval(const std::string& ckpt, const std::string& config, const std::stri
   data::PackedDataset ds(dataset);
   data::Protocol p = data::parse_protocol(protocol);
   pipeline::EvalOptions o;
-  o.distance = distance == "flattened" ? gait::Distance::flattened : gait::Distance::per_part_mean;
+  o.distance = gait::parse_distance(distance);
   o.memory_bytes = memory_mb << 20;
   o.device = device;
-  o.precision = parse_precision(precision.empty() ? lm.cfg.precision : precision);
+  o.precision = precision.empty() ? lm.cfg.precision : parse_precision(precision);
   o.comm = &dist::world();  // under mpirun: sharded, scored by rank 0
   o.progress = o.comm->rank() == 0;
   gait::EvalTable t = pipeline::evaluate(*lm.model, ds, p, o);
@@ -122,7 +124,7 @@ int cmd_embed(const std::string& ckpt, const std::string& config, const std::str
               Device device) {
   Tensor x = read_sequence(npy, dir);  // first: bad input fails before the model loads
   pipeline::LoadedModel lm = pipeline::load_model(ckpt, config);
-  const Precision prec = parse_precision(precision.empty() ? lm.cfg.precision : precision);
+  const Precision prec = precision.empty() ? lm.cfg.precision : parse_precision(precision);
   check_precision(prec, device);
   lm.model->to(device);
   x = x.to(device);
@@ -169,7 +171,7 @@ int cmd_convert(const std::string& in, const std::string& out, bool opengait) {
 int cmd_bench(const pipeline::TrainConfig& cfg, int iters, int64_t classes, Device device,
               double baseline_step) {
   using Clock = std::chrono::steady_clock;
-  const Precision precision = parse_precision(cfg.precision);
+  const Precision precision = cfg.precision;
   check_precision(precision, device);
   gait::ReverseMaskModel model(pipeline::model_config(cfg, classes, 64));
   model.to(device);
@@ -464,9 +466,11 @@ int main(int argc, char** argv) {
       std::printf("%s: %s", dst.c_str(), sum.report().c_str());
       return sum.sequences_written > 0 ? 0 : 1;
     }
-    if (*train)
-      return pipeline::run_train(pipeline::load_config(config, sets), resume, pipeline::parse_device(device),
-                              resume_weights);
+    if (*train) {
+      pipeline::train(pipeline::load_config(config, sets),
+                      {resume, resume_weights, pipeline::parse_device(device), {}});
+      return 0;
+    }
     if (*eval)
       return cmd_eval(ckpt, config, dataset, protocol, out, distance, eval_memory_mb, precision,
                       pipeline::parse_device(device));

@@ -1,112 +1,23 @@
-#include "pipeline/session.h"
+#include "pipeline/evaluation.h"
 
+#include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "data/loader.h"
 #include "engine/atomic_file.h"
 #include "engine/autograd.h"
 #include "engine/error.h"
-#include "engine/ops.h"
 #include "engine/progress.h"
-#include "formats/safetensors.h"
-#include "formats/torch_pt.h"
-#include "nn/checkpoint.h"
 
 namespace rmgait::pipeline {
 
-gait::ModelConfig model_config(const TrainConfig& cfg, int64_t num_classes, int64_t height) {
-  gait::ModelConfig m = cfg.model;
-  m.num_classes = num_classes;
-  m.height = height;
-  m.width = 44;
-  m.seed = cfg.seed;
-  return m;
-}
-
-std::string rng_to_string(const std::vector<std::pair<uint64_t, uint64_t>>& s) {
-  std::string out;
-  for (auto [seed, off] : s) out += std::to_string(seed) + ":" + std::to_string(off) + ",";
-  return out;
-}
-
-std::vector<std::pair<uint64_t, uint64_t>> rng_from_string(const std::string& s) {
-  std::vector<std::pair<uint64_t, uint64_t>> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    auto c = item.find(':');
-    RM_CHECK(c != std::string::npos, "rng state '", item, "': expected seed:offset");
-    out.emplace_back(std::stoull(item.substr(0, c)), std::stoull(item.substr(c + 1)));
-  }
-  return out;
-}
-
-std::map<std::string, Tensor> read_weights(const std::string& path) {
-  if (formats::is_torch_checkpoint(path)) return formats::load_torch_checkpoint(path).state;
-  return nn::model_tensors(formats::load_safetensors(path).tensors);
-}
-
-LoadedModel load_model(const std::string& checkpoint, const std::string& config) {
-  LoadedModel lm;
-  std::map<std::string, std::string> meta;
-  if (!formats::is_torch_checkpoint(checkpoint))
-    meta = formats::load_safetensors(checkpoint).metadata;
-  auto cfg_it = meta.find("config");
-  if (config.empty() || cfg_it != meta.end()) {
-    RM_CHECK(cfg_it != meta.end(), checkpoint,
-             ": no rmgait configuration inside (a PyTorch or converted checkpoint): give --config");
-    RM_CHECK(config.empty(), checkpoint,
-             ": --config given, but the checkpoint carries its own configuration");
-    lm.cfg = parse_config(cfg_it->second, checkpoint + " (embedded config)");
-    auto need = [&](const char* key) {
-      auto it = meta.find(key);
-      RM_CHECK(it != meta.end(), checkpoint, ": metadata '", key, "' missing");
-      return std::stoll(it->second);
-    };
-    lm.model = std::make_unique<gait::ReverseMaskModel>(
-        model_config(lm.cfg, need("num_classes"), need("height")));
-    lm.iteration = nn::load_checkpoint(checkpoint, *lm.model, nullptr).iteration;
-    return lm;
-  }
-  lm.cfg = load_config(config, {});
-  std::map<std::string, Tensor> w;
-  if (formats::is_torch_checkpoint(checkpoint)) {
-    formats::TorchCheckpoint ck = formats::load_torch_checkpoint(checkpoint);
-    w = std::move(ck.state);
-    lm.iteration = ck.iteration.value_or(0);
-  } else {
-    w = read_weights(checkpoint);
-  }
-  auto fc = w.find("Head1.fc_bin");
-  RM_CHECK(fc != w.end() && fc->second.dim() == 3, checkpoint,
-           ": no Head1.fc_bin [parts, channels, classes] to read the class count from");
-  lm.model = std::make_unique<gait::ReverseMaskModel>(model_config(lm.cfg, fc->second.size(2), 64));
-  try {
-    lm.model->load_state_dict(w);
-  } catch (const Error& e) {
-    RM_FAIL(checkpoint, " with ", config, ": ", e.what());
-  }
-  return lm;
-}
-
-Device parse_device(const std::string& s) {
-  if (s == "cpu") return Device::cpu;
-  RM_CHECK(s == "cuda", "--device '", s, "': expected cpu or cuda");
-  RM_CHECK(device_available(Device::cuda),
-           "--device cuda: ", device_unavailable_reason(Device::cuda));
-  return Device::cuda;
-}
-
 EvalOptions eval_options(const TrainConfig& cfg, Device device) {
   EvalOptions o;
-  o.distance =
-      cfg.distance == "flattened" ? gait::Distance::flattened : gait::Distance::per_part_mean;
+  o.distance = cfg.distance;
   o.memory_bytes = cfg.eval_memory_mb << 20;
   o.device = device;
-  o.precision = parse_precision(cfg.precision);
+  o.precision = cfg.precision;
   return o;
 }
 
