@@ -3,7 +3,7 @@
 name: the heaviest kernels of a profiled rmgait step, their launch counts and share of GPU time.
 
   ncu --profile-from-start off --metrics gpu__time_duration.sum --csv --page raw \
-      --log-file step.csv env RMGAIT_PROFILE_STEP=1 rmgait bench ... --device cuda --iters 1
+      --log-file step.csv rmgait bench ... --device cuda --iters 1 --profile-step
   python3 bench/ncu_summary.py step.csv [TOP=30]
 """
 import collections

@@ -22,16 +22,21 @@ struct SamplerRng {
 void copy_frame(const PackedDataset& ds, size_t i, uint32_t f, float* dst, bool flip) {
   const uint32_t h = ds.height(), w = ds.width();
   const uint8_t* src = ds.frames(i) + size_t(f) * h * w;
-  const int left = w == 64 ? kCutLeft : 0, cols = w == 64 ? kModelWidth : int(w);
+  const auto [left, cols] = model_columns(w);
   for (uint32_t y = 0; y < h; ++y)
     for (int x = 0; x < cols; ++x)
       dst[y * cols + x] = float(src[y * w + left + (flip ? cols - 1 - x : x)]) * (1.f / 255.f);
 }
 
 int model_width(const PackedDataset& ds) {
-  return ds.width() == 64 ? kModelWidth : int(ds.width());
+  return model_columns(ds.width()).second;
 }
 }  // namespace
+
+std::pair<int, int> model_columns(int64_t width) {
+  return width == 64 ? std::pair<int, int>{kCutLeft, kModelWidth}
+                     : std::pair<int, int>{0, int(width)};
+}
 
 TrainSampler::TrainSampler(const PackedDataset& ds, std::vector<size_t> indices, SamplerOptions opt)
     : ds_(ds), opt_(opt) {

@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "data/packed.h"
@@ -45,6 +46,10 @@ class TrainSampler {
   std::vector<std::string> subjects_;
   std::vector<std::vector<size_t>> by_subject_;
 };
+
+// The columns the model sees of frames `width` wide, {first, count}: [10, 54) of a pretreated
+// 64-wide frame (data/pretreat.h), all of any other width.
+std::pair<int, int> model_columns(int64_t width);
 
 // A sequence's every frame as f32 [1, T, 64, 44] in [0, 1] (test-time loading).
 Tensor load_sequence(const PackedDataset& ds, size_t index);

@@ -7,6 +7,8 @@
 
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <set>
 
 #include "engine/atomic_file.h"
 #include "engine/error.h"
@@ -153,6 +155,26 @@ PackedDataset::PackedDataset(const std::string& path) : path_(path) {
 
 PackedDataset::~PackedDataset() {
   if (base_) ::munmap(const_cast<uint8_t*>(base_), bytes_);
+}
+
+std::string describe(const PackedDataset& ds) {
+  std::set<std::string> subjects;
+  std::map<std::string, int> per_cond, per_view;
+  uint64_t frames = 0;
+  for (const auto& s : ds.table()) {
+    subjects.insert(s.subject);
+    per_cond[s.condition + "-" + (s.seq < 10 ? "0" : "") + std::to_string(s.seq)]++;
+    per_view[s.view]++;
+    frames += s.frames;
+  }
+  std::string out = ds.path() + ": " + std::to_string(subjects.size()) + " subjects, " +
+                    std::to_string(ds.size()) + " sequences, " + std::to_string(frames) +
+                    " frames of " + std::to_string(ds.height()) + "x" + std::to_string(ds.width()) +
+                    "\nsequences per condition:";
+  for (auto& [c, n] : per_cond) out += " " + c + ":" + std::to_string(n);
+  out += "\nsequences per view:";
+  for (auto& [v, n] : per_view) out += " " + v + ":" + std::to_string(n);
+  return out + "\n";
 }
 
 }  // namespace rmgait::data

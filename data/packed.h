@@ -25,6 +25,10 @@ struct SequenceInfo {
   std::string name() const;  // "001/nm-01/090"
 };
 
+class PackedDataset;
+// "PATH: N subjects, M sequences, F frames of HxW", then the sequences per condition and view.
+std::string describe(const PackedDataset& ds);
+
 class PackedWriter {
  public:
   PackedWriter(const std::string& path, uint32_t height, uint32_t width);

@@ -5,10 +5,12 @@
 #include <nlohmann/json.hpp>
 
 #include "data/loader.h"
+#include "distributed/world.h"
 #include "engine/atomic_file.h"
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/progress.h"
+#include "pipeline/model_io.h"
 
 namespace rmgait::pipeline {
 
@@ -102,6 +104,29 @@ void write_results(const gait::EvalTable& t, const std::string& stem) {
     csv += "\n";
   }
   atomic_write(stem + ".csv", csv);
+}
+
+EvalReport evaluate_checkpoint(const CheckpointEval& r) {
+  RM_CHECK(r.memory_mb > 0, "eval: --memory-mb must be positive, got ", r.memory_mb);
+  LoadedModel lm = load_model(r.checkpoint, r.config);
+  lm.model->to(r.device);
+  data::PackedDataset ds(r.dataset);
+  data::Protocol p = data::parse_protocol(r.protocol);
+  EvalOptions o;
+  o.distance = r.distance;
+  o.memory_bytes = r.memory_mb << 20;
+  o.device = r.device;
+  o.precision = r.precision.empty() ? lm.cfg.precision : parse_precision(r.precision);
+  o.comm = &dist::world();  // under mpirun: sharded, scored by rank 0
+  o.progress = o.comm->rank() == 0;
+  EvalReport out;
+  out.table = evaluate(*lm.model, ds, p, o);
+  if (o.comm->rank() != 0) return out;
+  out.text = "rank-1 (%), excluding identical views, " + p.name + ", " + r.checkpoint + ":\n" +
+             gait::format_table(out.table);
+  if (p.kind == data::ProtocolKind::oumvlp)
+    out.text += "excluding invalid probes:\n" + gait::format_table(out.table, true);
+  return out;
 }
 
 }  // namespace rmgait::pipeline

@@ -33,6 +33,22 @@ EvalOptions eval_options(const TrainConfig& cfg, Device device);  // from evalua
 gait::EvalTable evaluate(gait::ReverseMaskModel& model, const data::PackedDataset& ds,
                          const data::Protocol& protocol, const EvalOptions& options);
 
+// `rmgait eval`: a checkpoint on a packed dataset's protocol, sharded over the ranks under
+// mpirun. The table and the text rank 0 prints (both empty on the other ranks).
+struct CheckpointEval {
+  std::string checkpoint, config;  // config: for a checkpoint without one (PyTorch .pt)
+  std::string dataset, protocol = "casiab-lt";
+  gait::Distance distance = gait::Distance::per_part_mean;
+  int64_t memory_mb = 1024;
+  std::string precision;  // "" : the training's
+  Device device = Device::cpu;
+};
+struct EvalReport {
+  gait::EvalTable table;
+  std::string text;
+};
+EvalReport evaluate_checkpoint(const CheckpointEval& request);
+
 // Writes the table as JSON and CSV (atomically) next to `stem` (stem.json, stem.csv).
 void write_results(const gait::EvalTable& t, const std::string& stem);
 

@@ -29,4 +29,9 @@ std::map<std::string, Tensor> read_weights(const std::string& path);
 
 Device parse_device(const std::string& s);  // "cpu" or "cuda" (checked to be usable)
 
+// `rmgait convert`: IN.pt -> OUT.safetensors (the state dict, OpenGait's iteration kept), or a
+// safetensors checkpoint -> OUT.pt / .pth that torch.load(weights_only=True) reads, with
+// `opengait` OpenGait's {'model': ..., 'iteration': n}. Returns a line saying what was written.
+std::string convert_checkpoint(const std::string& in, const std::string& out, bool opengait);
+
 }  // namespace rmgait::pipeline

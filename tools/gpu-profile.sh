@@ -2,7 +2,7 @@
 # Where a GPU training step spends its time, rmgait beside PyTorch, on a lent device machine
 # (after `bash tools/gpu-check.sh bundle` here; carry what gpu-check.sh names):
 #   bash tools/gpu-profile.sh [MODEL=inception] [PRECISIONS="bf16 tf32"]
-# rmgait: Nsight Compute times every kernel of one training step (RMGAIT_PROFILE_STEP marks it;
+# rmgait: Nsight Compute times every kernel of one training step (bench --profile-step marks it;
 # the warm-up step's algorithm searches are left out), summed by kernel (bench/ncu_summary.py).
 # PyTorch: torch.profiler over one step of bench/peer_torch.py (TORCH=0 skips it). TEST_CUDA=1
 # first runs the CUDA parity test. Logs under $OUT.
@@ -24,9 +24,9 @@ for mode in $precisions; do
   tf32=$([ "$mode" = tf32 ] && echo 1 || echo 0)
   echo "== $model $mode: rmgait (ncu)"
   LD_LIBRARY_PATH=$gpu_ld RMGAIT_TF32=$tf32 \
-    RMGAIT_PROFILE_STEP=1 timeout "${NCU_TIMEOUT:-240}" "$ncu" --profile-from-start off --clock-control none \
+    timeout "${NCU_TIMEOUT:-240}" "$ncu" --profile-from-start off --clock-control none \
     --metrics gpu__time_duration.sum --csv --page raw --log-file "/tmp/ncu_$mode.csv" \
-    ./build-gpu/tools/rmgait bench --config "$cfg" --device cuda --iters 1 --precision "$prec" 2>&1 |
+    ./build-gpu/tools/rmgait bench --config "$cfg" --device cuda --iters 1 --profile-step --precision "$prec" 2>&1 |
     grep -v "^inference\|^peak\|^model"
   python3 bench/ncu_summary.py "/tmp/ncu_$mode.csv" 30
   cp "/tmp/ncu_$mode.csv" "$out/" 2>/dev/null

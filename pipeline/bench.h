@@ -1,0 +1,27 @@
+#pragma once
+// `rmgait bench`: the training step of a configuration's model on random silhouettes (the
+// data-parallel step under mpirun) and inference on one 90-frame sequence, timed after a warm-up
+// step, with the work done (GFLOP of convolutions and matmuls) and the memory held.
+#include <string>
+
+#include "pipeline/config.h"
+
+namespace rmgait::pipeline {
+
+struct BenchOptions {
+  int iters = 3;         // timed steps (after one warm-up step)
+  int64_t classes = 74;  // the model's identities (CASIA-B LT: 74)
+  Device device = Device::cpu;
+  // under mpirun: one process's step time on the same cores, for the scaling efficiency
+  double baseline_step = 0;
+  bool profile_step = false;  // a device profiler records the first timed step alone
+};
+
+struct BenchResult {
+  double step_seconds = 0, inference_seconds = 0, peak_resident_mib = 0;
+  std::string text;  // the report rank 0 prints (empty on the other ranks)
+};
+
+BenchResult bench(const TrainConfig& cfg, const BenchOptions& options);
+
+}  // namespace rmgait::pipeline
