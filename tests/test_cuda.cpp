@@ -408,7 +408,7 @@ TEST_CASE(
   }
   // A whole step amplifies bf16's rounding: at these shapes the CPU's bf16 gradients are 0.03 -
   // 0.16 (relative L2) from its f32 ones, as PyTorch's CPU autocast's are from its f32 step
-  // (test_gait.cpp, bench/bf16_grad_noise_torch.py). The GPU rounds other values (cuDNN writes conv
+  // (test_gait.cpp, tests/parity/bf16_grad_noise_torch.py). The GPU rounds other values (cuDNN writes conv
   // results in bf16, sums in other orders), so it is compared with the f32 step, not the CPU's bf16
   // one: no further from it than twice the CPU's bf16 distance (root mean square over the
   // parameters; on an H100 1.10x for Inception, 1.25x for GaitGL), no parameter further than

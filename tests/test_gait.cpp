@@ -371,7 +371,7 @@ TEST_CASE("a bf16 training step's gradients are as near the f32 step's as PyTorc
   // test_cuda's shapes. A whole step amplifies bf16's rounding (u = 2^-8) far beyond u: PyTorch's
   // CPU autocast puts the same architectures' gradients (its own weights and inputs, cross
   // entropy) at a root mean square relative L2 distance of 0.106 (Inception) and 0.082 (GaitGL)
-  // from its f32 step (bench/bf16_grad_noise_torch.py; with OpenGait's triplet loss added it is
+  // from its f32 step (tests/parity/bf16_grad_noise_torch.py; with OpenGait's triplet loss added it is
   // 2.3 / 1.9: autocast's bf16 matmul leaves rounding noise in the self-distances, whose sqrt has
   // an arbitrary gradient, which rmgait masks). rmgait's bf16 step stays within 1.5x of the cross
   // entropy figure, with cross entropy alone and with the triplet loss added (0.072 / 0.075 and

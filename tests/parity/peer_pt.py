@@ -8,7 +8,7 @@ sequence must equal PyTorch's eval-mode embedding to 1e-4 (relative to the large
 and the OpenGait-layout .pt that `rmgait convert --opengait` writes back must load with
 torch.load(weights_only=True) into the same model, strictly, with an identical embedding.
 
-  /usr/bin/python3 bench/peer_pt.py [RMGAIT=build/tools/rmgait] [OUT=/tmp/rmgait-peer-pt]
+  /usr/bin/python3 tests/parity/peer_pt.py [RMGAIT=build/tools/rmgait] [OUT=/tmp/rmgait-peer-pt]
 Needs Debian python3-torch. Exits 1 when a difference exceeds 1e-4.
 """
 import os
@@ -18,7 +18,8 @@ import sys
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# the PyTorch model is bench/peer_torch.py's, the speed peer's
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
 import peer_torch  # noqa: E402
 
 

@@ -7,6 +7,7 @@ eval mode and compares with `rmgait embed`'s output.
 Prints the largest difference relative to the largest embedding magnitude; exits 1 above 1e-5.
 """
 import json
+import os
 import struct
 import sys
 
@@ -14,7 +15,9 @@ import numpy as np
 import torch
 import yaml
 
-import peer_torch
+# the PyTorch model is bench/peer_torch.py's, the speed peer's
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
+import peer_torch  # noqa: E402
 
 DTYPES = {"F32": np.float32, "I64": np.int64, "F64": np.float64, "I32": np.int32, "U8": np.uint8}
 

@@ -10,7 +10,7 @@ the triplet loss added, as the tests measure rmgait. With the triplet loss the d
 the diagonal in f32 (its gradient masked by relu), while autocast's bf16 matmul leaves rounding
 noise there, whose gradient 1 / (2 sqrt(noise)) is arbitrary; rmgait masks the self-distances
 (nn/loss.cpp).
-    python3 bench/bf16_grad_noise_torch.py [--threads 2]
+    python3 tests/parity/bf16_grad_noise_torch.py [--threads 2]
 """
 import argparse
 import copy
@@ -20,7 +20,8 @@ import sys
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# the PyTorch model is bench/peer_torch.py's, the speed peer's
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
 import peer_torch as P  # noqa: E402
 
 

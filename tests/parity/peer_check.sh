@@ -2,8 +2,8 @@
 # Embedding parity with PyTorch for every block kind: a small SynGait (26 subjects: CASIA-B ST
 # trains on 24, tests on 2), 3 training steps per kind
 # (trained weights, not the initialisation), `rmgait embed` of one test sequence in f32, and the
-# same weights in bench/peer_torch.py's model (bench/peer_check.py). Needs Debian python3-torch
-# (installed when missing). Usage: bash bench/peer_check.sh [OUT_DIR=/tmp/rmgait-peer]
+# same weights in bench/peer_torch.py's model (tests/parity/peer_check.py). Needs Debian python3-torch
+# (installed when missing). Usage: bash tests/parity/peer_check.sh [OUT_DIR=/tmp/rmgait-peer]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-/tmp/rmgait-peer}
@@ -29,7 +29,7 @@ for kind in plain gl rm_drop rm_scale inception; do
     { echo "$kind: training failed (see $out/$kind)"; status=1; continue; }
   "$rmgait" embed --checkpoint "$out/$kind/latest.safetensors" --sils "$out/seq.npy" \
     --out "$out/$kind/emb.npy" >/dev/null
-  $py bench/peer_check.py "$out/$kind/latest.safetensors" "$out/seq.npy" "$out/$kind/emb.npy" ||
+  $py tests/parity/peer_check.py "$out/$kind/latest.safetensors" "$out/seq.npy" "$out/$kind/emb.npy" ||
     status=1
 done
 exit $status
