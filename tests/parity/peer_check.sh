@@ -5,7 +5,7 @@
 # same weights in bench/peer_torch.py's model (tests/parity/peer_check.py). Needs Debian python3-torch
 # (installed when missing). Usage: bash tests/parity/peer_check.sh [OUT_DIR=/tmp/rmgait-peer]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 out=${1:-/tmp/rmgait-peer}
 rmgait=${BUILD_DIR:-build}/tools/rmgait
 py=/usr/bin/python3
