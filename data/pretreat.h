@@ -21,6 +21,7 @@ PretreatResult pretreat_frame(const uint8_t* gray, int height, int width, int si
 std::vector<uint8_t> resize_bicubic(const uint8_t* src, int sh, int sw, int dh, int dw);
 
 // The model's input window: columns [10, 54) of a 64-wide frame (64 x 44).
+constexpr int kFrameSize = 64;  // pretreated frames are kFrameSize x kFrameSize
 constexpr int kCutLeft = 10, kModelWidth = 44;
 
 }  // namespace rmgait::data

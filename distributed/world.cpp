@@ -35,6 +35,12 @@ bool launched_by_mpi() {
          env_int("MPI_LOCALNRANKS") > 1;
 }
 
+int launch_rank() {
+  for (const char* v : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"})
+    if (env_int(v) >= 0) return env_int(v);
+  return -1;
+}
+
 bool built_with_mpi() {
 #ifdef RMGAIT_WITH_MPI
   return true;

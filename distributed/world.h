@@ -8,8 +8,11 @@
 namespace rmgait::dist {
 
 bool launched_by_mpi();  // the environment names more than one rank
-Communicator& world();   // host tensors
-int local_rank();        // this rank's index among the ranks on its node (its GPU)
+// This process's rank as the launcher set it (Open MPI, PMIx, PMI, Slurm), without starting MPI;
+// -1 where none did.
+int launch_rank();
+Communicator& world();  // host tensors
+int local_rank();       // this rank's index among the ranks on its node (its GPU)
 
 // The communicator for tensors on `device`: world() for the CPU; for CUDA, NCCL over world()'s
 // ranks (its unique id broadcast from rank 0 over MPI), or the local one with one rank.

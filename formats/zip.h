@@ -2,10 +2,11 @@
 // Zip archives through libzip (Debian libzip-dev), as PyTorch's checkpoints are: reading entries
 // whole under a size bound, and writing stored (uncompressed) entries to PATH.tmp, renamed over
 // PATH when the archive is complete.
-// An entry's declared size is only a claim: it is checked against what the archive can hold (the
-// entry's compressed bytes inside the archive, times deflate's largest expansion) and the
-// caller's bound before it is believed, and the entry is read in chunks, the buffer growing as
-// bytes arrive, so that a small archive costs little memory whatever its entries declare.
+// Limits: an entry's declared size is only a claim: it is checked against what the archive can
+// hold (the entry's compressed bytes inside the archive, times deflate's largest expansion, the
+// entries read together at most the archive) and the caller's bound before it is believed, and
+// the entry is read in chunks, the buffer growing as bytes arrive, so that a small archive costs
+// little memory whatever its entries declare. Only stored and deflated entries are read.
 #include <cstdint>
 #include <deque>
 #include <set>

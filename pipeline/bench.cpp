@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <vector>
 
+#include "data/loader.h"
+#include "data/pretreat.h"
 #include "engine/autograd.h"
 #include "engine/backend.h"
 #include "engine/error.h"
@@ -14,9 +16,9 @@
 #include "engine/ops.h"
 #include "engine/precision.h"
 #include "engine/random.h"
-#include "nn/optim.h"
 #include "pipeline/data_parallel.h"
 #include "pipeline/model_io.h"
+#include "pipeline/trainer.h"
 
 namespace rmgait::pipeline {
 
@@ -31,111 +33,140 @@ void appendf(std::string& out, const char* fmt, ...) {
 }
 }  // namespace
 
-BenchResult bench(const TrainConfig& cfg, const BenchOptions& options) {
-  const int iters = options.iters;
-  const int64_t classes = options.classes;
-  const Device device = options.device;
-  const double baseline_step = options.baseline_step;
-  RM_CHECK(iters > 0 && classes > 0, "bench: --iters and --classes must be positive");
-  using Clock = std::chrono::steady_clock;
-  const Precision precision = cfg.precision;
-  check_precision(precision, device);
-  gait::ReverseMaskModel model(model_config(cfg, classes, 64));
-  model.to(device);
-  // under mpirun: the data-parallel step of `train` on this rank's rows of the P x K batch
-  DataParallel dp(model, device, cfg.p, cfg.k, cfg.sync_bn);
-  const bool lead = dp.rank() == 0;
-  nn::Adam opt(model.named_parameters(), cfg.lr, cfg.weight_decay);
-  Generator g(1);
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// What the timed training steps measured (the warm-up step left out).
+struct StepTiming {
+  double seconds = 0;   // per step
+  double gflop = 0;     // conv + matmul work of one global step
+  double wait = 0;      // per step, waiting for gradient sums (data-parallel)
+  size_t cpu_peak = 0;  // tensors at the step's peak (CPU)
+  Backend::DeviceMemory device;
+};
+
+StepTiming time_steps(const TrainConfig& cfg, const BenchOptions& o, gait::ReverseMaskModel& model,
+                      DataParallel& dp, Generator& g) {
+  auto opt = make_optimizer(cfg, model.named_parameters());
   const int n = cfg.p * cfg.k;
-  Tensor x = rand({n, cfg.frames, 64, 44}, g, 0.f, 1.f, device)
+  const int width = data::model_columns(data::kFrameSize).second;
+  Tensor x = rand({n, cfg.frames, data::kFrameSize, width}, g, 0.f, 1.f, o.device)
                  .narrow(0, dp.first_row(), dp.rows())
                  .contiguous();
   std::vector<int64_t> labels;
   for (int64_t i = dp.first_row(); i < dp.first_row() + dp.rows(); ++i)
-    labels.push_back((i / cfg.k) % classes);
-  TrainConfig loss_cfg;  // the default losses: triplet (margin 0.2) + cross entropy
-  double train_s = 0, wait0 = 0;
+    labels.push_back((i / cfg.k) % o.classes);
+  Backend& be = backend(o.device);
+  StepTiming t;
   uint64_t flops0 = 0;
-  const bool profile_step = options.profile_step;
-  size_t train_peak = 0;
-  for (int i = 0; i <= iters; ++i) {
+  double wait0 = 0;
+  for (int i = 0; i <= o.iters; ++i) {
     if (i == 1) {
       flops0 = dense_flops(), wait0 = dp.comm_wait_seconds();
-      reset_peak_cpu_memory(), backend(device).reset_peak_memory();
+      reset_peak_cpu_memory(), be.reset_peak_memory();
     }
-    // profile_step: a profiler records the first timed step alone (not the warm-up, whose
-    // per-shape algorithm searches would swamp it)
-    if (i == 1 && profile_step) backend(device).profile_range(true);
-    auto t0 = Clock::now();
-    opt.zero_grad();
+    // a profiler records the first timed step alone (not the warm-up, whose per-shape algorithm
+    // searches would swamp it)
+    if (i == 1 && o.profile_step) be.profile_range(true);
+    const auto t0 = Clock::now();
+    opt->zero_grad();
     gait::ModelOutput out;
     {
-      PrecisionGuard pg(precision);
+      PrecisionGuard pg(cfg.precision);
       out = model.forward(x);
     }
-    dp.backward(dp.losses(out, labels, loss_cfg).loss);
-    opt.step();
-    backend(device).synchronize();
-    if (i) train_s += std::chrono::duration<double>(Clock::now() - t0).count();
-    if (i == 1 && profile_step) backend(device).profile_range(false);
+    dp.backward(dp.losses(out, labels, cfg).loss);
+    opt->step();
+    be.synchronize();
+    if (i) t.seconds += seconds_since(t0) / o.iters;
+    if (i == 1 && o.profile_step) be.profile_range(false);
   }
   // every rank does the same share of the global batch's work
-  const double step_gflop = double(dense_flops() - flops0) / iters / 1e9 * dp.ranks();
-  train_peak = cpu_memory_stats().peak;
-  const Backend::DeviceMemory gpu_train = backend(device).device_memory();
+  t.gflop = double(dense_flops() - flops0) / o.iters / 1e9 * dp.ranks();
+  t.wait = (dp.comm_wait_seconds() - wait0) / o.iters;
+  t.cpu_peak = cpu_memory_stats().peak;
+  t.device = be.device_memory();
+  return t;
+}
+
+// Seconds per eval-mode forward of one 90-frame sequence.
+double time_inference(const TrainConfig& cfg, const BenchOptions& o, gait::ReverseMaskModel& model,
+                      Generator& g) {
   model.eval();
-  Tensor seq = rand({1, 90, 64, 44}, g, 0.f, 1.f, device);
-  double infer_s = 0;
-  {
-    NoGradGuard ng;
-    for (int i = 0; i <= iters; ++i) {
-      auto t0 = Clock::now();
-      PrecisionGuard pg(precision);
-      model.forward(seq);
-      backend(device).synchronize();
-      if (i) infer_s += std::chrono::duration<double>(Clock::now() - t0).count();
-    }
+  const int width = data::model_columns(data::kFrameSize).second;
+  Tensor seq = rand({1, 90, data::kFrameSize, width}, g, 0.f, 1.f, o.device);
+  NoGradGuard ng;
+  double s = 0;
+  for (int i = 0; i <= o.iters; ++i) {
+    const auto t0 = Clock::now();
+    PrecisionGuard pg(cfg.precision);
+    model.forward(seq);
+    backend(o.device).synchronize();
+    if (i) s += seconds_since(t0) / o.iters;
   }
-  rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  BenchResult r;
-  r.step_seconds = train_s / iters, r.inference_seconds = infer_s / iters;
-  r.peak_resident_mib = double(ru.ru_maxrss) / 1024.0;
-  if (!lead) return r;
-  std::string& text = r.text;
+  return s;
+}
+
+std::string report(const TrainConfig& cfg, const BenchOptions& o, const gait::ReverseMaskModel& m,
+                   const DataParallel& dp, const StepTiming& t, const BenchResult& r) {
+  std::string text;
   appendf(text, "model %s, channels (%lld, %lld, %lld), %lld parameters, precision %s\n",
           gait::block_kind_name(cfg.model.block), (long long)cfg.model.channels[0],
           (long long)cfg.model.channels[1], (long long)cfg.model.channels[2],
-          (long long)model.parameter_count(), precision_name(precision));
+          (long long)m.parameter_count(), precision_name(cfg.precision));
   appendf(text,
           "train step (%dx%d sequences x %d frames): %.3f s/it, %.1f sequences/s, %.1f GFLOP/step "
           "(conv + matmul), %.1f GFLOP/s\n",
-          cfg.p, cfg.k, cfg.frames, train_s / iters, n * iters / train_s, step_gflop,
-          step_gflop * iters / train_s);
+          cfg.p, cfg.k, cfg.frames, t.seconds, cfg.p * cfg.k / t.seconds, t.gflop,
+          t.gflop / t.seconds);
   if (dp.ranks() > 1) {
-    const double wait = (dp.comm_wait_seconds() - wait0) / iters, step = train_s / iters;
     appendf(text,
             "data-parallel: %d ranks x %d sequences; waiting for gradient sums %.3f s/it "
             "(%.1f%% of the step)\n",
-            dp.ranks(), int(dp.rows()), wait, 100 * wait / step);
-    if (baseline_step > 0)  // one process given all the cores that the ranks share here
+            dp.ranks(), int(dp.rows()), t.wait, 100 * t.wait / t.seconds);
+    if (o.baseline_step > 0)  // one process given all the cores that the ranks share here
       appendf(text,
-              "scaling efficiency against one process on the same cores (%.3f s/it): "
-              "%.1f%%\n",
-              baseline_step, 100 * baseline_step / step);
+              "scaling efficiency against one process on the same cores (%.3f s/it): %.1f%%\n",
+              o.baseline_step, 100 * o.baseline_step / t.seconds);
   }
-  appendf(text, "inference (one 90-frame sequence): %.3f s, %.1f sequences/s\n", infer_s / iters,
-          iters / infer_s);
+  appendf(text, "inference (one 90-frame sequence): %.3f s, %.1f sequences/s\n",
+          r.inference_seconds, 1 / r.inference_seconds);
   const double mib = double(1 << 20);
-  if (device == Device::cpu)
-    appendf(text, "tensors at the peak of a training step: %.1f MiB\n", double(train_peak) / mib);
+  if (o.device == Device::cpu)
+    appendf(text, "tensors at the peak of a training step: %.1f MiB\n", double(t.cpu_peak) / mib);
   else
     appendf(text,
             "device memory: tensors at the peak of a training step %.1f MiB, allocator "
             "reserved %.1f MiB\n",
-            double(gpu_train.peak_in_use) / mib, double(gpu_train.reserved) / mib);
-  appendf(text, "peak resident memory: %.1f MiB\n", double(ru.ru_maxrss) / 1024.0);
+            double(t.device.peak_in_use) / mib, double(t.device.reserved) / mib);
+  appendf(text, "peak resident memory: %.1f MiB\n", r.peak_resident_mib);
+  return text;
+}
+
+}  // namespace
+
+BenchResult bench(const TrainConfig& cfg, const BenchOptions& o) {
+  RM_CHECK(o.iters > 0 && o.classes > 0, "bench: the timed steps (", o.iters, ") and the classes (",
+           o.classes, ") must be positive");
+  check_precision(cfg.precision, o.device);
+  gait::ReverseMaskModel model(model_config(cfg, o.classes, data::kFrameSize));
+  model.to(o.device);
+  // under mpirun: the data-parallel step of `train` on this rank's rows of the P x K batch
+  DataParallel dp(model, o.device, cfg.p, cfg.k, cfg.sync_bn);
+  Generator g(1);
+  const StepTiming t = time_steps(cfg, o, model, dp, g);
+  BenchResult r;
+  r.step_seconds = t.seconds;
+  r.inference_seconds = time_inference(cfg, o, model, g);
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  r.peak_resident_mib = double(ru.ru_maxrss) / 1024.0;
+  if (dp.rank() == 0) r.text = report(cfg, o, model, dp, t, r);
   return r;
 }
 

@@ -9,6 +9,7 @@
 #include <map>
 #include <sstream>
 
+#include "data/protocol.h"
 #include "engine/atomic_file.h"
 #include "engine/error.h"
 #include "engine/precision.h"
@@ -45,7 +46,15 @@ std::map<std::string, Field> fields(TrainConfig& c) {
   gait::ModelConfig& m = c.model;
   return {
       {"data_cfg.dataset", plain(c.dataset)},
-      {"data_cfg.protocol", plain(c.protocol)},
+      {"data_cfg.protocol",
+       {[&c](const YAML::Node& n) {
+          c.protocol = n.as<std::string>();
+          // a built-in protocol is checked here; a partition file is read where it is used
+          const bool file =
+              c.protocol.size() > 5 && c.protocol.compare(c.protocol.size() - 5, 5, ".json") == 0;
+          if (!file) data::parse_protocol(c.protocol);
+        },
+        [&c] { return YAML::Node(c.protocol); }}},
       {"data_cfg.num_workers", plain(c.num_workers)},
       {"model_cfg.block",
        {[&m](const YAML::Node& n) { m.block = gait::parse_block_kind(n.as<std::string>()); },

@@ -107,7 +107,8 @@ void write_results(const gait::EvalTable& t, const std::string& stem) {
 }
 
 EvalReport evaluate_checkpoint(const CheckpointEval& r) {
-  RM_CHECK(r.memory_mb > 0, "eval: --memory-mb must be positive, got ", r.memory_mb);
+  RM_CHECK(r.memory_mb > 0, "eval: the scorer's memory bound must be positive, got ", r.memory_mb,
+           " MiB");
   LoadedModel lm = load_model(r.checkpoint, r.config);
   lm.model->to(r.device);
   data::PackedDataset ds(r.dataset);
@@ -116,7 +117,7 @@ EvalReport evaluate_checkpoint(const CheckpointEval& r) {
   o.distance = r.distance;
   o.memory_bytes = r.memory_mb << 20;
   o.device = r.device;
-  o.precision = r.precision.empty() ? lm.cfg.precision : parse_precision(r.precision);
+  o.precision = r.precision.value_or(lm.cfg.precision);
   o.comm = &dist::world();  // under mpirun: sharded, scored by rank 0
   o.progress = o.comm->rank() == 0;
   EvalReport out;

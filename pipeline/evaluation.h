@@ -2,6 +2,7 @@
 // Evaluation on a protocol's test set: every test sequence embedded (all its frames, eval
 // mode), sharded over the ranks under mpirun, and scored by rank 0 (gait/evaluator.h) into the
 // rank-1 table; the table written as JSON and CSV.
+#include <optional>
 #include <string>
 
 #include "data/packed.h"
@@ -40,7 +41,7 @@ struct CheckpointEval {
   std::string dataset, protocol = "casiab-lt";
   gait::Distance distance = gait::Distance::per_part_mean;
   int64_t memory_mb = 1024;
-  std::string precision;  // "" : the training's
+  std::optional<Precision> precision;  // default: the training's
   Device device = Device::cpu;
 };
 struct EvalReport {

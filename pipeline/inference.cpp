@@ -10,6 +10,7 @@
 #include "engine/error.h"
 #include "engine/npy.h"
 #include "engine/ops.h"
+#include "pipeline/visualize.h"
 
 namespace rmgait::pipeline {
 
@@ -37,7 +38,8 @@ Sequence read_sequence(const std::string& npy, const std::string& png_dir) {
       for (uint8_t v : r.image) frames.push_back(float(v) / 255.f);
     }
     RM_CHECK(!frames.empty(), png_dir, ": no usable PNG frames");
-    x = Tensor::from_vector(frames, {int64_t(frames.size() / 4096), 64, 64});
+    constexpr int64_t side = data::kFrameSize;
+    x = Tensor::from_vector(frames, {int64_t(frames.size()) / (side * side), side, side});
   }
   const auto [left, cols] = data::model_columns(x.size(2));
   s.frames = x.narrow(2, left, cols).contiguous().unsqueeze(0);
@@ -51,6 +53,22 @@ Tensor embed(LoadedModel& lm, const Tensor& frames, Precision precision, Device 
   NoGradGuard ng;
   PrecisionGuard pg(precision);
   return lm.model->forward(frames.to(device)).embedding.squeeze(0);  // [C, P]
+}
+
+Embedding embed_sequence(const SequenceRequest& r) {
+  Sequence s = read_sequence(r.npy, r.png_dir);
+  LoadedModel lm = load_model(r.checkpoint, r.config);
+  return {embed(lm, s.frames, r.precision.value_or(lm.cfg.precision), r.device),
+          std::move(s.dropped)};
+}
+
+std::vector<std::string> visualize_sequence(const SequenceRequest& r, int64_t frame,
+                                            const std::string& out_dir, uint64_t seed,
+                                            std::vector<std::string>* dropped) {
+  Sequence s = read_sequence(r.npy, r.png_dir);
+  if (dropped) *dropped = s.dropped;
+  LoadedModel lm = load_model(r.checkpoint, r.config);
+  return visualize(*lm.model, s.frames, frame >= 0 ? frame : s.frames.size(1) / 2, out_dir, seed);
 }
 
 }  // namespace rmgait::pipeline

@@ -1,5 +1,6 @@
 #include "pipeline/model_io.h"
 
+#include "data/pretreat.h"
 #include "engine/error.h"
 #include "formats/safetensors.h"
 #include "formats/torch_pt.h"
@@ -24,7 +25,7 @@ gait::ModelConfig model_config(const TrainConfig& cfg, int64_t num_classes, int6
   gait::ModelConfig m = cfg.model;
   m.num_classes = num_classes;
   m.height = height;
-  m.width = 44;
+  m.width = data::kModelWidth;
   m.seed = cfg.seed;
   return m;
 }
@@ -41,10 +42,12 @@ LoadedModel load_model(const std::string& checkpoint, const std::string& config)
     meta = formats::load_safetensors(checkpoint).metadata;
   auto cfg_it = meta.find("config");
   if (config.empty() || cfg_it != meta.end()) {
-    RM_CHECK(cfg_it != meta.end(), checkpoint,
-             ": no rmgait configuration inside (a PyTorch or converted checkpoint): give --config");
+    RM_CHECK(
+        cfg_it != meta.end(), checkpoint,
+        ": no rmgait configuration inside (a PyTorch or converted checkpoint): give the model's "
+        "configuration");
     RM_CHECK(config.empty(), checkpoint,
-             ": --config given, but the checkpoint carries its own configuration");
+             ": a configuration was given, but the checkpoint carries its own");
     lm.cfg = parse_config(cfg_it->second, checkpoint + " (embedded config)");
     auto need = [&](const char* key) {
       auto it = meta.find(key);
@@ -68,7 +71,8 @@ LoadedModel load_model(const std::string& checkpoint, const std::string& config)
   auto fc = w.find("Head1.fc_bin");
   RM_CHECK(fc != w.end() && fc->second.dim() == 3, checkpoint,
            ": no Head1.fc_bin [parts, channels, classes] to read the class count from");
-  lm.model = std::make_unique<gait::ReverseMaskModel>(model_config(lm.cfg, fc->second.size(2), 64));
+  lm.model = std::make_unique<gait::ReverseMaskModel>(
+      model_config(lm.cfg, fc->second.size(2), data::kFrameSize));
   try {
     lm.model->load_state_dict(w);
   } catch (const Error& e) {
@@ -79,9 +83,9 @@ LoadedModel load_model(const std::string& checkpoint, const std::string& config)
 
 Device parse_device(const std::string& s) {
   if (s == "cpu") return Device::cpu;
-  RM_CHECK(s == "cuda", "--device '", s, "': expected cpu or cuda");
+  RM_CHECK(s == "cuda", "device '", s, "': expected cpu or cuda");
   RM_CHECK(device_available(Device::cuda),
-           "--device cuda: ", device_unavailable_reason(Device::cuda));
+           "device cuda: ", device_unavailable_reason(Device::cuda));
   return Device::cuda;
 }
 

@@ -388,8 +388,12 @@ std::string safe_name(const std::string& s) {
 
 }  // namespace
 
-void write_report(const std::vector<std::string>& run_dirs, const std::string& out_html) {
+ReportFiles write_report(const std::vector<std::string>& run_dirs, const std::string& out) {
   RM_CHECK(!run_dirs.empty(), "report: give at least one run directory");
+  const std::string out_html = !out.empty() ? out
+                               : run_dirs.size() == 1
+                                   ? (fs::path(run_dirs[0]) / "report.html").string()
+                                   : "report.html";
   std::vector<Run> runs;
   for (const std::string& d : run_dirs) runs.push_back(read_run(d));
   const fs::path figdir =
@@ -443,6 +447,7 @@ void write_report(const std::vector<std::string>& run_dirs, const std::string& o
   }
   h << "</body></html>\n";
   write_file_atomically(out_html, [&](std::ostream& o) { o << h.str(); });
+  return {out_html, figdir.string()};
 }
 
 }  // namespace rmgait::pipeline

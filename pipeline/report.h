@@ -14,6 +14,11 @@
 
 namespace rmgait::pipeline {
 
-void write_report(const std::vector<std::string>& run_dirs, const std::string& out_html);
+// out_html "": RUN_DIR/report.html for one run, report.html for several. Returns what it wrote.
+struct ReportFiles {
+  std::string html, figures;  // the page, and the folder of its figures as SVG files
+};
+ReportFiles write_report(const std::vector<std::string>& run_dirs,
+                         const std::string& out_html = "");
 
 }  // namespace rmgait::pipeline

@@ -31,13 +31,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::unique_ptr<nn::Optimizer> make_optimizer(const TrainConfig& c, nn::NamedTensors params) {
-  if (c.solver == Solver::sgd)
-    return std::make_unique<nn::SGD>(params, c.lr, c.momentum, c.weight_decay);
-  return std::make_unique<nn::Adam>(params, c.lr, c.weight_decay, 0.9f, 0.999f, 1e-8f,
-                                    c.solver == Solver::adamw);
-}
-
 // The first non-finite value of the step, in order: the losses, then the parameters' gradients
 // in registration order; empty when all are finite. A sum is non-finite iff some element is
 // (or the sum overflows, which is as bad).
@@ -86,6 +79,13 @@ std::vector<std::pair<uint64_t, uint64_t>> rng_from_string(const std::string& s,
 
 }  // namespace
 
+std::unique_ptr<nn::Optimizer> make_optimizer(const TrainConfig& c, nn::NamedTensors params) {
+  if (c.solver == Solver::sgd)
+    return std::make_unique<nn::SGD>(params, c.lr, c.momentum, c.weight_decay);
+  return std::make_unique<nn::Adam>(params, c.lr, c.weight_decay, 0.9f, 0.999f, 1e-8f,
+                                    c.solver == Solver::adamw);
+}
+
 struct Trainer::State {
   TrainConfig cfg;
   TrainOptions opt;
@@ -129,6 +129,34 @@ struct Trainer::State {
                      {"height", std::to_string(ds.height())}};
     return info;
   }
+  // Rank 0, after a good step: the progress line (every step on a terminal, else at the log
+  // iterations) and the log.jsonl line at the log iterations.
+  void report(int64_t done, const nn::TripletResult& tl, float tv, float cv, float acc) {
+    const double ips = double(done - start) /
+                       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const bool logged = done % cfg.log_iter == 0 || done == cfg.total_iter;
+    if (tty || logged)
+      std::fprintf(stderr,
+                   "%siter %lld/%lld  %.2f it/s  triplet %.4f  nonzero %.3f  ce %.4f  acc %.3f  "
+                   "lr %.2e  ETA %s%s",
+                   tty ? "\r" : "", (long long)done, (long long)cfg.total_iter, ips, tv,
+                   tl.nonzero_fraction, cv, acc, optimizer->lr(),
+                   fmt_time(double(cfg.total_iter - done) / ips).c_str(), tty ? "  " : "\n");
+    if (!logged) return;
+    const Resident mem = resident();
+    nlohmann::json j = {{"iter", done},
+                        {"triplet", tv},
+                        {"nonzero", tl.nonzero_fraction},
+                        {"mean_dist", tl.mean_distance},
+                        {"ce", cv},
+                        {"acc", acc},
+                        {"lr", optimizer->lr()},
+                        {"it_per_s", ips},
+                        {"rss_mib", mem.rss_mib},
+                        {"anon_mib", mem.anon_mib}};
+    log << j.dump() << "\n" << std::flush;
+    RM_CHECK(log, log_path, ": cannot append: ", std::strerror(errno));
+  }
   void save(const std::string& path, const nn::CheckpointInfo& info) {
     std::function<void()> writing;
     if (opt.hooks.checkpoint_writing) writing = [&] { opt.hooks.checkpoint_writing(path); };
@@ -140,6 +168,8 @@ Trainer::Trainer(const TrainConfig& cfg, TrainOptions options)
     : s_(std::make_unique<State>(cfg, std::move(options))) {
   State& s = *s_;
   const TrainOptions& o = s.opt;
+  RM_CHECK(o.resume.empty() || o.weights.empty(), "train: resuming (", o.resume,
+           ") and starting from weights (", o.weights, ") exclude each other");
   check_precision(cfg.precision, o.device);  // before any work: a clear error without bf16
   // every rank runs the same job (before any other collective, and before a check that one
   // rank's different settings could fail alone)
@@ -153,7 +183,6 @@ Trainer::Trainer(const TrainConfig& cfg, TrainOptions options)
   s.model = std::make_unique<gait::ReverseMaskModel>(
       model_config(cfg, s.sampler->num_classes(), s.ds.height()));
   if (!o.weights.empty()) {  // fine-tuning: an rmgait, safetensors or PyTorch (.pt) checkpoint
-    RM_CHECK(o.resume.empty(), "train: --resume and --resume-weights exclude each other");
     try {
       s.model->load_state_dict(read_weights(o.weights));
     } catch (const Error& e) {
@@ -250,32 +279,7 @@ void Trainer::step() {
   }
   s.it = done;
 
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - s.t0).count();
-  const double ips = double(done - s.start) / secs;
-  const bool logged = done % cfg.log_iter == 0 || done == cfg.total_iter;
-  if (s.lead && bad.empty() && (s.tty || logged))
-    std::fprintf(stderr,
-                 "%siter %lld/%lld  %.2f it/s  triplet %.4f  nonzero %.3f  ce %.4f  acc %.3f  lr "
-                 "%.2e  ETA %s%s",
-                 s.tty ? "\r" : "", (long long)done, (long long)cfg.total_iter, ips, tv,
-                 tl.nonzero_fraction, cv, acc, s.optimizer->lr(),
-                 fmt_time(double(cfg.total_iter - done) / ips).c_str(), s.tty ? "  " : "\n");
-  if (s.lead && bad.empty() && logged) {
-    const Resident mem = resident();
-    nlohmann::json j = {{"iter", done},
-                        {"triplet", tv},
-                        {"nonzero", tl.nonzero_fraction},
-                        {"mean_dist", tl.mean_distance},
-                        {"ce", cv},
-                        {"acc", acc},
-                        {"lr", s.optimizer->lr()},
-                        {"it_per_s", ips},
-                        {"rss_mib", mem.rss_mib},
-                        {"anon_mib", mem.anon_mib}};
-    s.log << j.dump() << "\n" << std::flush;
-    RM_CHECK(s.log, s.log_path, ": cannot append: ", std::strerror(errno));
-  }
+  if (s.lead && bad.empty()) s.report(done, tl, tv, cv, acc);
   if (cfg.save_iter > 0 && done % cfg.save_iter == 0 && done != cfg.total_iter) checkpoint();
   if (cfg.eval_iter > 0 && done % cfg.eval_iter == 0 && done != cfg.total_iter) {
     if (s.tty) std::fprintf(stderr, "\n");

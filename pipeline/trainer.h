@@ -12,6 +12,7 @@
 
 #include "gait/evaluator.h"
 #include "nn/module.h"
+#include "nn/optim.h"
 #include "pipeline/config.h"
 #include "pipeline/data_parallel.h"
 
@@ -60,6 +61,9 @@ class Trainer {
   struct State;
   std::unique_ptr<State> s_;
 };
+
+// The optimizer optimizer_cfg names (Adam, AdamW or SGD) over `params`.
+std::unique_ptr<nn::Optimizer> make_optimizer(const TrainConfig& cfg, nn::NamedTensors params);
 
 // `rmgait train`: Trainer(cfg, options).run().
 void train(const TrainConfig& cfg, const TrainOptions& options);

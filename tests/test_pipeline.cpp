@@ -318,7 +318,7 @@ trainer_cfg:
   pipeline::EvalOptions o;
   CHECK(pipeline::evaluate(*theirs.model, ds, proto, o).mean ==
         pipeline::evaluate(*ours.model, ds, proto, o).mean);
-  CHECK_THROWS_WITH_AS(pipeline::load_model(pt), doctest::Contains("give --config"), Error);
+  CHECK_THROWS_WITH_AS(pipeline::load_model(pt), doctest::Contains("give the model's configuration"), Error);
   fs::remove_all("/tmp/rmgait_e2e_c");
   pipeline::TrainOptions fine_tune;
   fine_tune.weights = pt;

@@ -15,6 +15,7 @@
 
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "pipeline/run.h"
 #include "pipeline/trainer.h"
 
 using namespace rmgait;
@@ -49,6 +50,11 @@ int main(int argc, char** argv) {
         return 2;
       }
       bad_at = std::atoll(v.substr(0, colon).c_str()), bad_what = v.substr(colon + 1);
+      if (bad_at < 1 || (bad_what != "loss" && bad_what != "grad")) {
+        std::fprintf(stderr, "train_with_hooks: --nonfinite %s: expected ITER:loss|grad\n",
+                     v.c_str());
+        return 2;
+      }
     } else {
       std::fprintf(stderr, "train_with_hooks: unknown option %s\n", a.c_str());
       return 2;
@@ -68,11 +74,8 @@ int main(int argc, char** argv) {
     options.hooks.after_backward = [bad_at](int64_t it, const nn::NamedTensors& params) {
       if (it == bad_at) params[0].second.grad().narrow(0, 0, 1).fill_(INFINITY);
     };
-  try {
+  return pipeline::run_main("train_with_hooks", false, [&] {
     pipeline::train(pipeline::load_config(config, sets), options);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "train_with_hooks: error: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }

@@ -19,14 +19,14 @@ bad=0
 for layer in "${!allowed[@]}"; do
   while IFS= read -r hit; do
     [ -n "$hit" ] || continue
-    target=$(sed -E 's/.*#include "([a-z_]+)\/.*/\1/' <<< "$hit")
+    target=$(sed -E 's/.*#[[:space:]]*include[[:space:]]*["<]([a-z_]+)\/.*/\1/' <<< "$hit")
     [ -n "${allowed[$target]:-}" ] || continue  # not a layer (a system or generated header)
     if ! grep -qw "$target" <<< "${allowed[$layer]}"; then
       echo "layers: $hit: $layer may include only ${allowed[$layer]}"
       bad=1
     fi
-  done < <(grep -rnE '^#include "[a-z_]+/' "$layer" --include='*.h' --include='*.cpp' \
-    --include='*.cu' --include='*.cuh' || true)
+  done < <(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*["<][a-z_]+/' "$layer" \
+    --include='*.h' --include='*.cpp' --include='*.cu' --include='*.cuh' || true)
 done
 [ "$bad" = 0 ] && echo "layers: every include points down ($(echo "${!allowed[@]}" | wc -w) layers)"
 exit "$bad"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Where a GPU training step spends its time, rmgait beside PyTorch, on a lent device machine
+# Where a GPU training step spends its time, rmgait beside PyTorch, on a GPU machine
 # (after `bash tools/gpu-check.sh bundle` here; carry what gpu-check.sh names):
-#   bash tools/gpu-profile.sh [MODEL=inception] [PRECISIONS="bf16 tf32"]
+#   bash tools/gpu-profile.sh [MODEL (default inception)] ["PRECISIONS" (default "bf16 tf32")]
 # rmgait: Nsight Compute times every kernel of one training step (bench --profile-step marks it;
 # the warm-up step's algorithm searches are left out), summed by kernel (bench/ncu_summary.py).
 # PyTorch: torch.profiler over one step of bench/peer_torch.py (TORCH=0 skips it). TEST_CUDA=1

@@ -1,12 +1,11 @@
 // rmgait: the command line. Each subcommand declares its options and makes one library call
 // (pipeline/, data/); errors end in "rmgait: error: ..." and a non-zero exit.
 #include <CLI/CLI.hpp>
-#include <csignal>
 #include <cstdio>
-#include <filesystem>
+#include <cstdlib>
 #include <functional>
 #include <memory>
-#include <new>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +21,7 @@
 #include "pipeline/inference.h"
 #include "pipeline/model_io.h"
 #include "pipeline/report.h"
+#include "pipeline/run.h"
 #include "pipeline/trainer.h"
 #include "pipeline/visualize.h"
 
@@ -140,10 +140,15 @@ void add_train(CLI::App& app, Cli& cli) {
   });
 }
 
+// "f32" / "bf16" as given, or none: the training's
+std::optional<Precision> precision_of(const std::string& s) {
+  return s.empty() ? std::nullopt : std::optional<Precision>(parse_precision(s));
+}
+
 void add_eval(CLI::App& app, Cli& cli) {
   struct Opts {
     pipeline::CheckpointEval ev;
-    std::string distance = "per_part", out;
+    std::string distance = "per_part", precision, out;
   };
   auto o = std::make_shared<Opts>();
   auto* c = app.add_subcommand("eval", "evaluate a checkpoint (rank-1, excluding identical views)");
@@ -156,10 +161,11 @@ void add_eval(CLI::App& app, Cli& cli) {
   c->add_option("--memory-mb", o->ev.memory_mb,
                 "bound on the scorer's own memory in MiB (distance tiles; default 1024)");
   device_option(c, cli.device);
-  precision_option(c, o->ev.precision);
+  precision_option(c, o->precision);
   c->callback([&cli, o] {
     cli.run = [&cli, o] {
       o->ev.distance = gait::parse_distance(o->distance);
+      o->ev.precision = precision_of(o->precision);
       o->ev.device = pipeline::parse_device(cli.device);
       const pipeline::EvalReport r = pipeline::evaluate_checkpoint(o->ev);
       if (r.text.empty()) return;  // a rank other than 0
@@ -171,19 +177,17 @@ void add_eval(CLI::App& app, Cli& cli) {
 
 // embed and visualize: a checkpoint and one sequence
 struct SequenceOpts {
-  std::string checkpoint, config, sils, dir, out, precision;
+  pipeline::SequenceRequest request;
+  std::string precision, out;
 };
 void sequence_options(CLI::App* c, SequenceOpts& o) {
-  c->add_option("--checkpoint", o.checkpoint, kCheckpointHelp)->required();
-  c->add_option("--config", o.config, kConfigHelp);
-  c->add_option("--sils", o.sils, "f32 [T, H, W] in [0, 1] or u8 .npy")
-      ->excludes(c->add_option("--dir", o.dir, "folder of raw silhouette PNGs"));
+  c->add_option("--checkpoint", o.request.checkpoint, kCheckpointHelp)->required();
+  c->add_option("--config", o.request.config, kConfigHelp);
+  c->add_option("--sils", o.request.npy, "f32 [T, H, W] in [0, 1] or u8 .npy")
+      ->excludes(c->add_option("--dir", o.request.png_dir, "folder of raw silhouette PNGs"));
 }
-// The sequence first: bad input fails before the model loads.
-pipeline::Sequence read_input(const SequenceOpts& o) {
-  pipeline::Sequence s = pipeline::read_sequence(o.sils, o.dir);
-  for (const std::string& d : s.dropped) std::fprintf(stderr, "skipping %s\n", d.c_str());
-  return s;
+void print_dropped(const std::vector<std::string>& dropped) {
+  for (const std::string& d : dropped) std::fprintf(stderr, "skipping %s\n", d.c_str());
 }
 
 void add_embed(CLI::App& app, Cli& cli) {
@@ -195,12 +199,12 @@ void add_embed(CLI::App& app, Cli& cli) {
   precision_option(c, o->precision);
   c->callback([&cli, o] {
     cli.run = [&cli, o] {
-      const pipeline::Sequence s = read_input(*o);
-      pipeline::LoadedModel lm = pipeline::load_model(o->checkpoint, o->config);
-      const Precision p = o->precision.empty() ? lm.cfg.precision : parse_precision(o->precision);
-      const Tensor e = pipeline::embed(lm, s.frames, p, pipeline::parse_device(cli.device));
-      save_npy(o->out, e);
-      std::printf("%s: embedding %s\n", o->out.c_str(), shape_str(e.shape()).c_str());
+      o->request.precision = precision_of(o->precision);
+      o->request.device = pipeline::parse_device(cli.device);
+      const pipeline::Embedding e = pipeline::embed_sequence(o->request);
+      print_dropped(e.dropped);
+      save_npy(o->out, e.embedding);
+      std::printf("%s: embedding %s\n", o->out.c_str(), shape_str(e.embedding.shape()).c_str());
     };
   });
 }
@@ -218,11 +222,11 @@ void add_visualize(CLI::App& app, Cli& cli) {
   c->add_option("--seed", o->seed, "seed of the drawn masks");
   c->callback([&cli, o] {
     cli.run = [o] {
-      const pipeline::Sequence s = read_input(*o);
-      pipeline::LoadedModel lm = pipeline::load_model(o->checkpoint, o->config);
-      const int64_t f = o->frame >= 0 ? o->frame : s.frames.size(1) / 2;
-      for (const std::string& p : pipeline::visualize(*lm.model, s.frames, f, o->out, o->seed))
-        std::printf("%s\n", p.c_str());
+      std::vector<std::string> dropped;
+      for (const std::string& f :
+           pipeline::visualize_sequence(o->request, o->frame, o->out, o->seed, &dropped))
+        std::printf("%s\n", f.c_str());
+      print_dropped(dropped);
     };
   });
 }
@@ -284,14 +288,9 @@ void add_report(CLI::App& app, Cli& cli) {
   c->add_option("--out", o->out, "the HTML file (default: RUN_DIR/report.html)");
   c->callback([&cli, o] {
     cli.run = [o] {
-      namespace fs = std::filesystem;
-      if (o->out.empty())
-        o->out =
-            o->runs.size() == 1 ? (fs::path(o->runs[0]) / "report.html").string() : "report.html";
-      pipeline::write_report(o->runs, o->out);
-      const fs::path figures = fs::path(o->out).parent_path() / fs::path(o->out).stem();
-      std::printf("%s: report of %zu run(s), figures in %s_figures/\n", o->out.c_str(),
-                  o->runs.size(), figures.string().c_str());
+      const pipeline::ReportFiles f = pipeline::write_report(o->runs, o->out);
+      std::printf("%s: report of %zu run(s), figures in %s/\n", f.html.c_str(), o->runs.size(),
+                  f.figures.c_str());
     };
   });
 }
@@ -332,26 +331,8 @@ int main(int argc, char** argv) {
                    add_bench, add_convert, add_visualize, add_report, add_config, add_version})
     add(app, cli);
   CLI11_PARSE(app, argc, argv);
-  // a file-size limit (RLIMIT_FSIZE) makes writes fail with EFBIG, reported with the file's name,
-  // instead of killing the process mid-write
-  std::signal(SIGXFSZ, SIG_IGN);
-  try {
-    // under mpirun with --device cuda: one GPU per rank, before anything touches CUDA
-    if (cli.device == "cuda") dist::select_local_gpu();
+  return pipeline::run_main("rmgait", cli.device == "cuda", [&] {
     cli.run();
-  } catch (const std::exception& e) {
-    const std::string why = dynamic_cast<const std::bad_alloc*>(&e)
-                                ? "out of memory (the job asks for more than this machine gives it)"
-                                : e.what();
-    if (!dist::launched_by_mpi()) {
-      std::fprintf(stderr, "rmgait: error: %s\n", why.c_str());
-      return 1;
-    }
-    // one rank's error would leave the others waiting in a collective: end them all
-    std::fprintf(stderr, "rmgait: error (rank %s): %s\n",
-                 std::getenv("OMPI_COMM_WORLD_RANK") ? std::getenv("OMPI_COMM_WORLD_RANK") : "?",
-                 why.c_str());
-    dist::abort_job(1);
-  }
-  return cli.status;
+    return cli.status;
+  });
 }
