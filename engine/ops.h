@@ -124,4 +124,16 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_mean, const Tensor& running_var, bool training,
                   float momentum = 0.1f, float eps = 1e-5f);
 
+// ---- optimizer ----
+struct AdamConfig {
+  float lr = 1e-3f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;
+  float weight_decay = 0.f;  // L2 added to the gradient, or with `decoupled` AdamW's decay
+  bool decoupled = false;
+};
+// One fused Adam (AdamW) step of `param` in place, outside the graph, from its gradient `grad`
+// and its state exp_avg and exp_avg_sq (zeros before the first step, updated in place), at step
+// `t` (1 for the first): one pass over the elements (engine/math/adam.h). All of one shape and
+// device; param and the state contiguous.
+void adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
+               const Tensor& exp_avg_sq, int64_t t, const AdamConfig& config);
 }  // namespace rmgait

@@ -57,26 +57,14 @@ Adam::Adam(NamedTensors params, float lr, float wd, float b1, float b2, float e,
 void Adam::step() {
   NoGradGuard ng;
   ++steps_;
-  const float bc1 = 1.f - std::pow(beta1, float(steps_));
-  const float bc2 = 1.f - std::pow(beta2, float(steps_));
-  AdamScalars s{beta1,
-                1.f - beta1,
-                beta2,
-                1.f - beta2,
-                eps,
-                weight_decay,
-                decoupled,
-                1.f - lr_ * weight_decay,
-                1.f / std::sqrt(bc2),
-                lr_ / bc1};
+  const AdamConfig c{lr_, beta1, beta2, eps, weight_decay, decoupled};
   for (auto& [name, p] : params_) {
     Tensor g = p.grad();
     if (!g.defined()) continue;
     RM_CHECK(p.is_contiguous(), "Adam: parameter '", name, "' is not contiguous");
     Tensor& m = slot(name, "exp_avg", p);
     Tensor& v = slot(name, "exp_avg_sq", p);
-    backend(p.device()).adam_update(p, g.contiguous(), m, v, s);  // one pass, in place
-    p.storage()->bump_version(), m.storage()->bump_version(), v.storage()->bump_version();
+    adam_step(p, g, m, v, steps_, c);  // one pass, in place
   }
 }
 
