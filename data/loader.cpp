@@ -6,7 +6,7 @@
 
 #include "data/pretreat.h"
 #include "engine/error.h"
-#include "engine/math/philox.h"
+#include "engine/math/random.h"
 
 namespace rmgait::data {
 

@@ -7,7 +7,7 @@
 #include "data/packed.h"
 #include "data/pretreat.h"
 #include "engine/error.h"
-#include "engine/math/philox.h"
+#include "engine/math/random.h"
 #include "engine/progress.h"
 
 namespace rmgait::data {

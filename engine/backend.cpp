@@ -80,4 +80,30 @@ std::string device_unavailable_reason(Device device) {
   return device_available(device) ? "" : g_cuda_missing;
 }
 
+namespace {
+const char* const kKernelNames[] = {
+#define RMGAIT_KERNEL(name, ret, params) #name,
+#include "engine/kernels.def"
+#undef RMGAIT_KERNEL
+};
+static_assert(sizeof(kKernelNames) / sizeof(kKernelNames[0]) == size_t(Kernel::count),
+              "one name per kernel of engine/kernels.def");
+}  // namespace
+
+const char* kernel_name(Kernel k) {
+  return kKernelNames[int(k)];
+}
+
+void Backend::unsupported(Kernel k) const {
+  RM_FAIL(kernel_name(k), " is not supported on ", device_name(device()));
+}
+
+// The default of every kernel: the clear error above.
+#define RMGAIT_KERNEL(name, ret, params) \
+  ret Backend::name params {             \
+    unsupported(Kernel::name);           \
+  }
+#include "engine/kernels.def"
+#undef RMGAIT_KERNEL
+
 }  // namespace rmgait

@@ -2,7 +2,7 @@
 
 #include "engine/backend.h"
 #include "engine/error.h"
-#include "engine/math/philox.h"
+#include "engine/math/random.h"
 
 namespace rmgait {
 

@@ -10,6 +10,7 @@
 #include "gait/model.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
+#include "tests/op_cases.h"
 #include "tests/test_util.h"
 
 using namespace rmgait;
@@ -67,6 +68,16 @@ Tensor leafu(const Shape& s, uint64_t seed, float lo = -1.f, float hi = 1.f) {
 }
 
 }  // namespace
+
+TEST_CASE("the op table: every record on CUDA against the CPU, forward and backward") {
+  int checked = 0;
+  for (const OpCase& c : op_cases()) {
+    if (!c.cuda) continue;
+    run_case({c.name, c.inputs, c.f, c.parity_tol});
+    ++checked;
+  }
+  CHECK(checked >= 40);
+}
 
 TEST_CASE("every op: CUDA matches the CPU backend, forward and backward") {
   std::vector<Case> cases;
@@ -408,11 +419,11 @@ TEST_CASE(
   }
   // A whole step amplifies bf16's rounding: at these shapes the CPU's bf16 gradients are 0.03 -
   // 0.16 (relative L2) from its f32 ones, as PyTorch's CPU autocast's are from its f32 step
-  // (test_gait.cpp, tests/parity/bf16_grad_noise_torch.py). The GPU rounds other values (cuDNN writes conv
-  // results in bf16, sums in other orders), so it is compared with the f32 step, not the CPU's bf16
-  // one: no further from it than twice the CPU's bf16 distance (root mean square over the
-  // parameters; on an H100 1.10x for Inception, 1.25x for GaitGL), no parameter further than
-  // twice the CPU's distance for it + 0.1 (the tightest on the H100: GaitGL's last local conv,
+  // (test_gait.cpp, tests/parity/bf16_grad_noise_torch.py). The GPU rounds other values (cuDNN
+  // writes conv results in bf16, sums in other orders), so it is compared with the f32 step, not
+  // the CPU's bf16 one: no further from it than twice the CPU's bf16 distance (root mean square
+  // over the parameters; on an H100 1.10x for Inception, 1.25x for GaitGL), no parameter further
+  // than twice the CPU's distance for it + 0.1 (the tightest on the H100: GaitGL's last local conv,
   // 0.207 against 0.357), and the loss within 8u. A gross error in one layer (a lost term, a wrong
   // scale) moves its parameter by ~1; finer errors are the per-op bf16 cases' job (4u).
   const double u = std::ldexp(1.0, -8);

@@ -1,5 +1,6 @@
 // Finite-difference gradient checks for every differentiable op and for a small
 // conv -> BN -> LeakyReLU -> pool -> matmul network.
+#include "tests/op_cases.h"
 #include "tests/test_util.h"
 
 using namespace rmgait;
@@ -148,4 +149,14 @@ TEST_CASE("gradcheck: index_select with repeated indices") {
   std::copy(v, v + 5, idx.data<int64_t>());
   gradcheck([&](auto& in) { return index_select(in[0], 0, idx); }, {leaf(uniform({4, 3}, 103))},
             "index_select");
+}
+
+TEST_CASE("the op table: every differentiable record by finite differences") {
+  int checked = 0;
+  for (OpCase& c : op_cases()) {
+    if (!c.differentiable) continue;
+    gradcheck(c.f, c.inputs, c.name, c.grad);
+    ++checked;
+  }
+  CHECK(checked >= 30);
 }

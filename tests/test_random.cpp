@@ -1,7 +1,7 @@
 // Philox: known answers, determinism, thread-count independence, distribution sanity.
 #include <omp.h>
 
-#include "engine/math/philox.h"
+#include "engine/math/random.h"
 #include "tests/test_util.h"
 
 using namespace rmgait;

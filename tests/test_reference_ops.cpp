@@ -1,7 +1,9 @@
 // Every op against a naive loop in double, forward and backward, on awkward shapes.
 #include <cmath>
+#include <set>
 
-#include "engine/math/pool.h"
+#include "engine/math/max_pool3d.h"
+#include "tests/op_cases.h"
 #include "tests/test_util.h"
 
 using namespace rmgait;
@@ -348,7 +350,8 @@ TEST_CASE("max_pool3d matches naive loops with stride and padding; ties go to th
 }
 
 TEST_CASE(
-    "pooling backward: the CUDA kernels' gather form (engine/math/pool.h) equals the CPU scatter") {
+    "pooling backward: the CUDA kernels' gather form (engine/math/max_pool3d.h) equals the CPU "
+    "scatter") {
   const Pool3dParams cases[] = {{{1, 2, 2}, {1, 2, 2}, {0, 0, 0}},
                                 {{3, 3, 3}, {2, 2, 2}, {1, 1, 1}},
                                 {{2, 3, 2}, {2, 1, 3}, {0, 1, 1}},
@@ -383,8 +386,10 @@ TEST_CASE(
         return gx;
       };
       Tensor gx_cpu = grads_of(y, {x}, g)[0];
-      check_close(gx_cpu, gather(int64_t()), 1e-6, 1e-6, "pool.h gather rule (i64) vs the CPU");
-      check_close(gx_cpu, gather(int32_t()), 1e-6, 1e-6, "pool.h gather rule (i32) vs the CPU");
+      check_close(gx_cpu, gather(int64_t()), 1e-6, 1e-6,
+                  "max_pool3d.h gather rule (i64) vs the CPU");
+      check_close(gx_cpu, gather(int32_t()), 1e-6, 1e-6,
+                  "max_pool3d.h gather rule (i32) vs the CPU");
     }
 }
 
@@ -506,4 +511,31 @@ TEST_CASE("mean_pairwise_distance: naive loops, and the op-by-op formula bit for
   CHECK(d.to_vector() == old.to_vector());
   CHECK_THROWS_WITH_AS(mean_pairwise_distance(x, uniform({2, 6, 5}, 53)),
                        doctest::Contains("must be [B, N, C] and [B, M, C]"), Error);
+}
+
+// ---- the op table (tests/op_cases.h) ----
+
+TEST_CASE("the op table: every record's forward against its naive loops in double") {
+  int checked = 0;
+  for (const OpCase& c : op_cases()) {
+    if (!c.reference) continue;
+    CAPTURE(c.name);
+    std::vector<std::vector<double>> host;
+    for (const Tensor& t : c.inputs) host.push_back(to_double(t.to(DType::f32)));
+    NoGradGuard ng;
+    check_close(c.f(c.inputs), c.reference(host), c.rtol, c.atol, c.name.c_str());
+    ++checked;
+  }
+  CHECK(checked >= 40);
+}
+
+TEST_CASE("the op table: every op of engine/ops.h has a record") {
+  std::set<std::string> recorded;
+  for (const OpCase& c : op_cases()) recorded.insert(c.op);
+  const std::vector<std::string> ops = public_ops(RMGAIT_SOURCE_DIR "/engine/ops.h");
+  CHECK(ops.size() >= 35);  // the header was read
+  for (const std::string& op : ops)
+    CHECK_MESSAGE(recorded.count(op), "engine/ops.h declares " << op
+                                                               << " but tests/op_cases.cpp has no "
+                                                                  "record for it");
 }

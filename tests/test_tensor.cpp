@@ -149,3 +149,21 @@ TEST_CASE("CPU block cache: reuses a larger block, holds at most twice the peak 
   release_cached_cpu_memory();
   CHECK(cpu_memory_stats().cached == 0);
 }
+
+TEST_CASE("backends: one kernel list, names tied to it, a clear error for a missing kernel") {
+  CHECK(std::string(kernel_name(Kernel::copy)) == "copy");
+  CHECK(std::string(kernel_name(Kernel::conv3d_forward)) == "conv3d_forward");
+  CHECK(std::string(kernel_name(Kernel::random)) == "random");
+  CHECK(std::string(unary_op_name(UnaryOp::leaky_relu)) == "leaky_relu");
+  CHECK(std::string(binary_op_name(BinaryOp::le)) == "le");
+  // a backend that implements nothing but what it must still builds, and says what it lacks
+  struct Bare : Backend {
+    Device device() const override { return Device::cuda; }
+    bool has_bf16() const override { return false; }
+  } bare;
+  Tensor t = Tensor::zeros({2});
+  CHECK_THROWS_WITH_AS(bare.fill(t, 1.0), doctest::Contains("fill is not supported on cuda"),
+                       Error);
+  CHECK_THROWS_WITH_AS(bare.conv3d_forward(t, t, Tensor(), t, {}),
+                       doctest::Contains("conv3d_forward is not supported on cuda"), Error);
+}

@@ -9,7 +9,9 @@ class CpuBackend final : public Backend {
  public:
   Device device() const override { return Device::cpu; }
   bool has_bf16() const override;
-  RMGAIT_BACKEND_OVERRIDES
+#define RMGAIT_KERNEL(name, ret, params) ret name params override;
+#include "engine/kernels.def"
+#undef RMGAIT_KERNEL
 };
 
 }  // namespace rmgait::cpu

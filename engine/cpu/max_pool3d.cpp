@@ -1,4 +1,4 @@
-// 3-D max pooling with the shared first-maximum rule (engine/math/pool.h), as the CUDA backend
+// 3-D max pooling with the shared first-maximum rule (engine/math/max_pool3d.h), as the CUDA backend
 // computes it. Training keeps, per output, the in-plane index of its window's first maximum (i32:
 // a quarter of the input for 2 x 2 windows, so x itself need not be kept); backward scatters the
 // output gradients there, in output order per plane. oneDNN's pooling on plain NCDHW tensors is
@@ -9,7 +9,7 @@
 
 #include "engine/cpu/cpu_backend.h"
 #include "engine/error.h"
-#include "engine/math/pool.h"
+#include "engine/math/max_pool3d.h"
 
 namespace rmgait::cpu {
 

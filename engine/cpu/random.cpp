@@ -1,6 +1,6 @@
 // Counter-based random fill: element i = f(seed, offset + i), thread-count independent.
 #include "engine/cpu/cpu_backend.h"
-#include "engine/math/philox.h"
+#include "engine/math/random.h"
 
 namespace rmgait::cpu {
 

@@ -5,7 +5,7 @@
 #include "engine/cuda/check.h"
 #include "engine/cuda/context.h"
 #include "engine/math/bf16.h"
-#include "engine/math/elementwise.h"
+#include "engine/math/unary.h"
 
 namespace rmgait::cuda {
 
@@ -16,7 +16,7 @@ __global__ void to_bf16_kernel(const float* x, uint16_t* y, int64_t n) {
     y[i] = bf16_bits_from_float(x[i]);  // the CPU's rule (engine/math/bf16.h)
 }
 
-// leaky: y = leaky_relu(widened x) with the elementwise rule (engine/math/elementwise.h), in
+// leaky: y = leaky_relu(widened x) with the elementwise rule (engine/math/unary.h), in
 // the same pass (a conv's fused activation: no second pass over its f32 output)
 template <bool leaky>
 __global__ void from_bf16_kernel(const __nv_bfloat16* x, float* y, int64_t n, float slope) {

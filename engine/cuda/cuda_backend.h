@@ -14,7 +14,9 @@ class CudaBackend final : public Backend {
   DeviceMemory device_memory() const override;
   void reset_peak_memory() override;
   void profile_range(bool begin) override;
-  RMGAIT_BACKEND_OVERRIDES
+#define RMGAIT_KERNEL(name, ret, params) ret name params override;
+#include "engine/kernels.def"
+#undef RMGAIT_KERNEL
 };
 
 }  // namespace rmgait::cuda

@@ -1,4 +1,4 @@
-// 3-D max pooling. Forward on cuDNN; backward by two small kernels over engine/math/pool.h that
+// 3-D max pooling. Forward on cuDNN; backward by two small kernels over engine/math/max_pool3d.h that
 // give each window's gradient to its first maximum in (t, h, w) scan order, the CPU's rule.
 // cuDNN's own backward picks one of several equal maxima without saying which, and binary
 // silhouettes make ties common, so the gradients would differ from the CPU's. No state is kept:
@@ -9,7 +9,7 @@
 #include "engine/cuda/context.h"
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/descriptors.h"
-#include "engine/math/pool.h"
+#include "engine/math/max_pool3d.h"
 
 namespace rmgait::cuda {
 
@@ -44,7 +44,7 @@ Pool& entry(const Shape& xs, const Shape& ys, const Pool3dParams& p) {
 }
 
 // arg[row, o] = in-plane index of the first maximum of output o's window (or -1). I: int32_t
-// where pool_fits_32bit(g), else int64_t (engine/math/pool.h).
+// where pool_fits_32bit(g), else int64_t (engine/math/max_pool3d.h).
 template <class I>
 __global__ void argmax_kernel(const float* x, int64_t* arg, PoolGeom g) {
   for (I i = blockIdx.x * I(blockDim.x) + threadIdx.x; i < I(g.rows * g.plane_out);

@@ -3,7 +3,7 @@
 #include "engine/cuda/check.h"
 #include "engine/cuda/context.h"
 #include "engine/cuda/cuda_backend.h"
-#include "engine/math/philox.h"
+#include "engine/math/random.h"
 
 namespace rmgait::cuda {
 

@@ -1,5 +1,5 @@
 // Unary elementwise ops, their backward and the sign bits of relu / leaky_relu: the per-element
-// rules of engine/math/elementwise.h.
+// rules of engine/math/unary.h.
 #include "engine/cuda/check.h"
 #include "engine/cuda/context.h"
 #include "engine/cuda/cuda_backend.h"

@@ -1,29 +1,33 @@
 #pragma once
-// Per-element forward and backward rules of the unary and binary ops: one source of truth for
-// the CPU loops and the CUDA kernels.
+// Per-element forward and backward rules of the unary ops: one source of truth for the CPU loops
+// (cpu/unary.cpp) and the CUDA kernels (cuda/unary.cu).
 #include <math.h>
+#include <stddef.h>
 
 #include "engine/math/hd.h"
 
 namespace rmgait {
 
-enum class UnaryOp : int {
-  neg,
-  abs,
-  exp,
-  log,
-  sqrt,
-  relu,
-  leaky_relu,   // a = negative slope
-  pow_scalar,   // a = exponent
-  clamp,        // [a, b]
-  add_scalar,   // x + a
-  mul_scalar,   // x * a
-  rsub_scalar,  // a - x
-  rdiv_scalar,  // a / x
-};
-
-enum class BinaryOp : int { add, sub, mul, div, pow, maximum, minimum, eq, gt, ge, lt, le };
+// The ops, each listed once: the enum and its names (unary_op_name) are made from this list,
+// so a name cannot drift from its op. leaky_relu: a = negative slope; pow_scalar: a = exponent;
+// clamp: [a, b]; add_scalar: x + a; mul_scalar: x * a; rsub_scalar: a - x; rdiv_scalar: a / x.
+#define RMGAIT_UNARY_OPS(X)                                                               \
+  X(neg)                                                                                  \
+  X(abs) X(exp) X(log) X(sqrt) X(relu) X(leaky_relu) X(pow_scalar) X(clamp) X(add_scalar) \
+      X(mul_scalar) X(rsub_scalar) X(rdiv_scalar)
+#define RMGAIT_OP_ENUM(name) name,
+#define RMGAIT_OP_NAME(name) #name,
+#define RMGAIT_OP_COUNT(name) +1
+enum class UnaryOp : int { RMGAIT_UNARY_OPS(RMGAIT_OP_ENUM) };
+constexpr int kUnaryOps = 0 RMGAIT_UNARY_OPS(RMGAIT_OP_COUNT);
+inline const char* unary_op_name(UnaryOp op) {
+  static const char* const names[] = {RMGAIT_UNARY_OPS(RMGAIT_OP_NAME)};
+  static_assert(sizeof(names) / sizeof(names[0]) == size_t(kUnaryOps), "a name per op");
+  return names[int(op)];
+}
+#undef RMGAIT_OP_ENUM
+#undef RMGAIT_OP_NAME
+#undef RMGAIT_OP_COUNT
 
 RM_HD float unary_forward(UnaryOp op, float x, float a, float b) {
   switch (op) {
@@ -114,36 +118,6 @@ RM_HD float unary_backward(UnaryOp op, float gy, float s, float a, float b) {
 // slope 0 (relu) gives exactly 0 on the flat side, as relu's own rule does.
 RM_HD float leaky_relu_backward_bit(float gy, bool positive, float slope) {
   return positive ? gy : (slope == 0.f ? 0.f : gy * slope);
-}
-
-RM_HD float binary_forward(BinaryOp op, float x, float y) {
-  switch (op) {
-    case BinaryOp::add:
-      return x + y;
-    case BinaryOp::sub:
-      return x - y;
-    case BinaryOp::mul:
-      return x * y;
-    case BinaryOp::div:
-      return x / y;
-    case BinaryOp::pow:
-      return powf(x, y);
-    case BinaryOp::maximum:
-      return x >= y ? x : y;
-    case BinaryOp::minimum:
-      return x <= y ? x : y;
-    case BinaryOp::eq:
-      return x == y ? 1.f : 0.f;
-    case BinaryOp::gt:
-      return x > y ? 1.f : 0.f;
-    case BinaryOp::ge:
-      return x >= y ? 1.f : 0.f;
-    case BinaryOp::lt:
-      return x < y ? 1.f : 0.f;
-    case BinaryOp::le:
-      return x <= y ? 1.f : 0.f;
-  }
-  return 0.f;
 }
 
 }  // namespace rmgait

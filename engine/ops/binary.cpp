@@ -1,4 +1,6 @@
-// Elementwise ops with broadcasting and their backward rules.
+// Binary elementwise ops with broadcasting, where and compare, and their backward rules
+// (engine/math/binary.h): checks -> the backend's kernel (cpu/binary.cpp, cuda/binary.cu) ->
+// record.
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/ops.h"
@@ -7,39 +9,8 @@ namespace rmgait {
 
 namespace {
 
-// Autograd keeps only what the backward reads: the sign bits of relu / leaky_relu's output, the
-// output or the input of the others (engine/math/elementwise.h), nothing for the affine ones.
-Tensor unary_op(const char* name, UnaryOp op, const Tensor& x, float a = 0.f, float b = 0.f) {
-  check_dtype(x, DType::f32, name);
-  Tensor xc = x.contiguous().detach();
-  Tensor y = Tensor::empty(x.shape(), DType::f32, x.device());
-  Backend& be = backend(x.device());
-  be.unary(op, xc, y, a, b);
-  if (!needs_grad({x})) return y;
-  if (op == UnaryOp::relu || (op == UnaryOp::leaky_relu && a >= 0.f)) {
-    Tensor bits = Tensor::empty({(y.numel() + 7) / 8}, DType::u8, y.device());
-    be.sign_bits(y, bits);
-    const float slope = op == UnaryOp::relu ? 0.f : a;
-    return record(name, y, {x}, [bits, slope](const Tensor& g) {
-      Tensor gx = Tensor::empty(g.shape(), DType::f32, g.device());
-      backend(g.device()).leaky_relu_backward_bits(g.contiguous(), bits, gx, slope);
-      return std::vector<Tensor>{gx};
-    });
-  }
-  const bool affine = op == UnaryOp::neg || op == UnaryOp::add_scalar ||
-                      op == UnaryOp::mul_scalar || op == UnaryOp::rsub_scalar;
-  Tensor saved = affine ? Tensor() : unary_backward_reads_output(op, a) ? y.detach() : xc;
-  return record(name, y, {x}, [op, saved, a, b](const Tensor& g) {
-    Tensor gc = g.contiguous(), gx = Tensor::empty(g.shape(), DType::f32, g.device());
-    backend(g.device()).unary_backward(op, gc, saved.defined() ? saved : gc, gx, a, b);
-    return std::vector<Tensor>{gx};
-  });
-}
-
 const char* binary_name(BinaryOp op) {
-  static const char* names[] = {"add",     "sub", "mul", "div", "pow", "maximum",
-                                "minimum", "eq",  "gt",  "ge",  "lt",  "le"};
-  return names[int(op)];
+  return binary_op_name(op);
 }
 
 // Forward only: out = op(a, b) with broadcasting.
@@ -160,47 +131,6 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     Tensor zero = Tensor::zeros({}, DType::f32, g.device());
     return std::vector<Tensor>{sum_to(where(c, g, zero), sa), sum_to(where(c, zero, g), sb)};
   });
-}
-
-Tensor add(const Tensor& a, float s) {
-  return unary_op("add_scalar", UnaryOp::add_scalar, a, s);
-}
-Tensor mul(const Tensor& a, float s) {
-  return unary_op("mul_scalar", UnaryOp::mul_scalar, a, s);
-}
-Tensor sub(float s, const Tensor& a) {
-  return unary_op("rsub_scalar", UnaryOp::rsub_scalar, a, s);
-}
-Tensor div(float s, const Tensor& a) {
-  return unary_op("rdiv_scalar", UnaryOp::rdiv_scalar, a, s);
-}
-Tensor pow(const Tensor& a, float e) {
-  return unary_op("pow_scalar", UnaryOp::pow_scalar, a, e);
-}
-Tensor neg(const Tensor& x) {
-  return unary_op("neg", UnaryOp::neg, x);
-}
-Tensor abs(const Tensor& x) {
-  return unary_op("abs", UnaryOp::abs, x);
-}
-Tensor exp(const Tensor& x) {
-  return unary_op("exp", UnaryOp::exp, x);
-}
-Tensor log(const Tensor& x) {
-  return unary_op("log", UnaryOp::log, x);
-}
-Tensor sqrt(const Tensor& x) {
-  return unary_op("sqrt", UnaryOp::sqrt, x);
-}
-Tensor relu(const Tensor& x) {
-  return unary_op("relu", UnaryOp::relu, x);
-}
-Tensor leaky_relu(const Tensor& x, float slope) {
-  return unary_op("leaky_relu", UnaryOp::leaky_relu, x, slope);
-}
-Tensor clamp(const Tensor& x, float lo, float hi) {
-  RM_CHECK(lo <= hi, "clamp: lower bound ", lo, " above upper bound ", hi);
-  return unary_op("clamp", UnaryOp::clamp, x, lo, hi);
 }
 
 }  // namespace rmgait
