@@ -55,7 +55,7 @@ declare -A sources=(
 fmt="$build/formats/librmgait_formats.a -lzip"
 declare -A extra=(
   [packed]="$build/data/librmgait_data.a $fmt"
-  [config]="$build/gait/librmgait_gait.a $build/nn/librmgait_nn.a $fmt -lyaml-cpp"
+  [config]="$build/data/librmgait_data.a $build/gait/librmgait_gait.a $build/nn/librmgait_nn.a $fmt -lyaml-cpp"
   [png]="$build/data/librmgait_data.a $fmt"
   [torch_pt]="-lzip"
 )
