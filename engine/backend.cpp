@@ -64,7 +64,8 @@ void register_optional_backends() {
 
 Backend& backend(Device device) {
   static cpu::CpuBackend cpu_backend;
-  if (device == Device::cpu) return cpu_backend;
+  // the CPU's own backend unless another was registered in its place (engine/profile.h)
+  if (device == Device::cpu) return g_backends[0] ? *g_backends[0] : cpu_backend;
   register_optional_backends();
   RM_CHECK(g_backends[int(device)], "no ", device_name(device), " backend: ", g_cuda_missing);
   return *g_backends[int(device)];
@@ -82,7 +83,7 @@ std::string device_unavailable_reason(Device device) {
 
 namespace {
 const char* const kKernelNames[] = {
-#define RMGAIT_KERNEL(name, ret, params) #name,
+#define RMGAIT_KERNEL(name, ret, params, args) #name,
 #include "engine/kernels.def"
 #undef RMGAIT_KERNEL
 };
@@ -99,9 +100,9 @@ void Backend::unsupported(Kernel k) const {
 }
 
 // The default of every kernel: the clear error above.
-#define RMGAIT_KERNEL(name, ret, params) \
-  ret Backend::name params {             \
-    unsupported(Kernel::name);           \
+#define RMGAIT_KERNEL(name, ret, params, args) \
+  ret Backend::name params {                   \
+    unsupported(Kernel::name);                 \
   }
 #include "engine/kernels.def"
 #undef RMGAIT_KERNEL

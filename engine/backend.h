@@ -37,7 +37,7 @@ struct Pool3dParams {
 
 // The kernels by name, in engine/kernels.def's order.
 enum class Kernel : int {
-#define RMGAIT_KERNEL(name, ret, params) name,
+#define RMGAIT_KERNEL(name, ret, params, args) name,
 #include "engine/kernels.def"
 #undef RMGAIT_KERNEL
   count
@@ -69,7 +69,7 @@ class Backend {
 
   // The kernels (engine/kernels.def): each a virtual function whose default throws a clear
   // error ("<kernel> is not supported on <device>"), so that a backend without one still builds.
-#define RMGAIT_KERNEL(name, ret, params) virtual ret name params;
+#define RMGAIT_KERNEL(name, ret, params, args) virtual ret name params;
 #include "engine/kernels.def"
 #undef RMGAIT_KERNEL
 
@@ -79,7 +79,7 @@ class Backend {
 
 // In a backend class: the overrides of every kernel of engine/kernels.def, for a backend that
 // implements them all (the CPU's and the CUDA one):
-//   #define RMGAIT_KERNEL(name, ret, params) ret name params override;
+//   #define RMGAIT_KERNEL(name, ret, params, args) ret name params override;
 //   #include "engine/kernels.def"
 //   #undef RMGAIT_KERNEL
 

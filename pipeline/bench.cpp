@@ -2,9 +2,11 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
+#include <map>
 #include <vector>
 
 #include "data/loader.h"
@@ -15,6 +17,7 @@
 #include "engine/flops.h"
 #include "engine/ops.h"
 #include "engine/precision.h"
+#include "engine/profile.h"
 #include "engine/random.h"
 #include "pipeline/data_parallel.h"
 #include "pipeline/model_io.h"
@@ -41,6 +44,48 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// The op family a kernel's time is counted under in a breakdown.
+std::string family_of(Kernel k) {
+  switch (k) {
+    case Kernel::conv3d_forward:
+      return "conv forward";
+    case Kernel::conv3d_backward_data:
+      return "conv backward-data";
+    case Kernel::conv3d_backward_weights:
+      return "conv backward-weights";
+    case Kernel::matmul:
+      return "matmul";
+    case Kernel::unary:
+    case Kernel::unary_backward:
+    case Kernel::sign_bits:
+    case Kernel::leaky_relu_backward_bits:
+    case Kernel::binary:
+    case Kernel::where:
+      return "elementwise";
+    case Kernel::reduce:
+    case Kernel::scatter_index:
+    case Kernel::softmax_rows:
+    case Kernel::softmax_rows_backward:
+    case Kernel::gem_rows:
+    case Kernel::gem_rows_backward:
+    case Kernel::gram_distance_mean:
+      return "reductions";
+    case Kernel::batch_norm_forward_train:
+    case Kernel::batch_norm_forward_eval:
+    case Kernel::batch_norm_backward:
+      return "batch norm";
+    case Kernel::max_pool3d_forward:
+    case Kernel::max_pool3d_backward:
+      return "pooling";
+    case Kernel::adam_update:
+      return "optimizer";
+    case Kernel::random:
+      return "random";
+    default:
+      return "copies";  // copy, fill, index_gather, index_scatter_add
+  }
+}
+
 // What the timed training steps measured (the warm-up step left out).
 struct StepTiming {
   double seconds = 0;   // per step
@@ -48,6 +93,7 @@ struct StepTiming {
   double wait = 0;      // per step, waiting for gradient sums (data-parallel)
   size_t cpu_peak = 0;  // tensors at the step's peak (CPU)
   Backend::DeviceMemory device;
+  std::vector<std::pair<std::string, double>> families;  // breakdown
 };
 
 StepTiming time_steps(const TrainConfig& cfg, const BenchOptions& o, gait::ReverseMaskModel& model,
@@ -65,6 +111,17 @@ StepTiming time_steps(const TrainConfig& cfg, const BenchOptions& o, gait::Rever
   StepTiming t;
   uint64_t flops0 = 0;
   double wait0 = 0;
+  auto step = [&] {
+    opt->zero_grad();
+    gait::ModelOutput out;
+    {
+      PrecisionGuard pg(cfg.precision);
+      out = model.forward(x);
+    }
+    dp.backward(dp.losses(out, labels, cfg).loss);
+    opt->step();
+    backend(o.device).synchronize();
+  };
   for (int i = 0; i <= o.iters; ++i) {
     if (i == 1) {
       flops0 = dense_flops(), wait0 = dp.comm_wait_seconds();
@@ -74,15 +131,7 @@ StepTiming time_steps(const TrainConfig& cfg, const BenchOptions& o, gait::Rever
     // searches would swamp it)
     if (i == 1 && o.profile_step) be.profile_range(true);
     const auto t0 = Clock::now();
-    opt->zero_grad();
-    gait::ModelOutput out;
-    {
-      PrecisionGuard pg(cfg.precision);
-      out = model.forward(x);
-    }
-    dp.backward(dp.losses(out, labels, cfg).loss);
-    opt->step();
-    be.synchronize();
+    step();
     if (i) t.seconds += seconds_since(t0) / o.iters;
     if (i == 1 && o.profile_step) be.profile_range(false);
   }
@@ -91,6 +140,23 @@ StepTiming time_steps(const TrainConfig& cfg, const BenchOptions& o, gait::Rever
   t.wait = (dp.comm_wait_seconds() - wait0) / o.iters;
   t.cpu_peak = cpu_memory_stats().peak;
   t.device = be.device_memory();
+  if (o.breakdown) {  // one more step, every kernel timed
+    KernelProfile prof(o.device);
+    const auto t0 = Clock::now();
+    step();
+    const double total = seconds_since(t0);
+    std::map<std::string, double> per;
+    double in_kernels = 0;
+    for (int k = 0; k < int(Kernel::count); ++k) {
+      per[family_of(Kernel(k))] += prof[Kernel(k)].seconds;
+      in_kernels += prof[Kernel(k)].seconds;
+    }
+    for (auto& [name, s] : per)
+      if (s > 0) t.families.emplace_back(name, s);
+    std::sort(t.families.begin(), t.families.end(),
+              [](auto& a, auto& b) { return a.second > b.second; });
+    t.families.emplace_back("outside kernels", total - in_kernels);
+  }
   return t;
 }
 
@@ -145,6 +211,13 @@ std::string report(const TrainConfig& cfg, const BenchOptions& o, const gait::Re
             "reserved %.1f MiB\n",
             double(t.device.peak_in_use) / mib, double(t.device.reserved) / mib);
   appendf(text, "peak resident memory: %.1f MiB\n", r.peak_resident_mib);
+  if (!t.families.empty()) {
+    double total = 0;
+    for (auto& [name, s] : t.families) total += s;
+    appendf(text, "breakdown of one step (%.3f s, every kernel timed):\n", total);
+    for (auto& [name, s] : t.families)
+      appendf(text, "  %-22s %8.3f s  %5.1f%%\n", name.c_str(), s, 100 * s / total);
+  }
   return text;
 }
 
@@ -162,6 +235,7 @@ BenchResult bench(const TrainConfig& cfg, const BenchOptions& o) {
   const StepTiming t = time_steps(cfg, o, model, dp, g);
   BenchResult r;
   r.step_seconds = t.seconds;
+  r.families = t.families;
   r.inference_seconds = time_inference(cfg, o, model, g);
   rusage ru;
   getrusage(RUSAGE_SELF, &ru);

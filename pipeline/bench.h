@@ -3,6 +3,8 @@
 // data-parallel step under mpirun) and inference on one 90-frame sequence, timed after a warm-up
 // step, with the work done (GFLOP of convolutions and matmuls) and the memory held.
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "pipeline/config.h"
 
@@ -15,11 +17,15 @@ struct BenchOptions {
   // under mpirun: one process's step time on the same cores, for the scaling efficiency
   double baseline_step = 0;
   bool profile_step = false;  // a device profiler records the first timed step alone
+  bool breakdown = false;     // one more step with every kernel timed, summed per op family
 };
 
 struct BenchResult {
   double step_seconds = 0, inference_seconds = 0, peak_resident_mib = 0;
   std::string text;  // the report rank 0 prints (empty on the other ranks)
+  // with breakdown: seconds of one step per op family ("conv forward", "elementwise", ...,
+  // "outside kernels": autograd, allocation and the rest)
+  std::vector<std::pair<std::string, double>> families;
 };
 
 BenchResult bench(const TrainConfig& cfg, const BenchOptions& options);

@@ -1,6 +1,7 @@
 // Tensor basics: factories, views sharing storage, contiguity, conversions, printing.
 #include <sstream>
 
+#include "engine/profile.h"
 #include "engine/strided_view.h"
 #include "tests/test_util.h"
 
@@ -166,4 +167,28 @@ TEST_CASE("backends: one kernel list, names tied to it, a clear error for a miss
                        Error);
   CHECK_THROWS_WITH_AS(bare.conv3d_forward(t, t, Tensor(), t, {}),
                        doctest::Contains("conv3d_forward is not supported on cuda"), Error);
+}
+
+TEST_CASE("a kernel profile times each kernel while it lives, then steps aside") {
+  Tensor x = Tensor::ones({1, 2, 3, 4, 4}), w = Tensor::ones({3, 2, 1, 3, 3});
+  Conv3dParams p;
+  p.padding = {0, 1, 1};
+  Tensor before = conv3d(x, w, Tensor(), p);
+  {
+    KernelProfile prof(Device::cpu);
+    Tensor y = conv3d(x, w, Tensor(), p);
+    Tensor z = add(y, y);
+    CHECK(prof[Kernel::conv3d_forward].calls == 1);
+    CHECK(prof[Kernel::conv3d_forward].seconds > 0);
+    CHECK(prof[Kernel::binary].calls == 1);
+    CHECK(prof[Kernel::matmul].calls == 0);
+    CHECK(y.to_vector() == before.to_vector());  // timing changes nothing computed
+    CHECK_THROWS_WITH_AS(KernelProfile(Device::cpu), doctest::Contains("already being profiled"),
+                         Error);
+    prof.reset();
+    CHECK(prof[Kernel::conv3d_forward].calls == 0);
+  }
+  KernelProfile again(Device::cpu);  // the first one gave the backend back
+  conv3d(x, w, Tensor(), p);
+  CHECK(again[Kernel::conv3d_forward].calls == 1);
 }

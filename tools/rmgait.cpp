@@ -250,6 +250,8 @@ void add_bench(CLI::App& app, Cli& cli) {
                 "ranks' threads), to report scaling efficiency against");
   c->add_flag("--profile-step", o->bench.profile_step,
               "mark the first timed step for a device profiler (tools/gpu-profile.sh)");
+  c->add_flag("--breakdown", o->bench.breakdown,
+              "one more step with every kernel timed: its time per op family");
   c->callback([&cli, o] {
     cli.run = [&cli, o] {
       if (!o->precision.empty()) o->sets.push_back("trainer_cfg.precision=" + o->precision);

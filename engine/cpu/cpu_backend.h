@@ -9,7 +9,7 @@ class CpuBackend final : public Backend {
  public:
   Device device() const override { return Device::cpu; }
   bool has_bf16() const override;
-#define RMGAIT_KERNEL(name, ret, params) ret name params override;
+#define RMGAIT_KERNEL(name, ret, params, args) ret name params override;
 #include "engine/kernels.def"
 #undef RMGAIT_KERNEL
 };

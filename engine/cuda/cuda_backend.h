@@ -14,7 +14,7 @@ class CudaBackend final : public Backend {
   DeviceMemory device_memory() const override;
   void reset_peak_memory() override;
   void profile_range(bool begin) override;
-#define RMGAIT_KERNEL(name, ret, params) ret name params override;
+#define RMGAIT_KERNEL(name, ret, params, args) ret name params override;
 #include "engine/kernels.def"
 #undef RMGAIT_KERNEL
 };
