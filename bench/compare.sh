@@ -1,81 +1,137 @@
 #!/usr/bin/env bash
 # rmgait against its PyTorch peer (bench/peer_torch.py), side by side on this machine: the same
-# models, shapes, training step and thread count, one row after the other so that both see the
-# same machine. Prints each speed ratio (PyTorch time / rmgait time: > 1 means rmgait is faster),
-# each peak-RSS ratio (rmgait / PyTorch: < 1 means rmgait is leaner) and the training step's
-# GFLOP/s as a share of the measured f32 and bf16 peaks (bench_peak).
+# models, shapes, binary silhouettes, training step and thread count, one run after the other so
+# that both see the same machine. Per row: each side's seconds per step, the speed ratios
+# (PyTorch time / rmgait time: > 1 means rmgait is faster) against PyTorch eager and, for
+# PyTorch 2, torch.compile (inductor, default mode; its compile time excluded and printed),
+# and the peak-RSS ratio (rmgait / PyTorch eager: < 1 means rmgait is leaner). Both sides refuse
+# to report a step whose loss is not finite.
 #
-#   bash bench/compare.sh [ITERS=3]
-#   THREADS=2 PRECISIONS="f32 bf16" ROWS="inception gl" bash bench/compare.sh 5
+#   bash bench/compare.sh [--breakdown] [ITERS=3]
+#   PEER=torch1 THREADS=2 PRECISIONS="f32 bf16" ROWS="inception gl" bash bench/compare.sh 5
 #
-# Needs a built tree (build/tools/rmgait, build/bench/bench_peak) and Debian's python3-torch,
-# which it installs when missing. Ratios, not absolute times, are the figures: machines differ.
+# PEER=torch2 (default): the newest PyTorch from PyPI in .venv-peer/ (bench/setup-peer.sh, run
+# here when missing); PEER=torch1: Debian's python3-torch 1.13 (installed when missing), eager
+# only. COMPILE=0 leaves out the torch.compile runs. --breakdown adds, under each row, one step's
+# seconds per op family on each side (rmgait bench --breakdown, peer_torch.py --breakdown).
+# Rows (channels 32/64/128 unless said): inception, gl, plain (batch 2 x 2 x 30 frames),
+# inception-8x2 (the paper's P = 8 with K = 2: its 8 x 16 takes minutes a step on a CPU),
+# gl-small-b32 (channels 8/16/32, 8 x 4), then inference on one 90-frame sequence (Inception).
+# Needs a built tree (build/tools/rmgait). Ratios, not absolute times, are the figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+breakdown=()
+if [ "${1:-}" = --breakdown ]; then
+  breakdown=(--breakdown)
+  shift
+fi
 iters=${1:-3}
 threads=${THREADS:-$(nproc)}
 precisions=${PRECISIONS:-"f32"}
 build=${BUILD_DIR:-build}
 rmgait=$build/tools/rmgait
-py=/usr/bin/python3
-if ! $py -c "import torch" 2>/dev/null; then
-  echo "compare: installing python3-torch (the PyTorch peer)" >&2
-  sudo_cmd=""
-  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get install -y -qq --no-install-recommends python3-torch >/dev/null
-fi
-[ -x "$rmgait" ] && [ -x "$build/bench/bench_peak" ] ||
-  cmake --build "$build" -j "$(nproc)" --target rmgait bench_peak >/dev/null
+peer=${PEER:-torch2}
+case $peer in
+  torch2)
+    py=${PEER_VENV:-.venv-peer}/bin/python
+    [ -x "$py" ] || bash bench/setup-peer.sh >&2
+    compile=${COMPILE:-1}
+    ;;
+  torch1)
+    py=/usr/bin/python3
+    if ! $py -c "import torch" 2> /dev/null; then
+      echo "compare: installing python3-torch (Debian's PyTorch 1.13)" >&2
+      sudo_cmd=""
+      [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+      $sudo_cmd apt-get install -y -qq --no-install-recommends python3-torch > /dev/null
+    fi
+    compile=0
+    ;;
+  *)
+    echo "compare: PEER must be torch2 or torch1, not '$peer'" >&2
+    exit 2
+    ;;
+esac
+[ -x "$rmgait" ] || cmake --build "$build" -j "$(nproc)" --target rmgait > /dev/null
 
 # name | block kind | config | channels | sampler P,K
 all_rows=(
   "inception|inception|configs/casiab_inception.yaml|32,64,128|2,2"
   "gl|gl|configs/casiab_gaitgl.yaml|32,64,128|2,2"
   "plain|plain|configs/casiab_baseline.yaml|32,64,128|2,2"
+  "inception-8x2|inception|configs/casiab_inception.yaml|32,64,128|8,2"
   "gl-small-b32|gl|configs/casiab_gaitgl.yaml|8,16,32|8,4"
 )
-selected=${ROWS:-"inception gl plain gl-small-b32"}
+selected=${ROWS:-"inception gl plain inception-8x2 gl-small-b32"}
 
 export OMP_NUM_THREADS=$threads
-peaks=$("$build/bench/bench_peak")
-f32_peak=$(awk '/^f32_peak_gflops/ {print $2}' <<<"$peaks")
-bf16_peak=$(awk '/^bf16_peak_gflops/ {print $2}' <<<"$peaks")
+versions=$($py - << 'EOF'
+import re, torch
+m = re.search(r"MKL-DNN v(\S+)", torch.__config__.show())
+print(f"torch {torch.__version__} (oneDNN {m.group(1) if m else '?'})")
+EOF
+)
 echo "# $(date -u +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $threads threads," \
-  "torch $($py -c 'import torch; print(torch.__version__)'), rmgait $(git rev-parse --short HEAD)"
-echo "# measured peaks: f32 $f32_peak GFLOP/s, bf16 $bf16_peak GFLOP/s; $iters timed steps per run"
-printf "| %-13s | %-4s | %9s | %9s | %6s | %10s | %10s | %5s | %6s | %14s | %14s |\n" work prec \
-  "torch s" "rmgait s" speed "torch MiB" "rmgait MiB" RSS "GFLOP" "torch %f32/bf16" \
-  "rmgait %f32/bf16"
+  "$versions, rmgait $(git rev-parse --short HEAD), $iters timed steps per run"
+printf "| %-13s | %-4s | %8s | %8s | %8s | %7s | %7s | %9s | %10s | %5s | %9s |\n" work prec \
+  "eager s" "compiled" "rmgait s" "vs eager" "vs comp" "torch MiB" "rmgait MiB" RSS "compile s"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
-pct() { awk -v f="$1" -v s="$2" -v p="$3" 'BEGIN { if (p > 0) printf "%.0f", 100 * f / s / p; else printf "-" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) printf "-"; else printf "%.2fx", a / b }'; }
+num() { [ -n "$1" ] && printf "%.3f" "$1" || printf -- "-"; }
+peer_log=$(mktemp)
+trap 'rm -f "$peer_log"' EXIT
+run_peer() {  # peer_torch.py ARGS...: its stdout; its stderr shown only when it fails
+  $py "$@" 2> "$peer_log" || {
+    grep -v "USDT\|gpuGetDeviceCount" "$peer_log" | tail -5 >&2
+    return 1
+  }
+}
+families() {  # "family NAME SECONDS" lines -> "NAME SECONDS" sorted by name
+  awk '/^family / {print $2, $3}' | sort
+}
 for prec in $precisions; do
   infer_rows=()
   for row in "${all_rows[@]}"; do
-    IFS='|' read -r name kind cfg ch pk <<<"$row"
+    IFS='|' read -r name kind cfg ch pk <<< "$row"
     [[ " $selected " == *" $name "* ]] || continue
     r=$("$rmgait" bench --config "$cfg" --set "model_cfg.channels=[$ch]" \
-      --set "trainer_cfg.sampler=[$pk]" --iters "$iters" $([ "$prec" = f32 ] || echo --precision "$prec"))
-    t=$($py bench/peer_torch.py --model "$kind" --channels "$ch" --sampler "$pk" \
+      --set "trainer_cfg.sampler=[$pk]" --iters "$iters" ${breakdown[@]+"${breakdown[@]}"} \
+      $([ "$prec" = f32 ] || echo --precision "$prec"))
+    peer_args=(bench/peer_torch.py --model "$kind" --channels "$ch" --sampler "$pk"
       --iters "$iters" --threads "$threads" --precision "$prec")
-    r_train=$(sed -n 's/^train step.*: \([0-9.]*\) s\/it.*/\1/p' <<<"$r")
-    r_gflop=$(sed -n 's/.* \([0-9.]*\) GFLOP\/step.*/\1/p' <<<"$r")
-    r_infer=$(sed -n 's/^inference.*: \([0-9.]*\) s,.*/\1/p' <<<"$r")
-    r_rss=$(sed -n 's/^peak resident memory: \([0-9.]*\) MiB/\1/p' <<<"$r")
-    t_train=$(awk '/^train_s/ {print $2}' <<<"$t")
-    t_infer=$(awk '/^infer_s/ {print $2}' <<<"$t")
-    t_rss=$(awk '/^peak_rss_mib/ {print $2}' <<<"$t")
-    printf "| %-13s | %-4s | %9.3f | %9.3f | %5.2fx | %10.0f | %10.0f | %4.2fx | %6.1f | %6s / %-5s | %6s / %-5s |\n" \
-      "$name" "$prec" "$t_train" "$r_train" "$(awk -v a="$t_train" -v b="$r_train" 'BEGIN{print a/b}')" \
-      "$t_rss" "$r_rss" "$(awk -v a="$r_rss" -v b="$t_rss" 'BEGIN{print a/b}')" "$r_gflop" \
-      "$(pct "$r_gflop" "$t_train" "$f32_peak")" "$(pct "$r_gflop" "$t_train" "$bf16_peak")" \
-      "$(pct "$r_gflop" "$r_train" "$f32_peak")" "$(pct "$r_gflop" "$r_train" "$bf16_peak")"
-    infer_rows+=("$name|$t_infer|$r_infer")
+    t=$(run_peer "${peer_args[@]}" ${breakdown[@]+"${breakdown[@]}"})
+    c=""
+    [ "$compile" = 0 ] || c=$(run_peer "${peer_args[@]}" --compile)
+    r_train=$(sed -n 's/^train step.*: \([0-9.]*\) s\/it.*/\1/p' <<< "$r")
+    r_infer=$(sed -n 's/^inference.*: \([0-9.]*\) s,.*/\1/p' <<< "$r")
+    r_rss=$(sed -n 's/^peak resident memory: \([0-9.]*\) MiB/\1/p' <<< "$r")
+    t_train=$(awk '/^train_s/ {print $2}' <<< "$t")
+    t_infer=$(awk '/^infer_s/ {print $2}' <<< "$t")
+    t_rss=$(awk '/^peak_rss_mib/ {print $2}' <<< "$t")
+    c_train=$(awk '/^train_s/ {print $2}' <<< "$c")
+    c_infer=$(awk '/^infer_s/ {print $2}' <<< "$c")
+    c_time=$(awk '/^compile_s/ {print $2}' <<< "$c")
+    printf "| %-13s | %-4s | %8s | %8s | %8s | %7s | %7s | %9.0f | %10.0f | %5s | %9s |\n" \
+      "$name" "$prec" "$(num "$t_train")" "$(num "$c_train")" "$(num "$r_train")" \
+      "$(ratio "$t_train" "$r_train")" "$(ratio "$c_train" "$r_train")" "$t_rss" "$r_rss" \
+      "$(ratio "$r_rss" "$t_rss")" "${c_time:--}"
+    if [ ${#breakdown[@]} -gt 0 ]; then
+      # rmgait's "  conv forward   1.234 s  25.0%" lines -> "conv_forward 1.234"
+      rb=$(sed -n '/^breakdown of one step/,$p' <<< "$r" | tail -n +2 |
+        awk '{s = $(NF - 2); $NF = ""; $(NF - 1) = ""; $(NF - 2) = ""; n = $0; gsub(/ +$/, "", n);
+          gsub(/^ +/, "", n); gsub(/ /, "_", n); print "family", n, s}' | families)
+      tb=$(families <<< "$t")
+      echo "|   breakdown of one step, seconds: family: PyTorch eager / rmgait"
+      join -a1 -a2 -e 0 -o 0,1.2,2.2 <(echo "$tb") <(echo "$rb") |
+        awk '{printf "|     %-24s %8.3f / %8.3f\n", $1, $2, $3}'
+    fi
+    infer_rows+=("$name|$t_infer|$c_infer|$r_infer")
   done
   for ir in "${infer_rows[@]}"; do
-    IFS='|' read -r name ti ri <<<"$ir"
+    IFS='|' read -r name ti ci ri <<< "$ir"
     [ "$name" = inception ] || continue
-    printf "| %-13s | %-4s | %9.3f | %9.3f | %5.2fx | %10s | %10s | %5s | %6s | %14s | %14s |\n" \
-      "infer 1x90 fr" "$prec" "$ti" "$ri" "$(awk -v a="$ti" -v b="$ri" 'BEGIN{print a/b}')" \
-      - - - - - -
+    printf "| %-13s | %-4s | %8s | %8s | %8s | %7s | %7s | %9s | %10s | %5s | %9s |\n" \
+      "infer 1x90 fr" "$prec" "$(num "$ti")" "$(num "$ci")" "$(num "$ri")" "$(ratio "$ti" "$ri")" \
+      "$(ratio "$ci" "$ri")" - - - -
   done
 done

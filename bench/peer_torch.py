@@ -2,16 +2,24 @@
 """The PyTorch peer of `rmgait bench`: the same models (parameter names as rmgait's and
 OpenGait's GaitGL: docs/model.md), the same shapes, the same training step (separate
 Batch-All triplet + cross entropy, Adam with L2 weight decay) and the same inference, timed the
-same way. Never part of the build: bench/compare.sh runs it beside rmgait (Debian python3-torch).
+same way, on the same binary silhouettes (silhouettes() below, as `rmgait bench` makes them).
+Never part of the build: bench/compare.sh runs it beside rmgait, under PyTorch 2 from PyPI
+(bench/setup-peer.sh) or Debian's python3-torch 1.13.
 
 Prints lines that compare.sh reads:
   train_s <seconds per training step>
   infer_s <seconds per inference of one sequence>
   peak_rss_mib <peak resident memory of the process>
+  compile_s <seconds torch.compile took, first calls of training and inference> (--compile)
+  family <name> <seconds> (--breakdown: one more step's time per op family)
 """
 import argparse
+import collections
+import math
 import os
+import re
 import resource
+import tempfile
 import time
 
 import torch
@@ -33,18 +41,21 @@ class BasicConv3d(nn.Module):
 
 
 def rm_weights(h, w, variant, device):
-    """ReverseMask (Eq. 1-7): M ~ Bernoulli(0.5) over (h, w); w1 = alpha M + beta (1 - M)."""
+    """ReverseMask (Eq. 1-7): M ~ Bernoulli(0.5) over (h, w); w1 = alpha M + beta (1 - M).
+    The scaling variant's alpha and beta stay tensors: Python floats drawn per call would make
+    torch.compile recompile every step."""
     m = torch.bernoulli(torch.full((h, w), 0.5, device=device))
-    alpha, beta = (1.0, 0.0) if variant == "drop" else (float(torch.rand(1)), float(torch.rand(1)))
+    if variant == "drop":
+        return m, 1.0 - m
+    alpha, beta = torch.rand(2, device=device)
     w1 = beta + (alpha - beta) * m
     return w1, 1.0 - w1
 
 
 def rmfe(conv, x, w1, w2):
     """Eq. 8: lrelu(W X1) + lrelu(W X2), both convs as one call on the pair stacked along N."""
-    n = x.size(0)
-    f = lrelu(conv(torch.cat([x * w1, x * w2], 0)))
-    return f[:n] + f[n:]
+    f1, f2 = lrelu(conv(torch.cat([x * w1, x * w2], 0))).chunk(2, 0)  # chunk: no zero-filled
+    return f1 + f2  # slice gradients in backward, as f[:n] + f[n:] had
 
 
 class PlainBlock(nn.Module):
@@ -146,8 +157,9 @@ class GeMHPP(nn.Module):
         super().__init__()
         self.p, self.eps = nn.Parameter(torch.full((1,), p)), eps
 
-    def forward(self, x):  # GeM over W: [N, C, H, W] -> [N, C, H]
-        return x.clamp(min=self.eps).pow(self.p).mean(-1).pow(1.0 / self.p)
+    def forward(self, x):  # GeM over W, as OpenGait's GeMHPP: [N, C, H, W] -> [N, C, H]
+        return F.avg_pool2d(x.clamp(min=self.eps).pow(self.p), (1, x.size(-1))).pow(
+            1.0 / self.p).squeeze(-1)
 
 
 class SeparateFCs(nn.Module):
@@ -181,6 +193,96 @@ def cross_entropy(logits, labels):  # logits [N, classes, P]
     return F.cross_entropy(logits, labels[:, None].expand(n, p))
 
 
+def silhouettes(n, frames, h=64, w=44):
+    """Binary silhouettes as real data are (0 background, 1 body): per sequence i and frame t an
+    upright ellipse whose centre sways, the same pixels as `rmgait bench`'s (pipeline/bench.cpp)."""
+    x = torch.zeros(n, frames, h, w)
+    hh = torch.arange(h, dtype=torch.float64)[:, None]
+    ww = torch.arange(w, dtype=torch.float64)[None, :]
+    for i in range(n):
+        for t in range(frames):
+            cx = w / 2 + 4 * math.sin(0.4 * t + i)
+            x[i, t] = (((hh - 34) / 26) ** 2 + ((ww - cx) / 9) ** 2 <= 1).float()
+    return x
+
+
+# aten operators -> the op families of `rmgait bench --breakdown` (first match wins)
+FAMILIES = [
+    ("conv backward", r"convolution_backward|conv3d_backward|conv_depthwise3d_backward"),
+    ("conv forward", r"convolution|conv3d"),
+    ("matmul", r"::(mm|bmm|addmm|matmul|baddbmm)$"),
+    ("pooling", r"max_pool"),
+    ("batch norm", r"batch_norm"),
+    ("random", r"bernoulli|uniform|rand"),
+    ("reductions", r"::(sum|mean|max|amax|min|avg_pool2d|avg_pool2d_backward|softmax|"
+                   r"_log_softmax|_log_softmax_backward_data|nll_loss\w*|cross_entropy\w*|"
+                   r"max_backward)$"),
+    ("copies", r"copy|cat|clone|contiguous|fill|zero|index|masked|select|zeros|empty|_to|"
+               r"stack|narrow|expand|split|chunk|squeeze|view|permute|transpose|reshape|slice|"
+               r"as_strided|unbind|detach|::t$|lift"),
+    ("elementwise", r"."),
+]
+
+
+def family_of(op):
+    return next(f for f, pat in FAMILIES if re.search(pat, op))
+
+
+def oneDNN_conv_split(step):
+    """Seconds of oneDNN's backward-data and backward-weights convolutions in one call of
+    step(), from oneDNN's verbose log (torch.backends.mkldnn.verbose), or None where PyTorch
+    has no such switch or ran no oneDNN convolution."""
+    verbose = getattr(torch.backends.mkldnn, "verbose", None)
+    if verbose is None:
+        return None
+    with tempfile.TemporaryFile("w+") as log:
+        saved = os.dup(1)
+        os.dup2(log.fileno(), 1)
+        try:
+            with verbose(torch.backends.mkldnn.VERBOSE_ON):
+                step()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        log.seek(0)
+        ms = collections.Counter()
+        for line in log:
+            f = line.strip().split(",")
+            if "exec" in f and "convolution" in f:
+                prop = next((k for k in ("backward_data", "backward_weights") if k in f), None)
+                if prop:
+                    ms[prop] += float(f[-1])
+    return ms if ms else None
+
+
+def breakdown(step):
+    """One more step under torch.profiler: seconds per op family (operators' self CPU time, conv
+    backward split into data and weights by oneDNN's log), the rest 'outside kernels'."""
+    from torch.profiler import ProfilerActivity, profile
+    split = oneDNN_conv_split(step)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        t0 = time.perf_counter()
+        step()
+        total = time.perf_counter() - t0
+    fam = collections.Counter()
+    for e in prof.events():
+        if not e.name.startswith("aten::"):
+            continue
+        up, in_optimizer = e.cpu_parent, False  # Adam's operators count as the optimizer
+        while up is not None and not in_optimizer:
+            in_optimizer, up = up.name.startswith("Optimizer.step"), up.cpu_parent
+        fam["optimizer" if in_optimizer else family_of(e.name)] += e.self_cpu_time_total / 1e6
+    back = fam.pop("conv backward", 0.0)
+    if split:
+        d, w = split["backward_data"], split["backward_weights"]
+        fam["conv backward-data"] += back * d / (d + w)
+        fam["conv backward-weights"] += back * w / (d + w)
+    elif back:
+        fam["conv backward (data + weights)"] += back
+    out = sorted(fam.items(), key=lambda kv: -kv[1])
+    return out + [("outside kernels", max(0.0, total - sum(fam.values())))]
+
+
 def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -202,7 +304,7 @@ def ddp_train_step_time(rank, a, result):
     model = ReverseMaskModel(a.model, [int(c) for c in a.channels.split(",")], a.classes)
     ddp = torch.nn.parallel.DistributedDataParallel(model)
     opt = torch.optim.Adam(ddp.parameters(), lr=1e-4, weight_decay=5e-4)
-    x = torch.rand(p * k, a.frames, 64, 44)[rank * n:(rank + 1) * n].contiguous()
+    x = silhouettes(p * k, a.frames)[rank * n:(rank + 1) * n].contiguous()
     labels = torch.arange(p).repeat_interleave(k) % a.classes
     local = labels[rank * n:(rank + 1) * n]
     train_s = 0.0
@@ -239,6 +341,15 @@ def main():
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
                     help="cuda: the model and batch on the GPU, TF32 as --tf32 says")
     ap.add_argument("--tf32", type=int, default=0, help="1: allow TF32 in cuDNN and cuBLAS")
+    ap.add_argument("--compile", action="store_true",
+                    help="torch.compile the model (inductor, default mode); the first calls, "
+                         "which compile, are left out of the times and reported as compile_s")
+    ap.add_argument("--flush-denormal", type=int, default=0,
+                    help="torch.set_flush_denormal: 0, or 1, which flushes GeM's clamp eps^p "
+                         "(1e-6^6.5, a denormal) to 0 on background rows, whose pow(1/p) "
+                         "backward is then inf: every loss after the first step is NaN")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="also print one training step's time per op family")
     ap.add_argument("--profile", action="store_true",
                     help="also print the heaviest kernels of one training step (torch.profiler)")
     ap.add_argument("--ranks", type=int, default=1,
@@ -254,6 +365,7 @@ def main():
         print(f"train_s {q.get():.4f}")
         return
     torch.set_num_threads(a.threads)
+    torch.set_flush_denormal(bool(a.flush_denormal))
     torch.manual_seed(1)
     dev = torch.device(a.device)
     if a.device == "cuda":
@@ -268,7 +380,8 @@ def main():
     p, k = (int(v) for v in a.sampler.split(","))
     model = ReverseMaskModel(a.model, [int(c) for c in a.channels.split(",")], a.classes).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=5e-4)
-    x = torch.rand(p * k, a.frames, 64, 44).to(dev)
+    net = torch.compile(model) if a.compile else model  # the losses stay eager (data-dependent
+    x = silhouettes(p * k, a.frames).to(dev)  # shapes of the Batch-All triplet selection)
     labels = (torch.arange(p).repeat_interleave(k) % a.classes).to(dev)
     autocast = torch.autocast(a.device, dtype=torch.bfloat16, enabled=a.precision == "bf16")
     train_s = 0.0
@@ -279,19 +392,25 @@ def main():
     def step():
         opt.zero_grad()
         with autocast:
-            emb, logits = model(x)
+            emb, logits = net(x)
             loss = triplet_loss(emb.float(), labels) + cross_entropy(logits.float(), labels)
         loss.backward()
         opt.step()
         losses.append(loss.detach())  # checked after the timing (no host sync inside it)
         sync()
 
-    for i in range(a.iters + 1):  # the first step warms up and is not counted
+    warm = 2 if a.compile else 1  # compiled: forward and backward graphs, then a settled step
+    compile_s = 0.0
+    for i in range(a.iters + warm):  # the warm-up steps are not counted
         sync()
         t0 = time.perf_counter()
         step()
-        if i:
+        if i >= warm:
             train_s += time.perf_counter() - t0
+        else:
+            compile_s += time.perf_counter() - t0
+    compile_s -= warm * train_s / a.iters  # what the warm-up took beyond steady steps
+    families = breakdown(step) if a.breakdown else []
     if a.profile:
         from torch.profiler import ProfilerActivity, profile
         acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if a.device == "cuda" else [])
@@ -310,21 +429,29 @@ def main():
         raise SystemExit(f"peer_torch: a training step's loss is not finite: "
                          f"{[float(v) for v in losses]}")
     model.eval()
-    seq = torch.rand(1, a.infer_frames, 64, 44).to(dev)
-    infer_s = 0.0
+    seq = silhouettes(1, a.infer_frames).to(dev)
+    infer_s = infer_warm = 0.0
     with torch.no_grad(), autocast:
-        for i in range(a.iters + 1):
+        for i in range(a.iters + warm):
             sync()
             t0 = time.perf_counter()
-            model(seq)
+            net(seq)
             sync()
-            if i:
+            if i >= warm:
                 infer_s += time.perf_counter() - t0
+            else:
+                infer_warm += time.perf_counter() - t0
+    compile_s += infer_warm - warm * infer_s / a.iters
     print(f"model {a.model}, channels ({a.channels}), torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, {a.precision}")
+          f"{torch.get_num_threads()} threads, {a.precision}"
+          + (", torch.compile" if a.compile else "") + f", flush_denormal {a.flush_denormal}")
     print(f"train_s {train_s / a.iters:.4f}")
     print(f"infer_s {infer_s / a.iters:.4f}")
     print(f"peak_rss_mib {peak_rss_mib():.1f}")
+    if a.compile:
+        print(f"compile_s {compile_s:.1f}")
+    for name, sec in families:
+        print(f"family {name.replace(' ', '_')} {sec:.4f}")
     if a.device == "cuda":
         print(f"peak_gpu_mib {torch.cuda.max_memory_allocated() / 2**20:.1f}")
 

@@ -12,5 +12,8 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -c "import torch, numpy" 2> /dev/null ||
   "$venv/bin/python" -m pip install --quiet torch numpy pyyaml
-"$venv/bin/python" -c "import torch, numpy; print('torch', torch.__version__, '| oneDNN', \
-torch.backends.mkldnn.version() if hasattr(torch.backends.mkldnn, 'version') else '?', '| numpy', numpy.__version__)"
+"$venv/bin/python" - << 'EOF'
+import re, numpy, torch
+onednn = re.search(r"MKL-DNN v(\S+)", torch.__config__.show())
+print("torch", torch.__version__, "| oneDNN", onednn.group(1) if onednn else "?", "| numpy", numpy.__version__)
+EOF

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdarg>
 #include <cstdio>
 #include <map>
@@ -18,7 +19,6 @@
 #include "engine/ops.h"
 #include "engine/precision.h"
 #include "engine/profile.h"
-#include "engine/random.h"
 #include "pipeline/data_parallel.h"
 #include "pipeline/model_io.h"
 #include "pipeline/trainer.h"
@@ -42,6 +42,25 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Binary silhouettes [n, frames, 64, width] as real data are (0 background, 1 body): per sequence
+// i and frame t an upright ellipse whose centre sways. bench/peer_torch.py's silhouettes() makes
+// the same pixels, so that both sides multiply the same zeros (and meet the same denormals).
+Tensor silhouettes(int64_t n, int frames, int width, Device device) {
+  const int h = data::kFrameSize;
+  std::vector<float> v(size_t(n) * frames * h * width);
+  float* p = v.data();
+  for (int64_t i = 0; i < n; ++i)
+    for (int t = 0; t < frames; ++t) {
+      const double cx = width / 2.0 + 4 * std::sin(0.4 * t + double(i));
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < width; ++x) {
+          const double dy = (y - 34) / 26.0, dx = (x - cx) / 9.0;
+          *p++ = dy * dy + dx * dx <= 1 ? 1.f : 0.f;
+        }
+    }
+  return Tensor::from_vector(v, {n, frames, h, width}, device);
 }
 
 // The op family a kernel's time is counted under in a breakdown.
@@ -97,13 +116,12 @@ struct StepTiming {
 };
 
 StepTiming time_steps(const TrainConfig& cfg, const BenchOptions& o, gait::ReverseMaskModel& model,
-                      DataParallel& dp, Generator& g) {
+                      DataParallel& dp) {
   auto opt = make_optimizer(cfg, model.named_parameters());
   const int n = cfg.p * cfg.k;
   const int width = data::model_columns(data::kFrameSize).second;
-  Tensor x = rand({n, cfg.frames, data::kFrameSize, width}, g, 0.f, 1.f, o.device)
-                 .narrow(0, dp.first_row(), dp.rows())
-                 .contiguous();
+  Tensor x =
+      silhouettes(n, cfg.frames, width, o.device).narrow(0, dp.first_row(), dp.rows()).contiguous();
   std::vector<int64_t> labels;
   for (int64_t i = dp.first_row(); i < dp.first_row() + dp.rows(); ++i)
     labels.push_back((i / cfg.k) % o.classes);
@@ -111,6 +129,7 @@ StepTiming time_steps(const TrainConfig& cfg, const BenchOptions& o, gait::Rever
   StepTiming t;
   uint64_t flops0 = 0;
   double wait0 = 0;
+  std::vector<Tensor> losses;  // read after the timing (no host sync inside it)
   auto step = [&] {
     opt->zero_grad();
     gait::ModelOutput out;
@@ -118,8 +137,10 @@ StepTiming time_steps(const TrainConfig& cfg, const BenchOptions& o, gait::Rever
       PrecisionGuard pg(cfg.precision);
       out = model.forward(x);
     }
-    dp.backward(dp.losses(out, labels, cfg).loss);
+    Tensor loss = dp.losses(out, labels, cfg).loss;
+    dp.backward(loss);
     opt->step();
+    losses.push_back(loss.detach());
     backend(o.device).synchronize();
   };
   for (int i = 0; i <= o.iters; ++i) {
@@ -135,6 +156,10 @@ StepTiming time_steps(const TrainConfig& cfg, const BenchOptions& o, gait::Rever
     if (i) t.seconds += seconds_since(t0) / o.iters;
     if (i == 1 && o.profile_step) be.profile_range(false);
   }
+  // a step on non-finite weights times other work than a real one: refuse to report it
+  for (size_t i = 0; i < losses.size(); ++i)
+    RM_CHECK(std::isfinite(losses[i].item()), "bench: training step ", i, "'s loss is ",
+             losses[i].item(), ", not finite: the timing would not be of a real step");
   // every rank does the same share of the global batch's work
   t.gflop = double(dense_flops() - flops0) / o.iters / 1e9 * dp.ranks();
   t.wait = (dp.comm_wait_seconds() - wait0) / o.iters;
@@ -161,11 +186,11 @@ StepTiming time_steps(const TrainConfig& cfg, const BenchOptions& o, gait::Rever
 }
 
 // Seconds per eval-mode forward of one 90-frame sequence.
-double time_inference(const TrainConfig& cfg, const BenchOptions& o, gait::ReverseMaskModel& model,
-                      Generator& g) {
+double time_inference(const TrainConfig& cfg, const BenchOptions& o,
+                      gait::ReverseMaskModel& model) {
   model.eval();
   const int width = data::model_columns(data::kFrameSize).second;
-  Tensor seq = rand({1, 90, data::kFrameSize, width}, g, 0.f, 1.f, o.device);
+  Tensor seq = silhouettes(1, 90, width, o.device);
   NoGradGuard ng;
   double s = 0;
   for (int i = 0; i <= o.iters; ++i) {
@@ -231,12 +256,11 @@ BenchResult bench(const TrainConfig& cfg, const BenchOptions& o) {
   model.to(o.device);
   // under mpirun: the data-parallel step of `train` on this rank's rows of the P x K batch
   DataParallel dp(model, o.device, cfg.p, cfg.k, cfg.sync_bn);
-  Generator g(1);
-  const StepTiming t = time_steps(cfg, o, model, dp, g);
+  const StepTiming t = time_steps(cfg, o, model, dp);
   BenchResult r;
   r.step_seconds = t.seconds;
   r.families = t.families;
-  r.inference_seconds = time_inference(cfg, o, model, g);
+  r.inference_seconds = time_inference(cfg, o, model);
   rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   r.peak_resident_mib = double(ru.ru_maxrss) / 1024.0;
