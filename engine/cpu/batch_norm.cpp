@@ -27,8 +27,7 @@ BnFwd& forward_entry(const Shape& s, float eps, bool training) {
     auto kind = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
     auto flags = training ? kAffine : kAffine | normalization_flags::use_global_stats;
     BnFwd f;
-    f.pd = dnnl::batch_normalization_forward::primitive_desc(
-        dnnl::batch_normalization_forward::desc(kind, plain_desc(s), eps, flags), dnnl_engine());
+    f.pd = batch_norm_forward_pd(kind, plain_desc(s), eps, flags);
     f.prim = dnnl::batch_normalization_forward(f.pd);
     return f;
   });
@@ -80,24 +79,22 @@ void CpuBackend::batch_norm_backward(const Tensor& gy, const Tensor& x, const Te
     BnBwd& b = cache.get(shape_str(x.shape()) + std::to_string(eps), [&] {
       memory::desc md = plain_desc(x.shape());
       BnBwd e;
-      e.pd = dnnl::batch_normalization_backward::primitive_desc(
-          dnnl::batch_normalization_backward::desc(dnnl::prop_kind::backward, md, md, eps, kAffine),
-          dnnl_engine(), f.pd);
+      e.pd = batch_norm_backward_pd(md, eps, kAffine, f.pd);
       e.prim = dnnl::batch_normalization_backward(e.pd);
       return e;
     });
     memory::desc md = plain_desc(x.shape());
-    // oneDNN 2.6 asks for the shift as an input although the gradients do not depend on it.
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, wrap(md, x)},         {DNNL_ARG_DIFF_DST, wrap(md, gy)},
+        {DNNL_ARG_MEAN, vec(mean)},          {DNNL_ARG_VARIANCE, vec(var)},
+        {DNNL_ARG_SCALE, vec(weight)},       {DNNL_ARG_DIFF_SRC, wrap(md, gx)},
+        {DNNL_ARG_DIFF_SCALE, vec(gweight)}, {DNNL_ARG_DIFF_SHIFT, vec(gbias)}};
+#if DNNL_VERSION_MAJOR < 3
+    // oneDNN 2 asks for the shift as an input although the gradients do not depend on it
     Tensor unused_shift = Tensor::zeros(weight.shape());
-    b.prim.execute(dnnl_stream(), {{DNNL_ARG_SRC, wrap(md, x)},
-                                   {DNNL_ARG_SHIFT, vec(unused_shift)},
-                                   {DNNL_ARG_DIFF_DST, wrap(md, gy)},
-                                   {DNNL_ARG_MEAN, vec(mean)},
-                                   {DNNL_ARG_VARIANCE, vec(var)},
-                                   {DNNL_ARG_SCALE, vec(weight)},
-                                   {DNNL_ARG_DIFF_SRC, wrap(md, gx)},
-                                   {DNNL_ARG_DIFF_SCALE, vec(gweight)},
-                                   {DNNL_ARG_DIFF_SHIFT, vec(gbias)}});
+    args[DNNL_ARG_SHIFT] = vec(unused_shift);
+#endif
+    b.prim.execute(dnnl_stream(), args);
     dnnl_stream().wait();
   });
 }

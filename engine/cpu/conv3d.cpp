@@ -99,19 +99,17 @@ Fwd& forward_entry(const Shape& x, const Shape& w, const Shape& y, bool bias,
                    const Conv3dParams& p) {
   return fwd_cache().get(conv_key(x, w, y, bias, p), [&] {
     ConvGeometry g = geometry(x, w, y, p);
-    dnnl::convolution_forward::desc d(
-        dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, any_desc(x, p.bf16),
-        any_desc(w, p.bf16),
-        bias ? memory::desc({w[0]}, memory::data_type::f32, tag::a) : memory::desc(), any_desc(y),
-        g.strides, g.pad_l, g.pad_r);
     dnnl::primitive_attr attr;
     if (p.leaky_relu) {  // y = max(conv, 0) + slope * min(conv, 0), in the conv's epilogue
       dnnl::post_ops ops;
-      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, p.negative_slope, 0.f);
+      append_leaky_relu(ops, p.negative_slope);
       attr.set_post_ops(ops);
     }
     Fwd e;
-    e.pd = dnnl::convolution_forward::primitive_desc(d, attr, dnnl_engine());
+    e.pd = conv_forward_pd(
+        any_desc(x, p.bf16), any_desc(w, p.bf16),
+        bias ? memory::desc({w[0]}, memory::data_type::f32, tag::a) : memory::desc(), any_desc(y),
+        g.strides, g.pad_l, g.pad_r, attr);
     e.prim = dnnl::convolution_forward(e.pd);
     return e;
   });
@@ -257,19 +255,14 @@ void CpuBackend::conv3d_backward_data(const Tensor& gy, const Tensor& w, const T
       }
       if (b.as_forward) {
         Shape wts = {ws[1], ws[0], ws[2], ws[3], ws[4]};
-        dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training,
-                                          dnnl::algorithm::convolution_direct, any_desc(ys, p.bf16),
-                                          any_desc(wts, p.bf16), memory::desc(), any_desc(xs),
-                                          g.strides, flip_l, flip_r);
-        b.fpd = dnnl::convolution_forward::primitive_desc(d, dnnl_engine());
+        b.fpd = conv_forward_pd(any_desc(ys, p.bf16), any_desc(wts, p.bf16), memory::desc(),
+                                any_desc(xs), g.strides, flip_l, flip_r);
         b.fprim = dnnl::convolution_forward(b.fpd);
         return b;
       }
       Fwd& f = forward_entry(xs, ws, ys, false, q);
-      dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, any_desc(xs),
-                                              any_desc(ws, p.bf16), any_desc(ys, p.bf16), g.strides,
-                                              g.pad_l, g.pad_r);
-      b.pd = dnnl::convolution_backward_data::primitive_desc(d, dnnl_engine(), f.pd);
+      b.pd = conv_backward_data_pd(any_desc(xs), any_desc(ws, p.bf16), any_desc(ys, p.bf16),
+                                   g.strides, g.pad_l, g.pad_r, f.pd);
       b.prim = dnnl::convolution_backward_data(b.pd);
       return b;
     });
@@ -306,11 +299,9 @@ void CpuBackend::conv3d_backward_weights(const Tensor& x, const Tensor& gy, cons
       ConvGeometry g = geometry(xs, ws, ys, p);
       memory::desc bmd =
           bias ? memory::desc({ws[0]}, memory::data_type::f32, tag::a) : memory::desc();
-      dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct,
-                                                 any_desc(xs, p.bf16), any_desc(ws), bmd,
-                                                 any_desc(ys, p.bf16), g.strides, g.pad_l, g.pad_r);
       BwdWeights b;
-      b.pd = dnnl::convolution_backward_weights::primitive_desc(d, dnnl_engine(), f.pd);
+      b.pd = conv_backward_weights_pd(any_desc(xs, p.bf16), any_desc(ws), bmd, any_desc(ys, p.bf16),
+                                      g.strides, g.pad_l, g.pad_r, f.pd);
       b.prim = dnnl::convolution_backward_weights(b.pd);
       return b;
     });

@@ -69,6 +69,126 @@ memory to_layout(const memory& src, const memory::desc& want, Tensor& scratch) {
   return dst;
 }
 
+#if DNNL_VERSION_MAJOR >= 3
+ConvFwdPd conv_forward_pd(const memory::desc& src, const memory::desc& weights,
+                          const memory::desc& bias, const memory::desc& dst,
+                          const memory::dims& strides, const memory::dims& pad_l,
+                          const memory::dims& pad_r, const dnnl::primitive_attr& attr) {
+  return ConvFwdPd(dnnl_engine(), dnnl::prop_kind::forward_training,
+                   dnnl::algorithm::convolution_direct, src, weights, bias, dst, strides, pad_l,
+                   pad_r, attr);
+}
+
+dnnl::convolution_backward_data::primitive_desc conv_backward_data_pd(
+    const memory::desc& diff_src, const memory::desc& weights, const memory::desc& diff_dst,
+    const memory::dims& strides, const memory::dims& pad_l, const memory::dims& pad_r,
+    const ConvFwdPd& hint) {
+  return {dnnl_engine(), dnnl::algorithm::convolution_direct,
+          diff_src,      weights,
+          diff_dst,      strides,
+          pad_l,         pad_r,
+          hint};
+}
+
+dnnl::convolution_backward_weights::primitive_desc conv_backward_weights_pd(
+    const memory::desc& src, const memory::desc& diff_weights, const memory::desc& diff_bias,
+    const memory::desc& diff_dst, const memory::dims& strides, const memory::dims& pad_l,
+    const memory::dims& pad_r, const ConvFwdPd& hint) {
+  return {dnnl_engine(), dnnl::algorithm::convolution_direct,
+          src,           diff_weights,
+          diff_bias,     diff_dst,
+          strides,       pad_l,
+          pad_r,         hint};
+}
+
+void append_leaky_relu(dnnl::post_ops& ops, float slope) {
+  ops.append_eltwise(dnnl::algorithm::eltwise_relu, slope, 0.f);
+}
+
+dnnl::batch_normalization_forward::primitive_desc batch_norm_forward_pd(
+    dnnl::prop_kind kind, const memory::desc& md, float eps, dnnl::normalization_flags flags) {
+  return {dnnl_engine(), kind, md, md, eps, flags};
+}
+
+dnnl::batch_normalization_backward::primitive_desc batch_norm_backward_pd(
+    const memory::desc& md, float eps, dnnl::normalization_flags flags,
+    const dnnl::batch_normalization_forward::primitive_desc& hint) {
+  return {dnnl_engine(), dnnl::prop_kind::backward, md, md, md, eps, flags, hint};
+}
+
+dnnl::matmul::primitive_desc matmul_pd(const memory::desc& a, const memory::desc& b,
+                                       const memory::desc& c) {
+  return {dnnl_engine(), a, b, c};
+}
+
+memory::data_type type_of(const memory::desc& md) {
+  return md.get_data_type();
+}
+
+memory::desc with_type(const memory::desc& md, memory::data_type type) {
+  return memory::desc(md.get_dims(), type, md.get_strides());
+}
+#else
+ConvFwdPd conv_forward_pd(const memory::desc& src, const memory::desc& weights,
+                          const memory::desc& bias, const memory::desc& dst,
+                          const memory::dims& strides, const memory::dims& pad_l,
+                          const memory::dims& pad_r, const dnnl::primitive_attr& attr) {
+  dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training,
+                                    dnnl::algorithm::convolution_direct, src, weights, bias, dst,
+                                    strides, pad_l, pad_r);
+  return ConvFwdPd(d, attr, dnnl_engine());
+}
+
+dnnl::convolution_backward_data::primitive_desc conv_backward_data_pd(
+    const memory::desc& diff_src, const memory::desc& weights, const memory::desc& diff_dst,
+    const memory::dims& strides, const memory::dims& pad_l, const memory::dims& pad_r,
+    const ConvFwdPd& hint) {
+  dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, diff_src, weights,
+                                          diff_dst, strides, pad_l, pad_r);
+  return {d, dnnl_engine(), hint};
+}
+
+dnnl::convolution_backward_weights::primitive_desc conv_backward_weights_pd(
+    const memory::desc& src, const memory::desc& diff_weights, const memory::desc& diff_bias,
+    const memory::desc& diff_dst, const memory::dims& strides, const memory::dims& pad_l,
+    const memory::dims& pad_r, const ConvFwdPd& hint) {
+  dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, src, diff_weights,
+                                             diff_bias, diff_dst, strides, pad_l, pad_r);
+  return {d, dnnl_engine(), hint};
+}
+
+void append_leaky_relu(dnnl::post_ops& ops, float slope) {
+  ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, slope, 0.f);
+}
+
+dnnl::batch_normalization_forward::primitive_desc batch_norm_forward_pd(
+    dnnl::prop_kind kind, const memory::desc& md, float eps, dnnl::normalization_flags flags) {
+  return {dnnl::batch_normalization_forward::desc(kind, md, eps, flags), dnnl_engine()};
+}
+
+dnnl::batch_normalization_backward::primitive_desc batch_norm_backward_pd(
+    const memory::desc& md, float eps, dnnl::normalization_flags flags,
+    const dnnl::batch_normalization_forward::primitive_desc& hint) {
+  return {dnnl::batch_normalization_backward::desc(dnnl::prop_kind::backward, md, md, eps, flags),
+          dnnl_engine(), hint};
+}
+
+dnnl::matmul::primitive_desc matmul_pd(const memory::desc& a, const memory::desc& b,
+                                       const memory::desc& c) {
+  return {dnnl::matmul::desc(a, b, c), dnnl_engine()};
+}
+
+memory::data_type type_of(const memory::desc& md) {
+  return md.data_type();
+}
+
+memory::desc with_type(const memory::desc& md, memory::data_type type) {
+  memory::desc out = md;
+  out.data.data_type = dnnl_data_type_t(type);
+  return out;
+}
+#endif
+
 // bf16 products in hardware: oneDNN's effective ISA (which DNNL_MAX_CPU_ISA may lower) includes
 // AVX512-BF16 (AMX's ISA value contains its bits).
 bool CpuBackend::has_bf16() const {

@@ -33,6 +33,37 @@ dnnl::memory wrap(const dnnl::memory::desc& md, const Tensor& t);
 dnnl::memory to_layout(const dnnl::memory& src, const dnnl::memory::desc& want, Tensor& scratch);
 void reorder_into(const dnnl::memory& src, const dnnl::memory& dst);
 
+// Primitive descriptors, written once for the oneDNN 2 API (an op descriptor, then the primitive
+// descriptor) and the oneDNN 3 one (the primitive descriptor alone, engine first): the ops call
+// these. bias, or a conv's hint, may be an empty memory::desc / primitive_desc.
+using ConvFwdPd = dnnl::convolution_forward::primitive_desc;
+ConvFwdPd conv_forward_pd(const dnnl::memory::desc& src, const dnnl::memory::desc& weights,
+                          const dnnl::memory::desc& bias, const dnnl::memory::desc& dst,
+                          const dnnl::memory::dims& strides, const dnnl::memory::dims& pad_l,
+                          const dnnl::memory::dims& pad_r,
+                          const dnnl::primitive_attr& attr = dnnl::primitive_attr());
+dnnl::convolution_backward_data::primitive_desc conv_backward_data_pd(
+    const dnnl::memory::desc& diff_src, const dnnl::memory::desc& weights,
+    const dnnl::memory::desc& diff_dst, const dnnl::memory::dims& strides,
+    const dnnl::memory::dims& pad_l, const dnnl::memory::dims& pad_r, const ConvFwdPd& hint);
+dnnl::convolution_backward_weights::primitive_desc conv_backward_weights_pd(
+    const dnnl::memory::desc& src, const dnnl::memory::desc& diff_weights,
+    const dnnl::memory::desc& diff_bias, const dnnl::memory::desc& diff_dst,
+    const dnnl::memory::dims& strides, const dnnl::memory::dims& pad_l,
+    const dnnl::memory::dims& pad_r, const ConvFwdPd& hint);
+// y = x >= 0 ? x : slope * x, as a post-op
+void append_leaky_relu(dnnl::post_ops& ops, float slope);
+dnnl::batch_normalization_forward::primitive_desc batch_norm_forward_pd(
+    dnnl::prop_kind kind, const dnnl::memory::desc& md, float eps, dnnl::normalization_flags flags);
+dnnl::batch_normalization_backward::primitive_desc batch_norm_backward_pd(
+    const dnnl::memory::desc& md, float eps, dnnl::normalization_flags flags,
+    const dnnl::batch_normalization_forward::primitive_desc& hint);
+// md's type, and md with another type (same dims and strides)
+dnnl::memory::data_type type_of(const dnnl::memory::desc& md);
+dnnl::memory::desc with_type(const dnnl::memory::desc& md, dnnl::memory::data_type type);
+dnnl::matmul::primitive_desc matmul_pd(const dnnl::memory::desc& a, const dnnl::memory::desc& b,
+                                       const dnnl::memory::desc& c);
+
 // Per-shape state of the CPU ops, bounded (engine/lru_cache.h).
 template <class Entry>
 using PrimitiveCache = LruCache<Entry>;

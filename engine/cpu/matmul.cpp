@@ -24,10 +24,8 @@ memory::desc strided_desc(int64_t b, int64_t r, int64_t c, bool transposed,
 
 // t (f32) as an operand of type md: itself, or a bf16 copy in `scratch` (same strides).
 memory operand(const Tensor& t, const memory::desc& md, Tensor& scratch) {
-  if (md.data_type() == memory::data_type::f32) return wrap(md, t);
-  memory::desc f32 = md;
-  f32.data.data_type = dnnl_f32;
-  return to_layout(wrap(f32, t), md, scratch);
+  if (type_of(md) == memory::data_type::f32) return wrap(md, t);
+  return to_layout(wrap(with_type(md, memory::data_type::f32), t), md, scratch);
 }
 }  // namespace
 
@@ -45,8 +43,7 @@ void CpuBackend::matmul(const Tensor& a, const Tensor& b, const Tensor& c, bool 
       en.a_md = strided_desc(ba, m, k, ta, dt);
       en.b_md = strided_desc(bb, k, n, tb, dt);
       en.c_md = strided_desc(bc, m, n, false);
-      en.pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(en.a_md, en.b_md, en.c_md),
-                                           dnnl_engine());
+      en.pd = matmul_pd(en.a_md, en.b_md, en.c_md);
       en.prim = dnnl::matmul(en.pd);
       return en;
     });
