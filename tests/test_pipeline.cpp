@@ -16,6 +16,7 @@
 #include "gait/evaluator.h"
 #include "pipeline/config.h"
 #include "pipeline/evaluation.h"
+#include "pipeline/gallery.h"
 #include "pipeline/model_io.h"
 #include "pipeline/report.h"
 #include "pipeline/trainer.h"
@@ -318,7 +319,8 @@ trainer_cfg:
   pipeline::EvalOptions o;
   CHECK(pipeline::evaluate(*theirs.model, ds, proto, o).mean ==
         pipeline::evaluate(*ours.model, ds, proto, o).mean);
-  CHECK_THROWS_WITH_AS(pipeline::load_model(pt), doctest::Contains("give the model's configuration"), Error);
+  CHECK_THROWS_WITH_AS(pipeline::load_model(pt),
+                       doctest::Contains("give the model's configuration"), Error);
   fs::remove_all("/tmp/rmgait_e2e_c");
   pipeline::TrainOptions fine_tune;
   fine_tune.weights = pt;
@@ -330,6 +332,65 @@ trainer_cfg:
        after = pipeline::read_weights("/tmp/rmgait_e2e_c/latest.safetensors");
   for (const auto& [k, v] : ours.model->named_parameters())
     CHECK_MESSAGE(after.at(k).to_vector() == before.at(k).to_vector(), k);
+
+  // deploy: the test subjects' gallery sequences (nm-01..04) of view 090 enrolled from the
+  // packed dataset, their bg and cl sequences of view 000 identified from raw PNG frames
+  // (pretreated on the way in): top-1 is the evaluator's rank-1 of that view pair
+  const std::string gallery = "/tmp/rmgait_e2e_gallery.safetensors";
+  fs::remove(gallery);
+  pipeline::EnrollRequest er;
+  er.checkpoint = ckpt, er.gallery = gallery, er.dataset = "/tmp/rmgait_e2e.pack";
+  er.subjects = {"025", "026", "027", "028"};
+  er.conditions = {"nm-01", "nm-02", "nm-03", "nm-04"};
+  er.views = {"090"};
+  const pipeline::EnrollReport enrolled = pipeline::enroll(er);
+  CHECK(enrolled.count.added == 16);
+  const pipeline::EnrollReport again = pipeline::enroll(er);  // safe to re-run
+  CHECK(again.count.added == 0);
+  CHECK(again.count.replaced == 16);
+  CHECK(again.size == 16);
+  CHECK_THROWS_WITH_AS(pipeline::identify({pt,
+                                           cfg_path,
+                                           "/tmp/rmgait_e2e_none.safetensors",
+                                           "/tmp/rmgait_e2e_none.npy",
+                                           "",
+                                           1,
+                                           {},
+                                           Device::cpu}),
+                       doctest::Contains("none.npy"), Error);
+  const auto col = [&](const char* v) {
+    const auto& vs = eval["views"];
+    return size_t(std::find(vs.begin(), vs.end(), v) - vs.begin());
+  };
+  for (const char* cond : {"bg", "cl"}) {
+    int hits = 0, probes = 0;
+    for (int s = 25; s <= 28; ++s)
+      for (int seq = 1; seq <= 2; ++seq) {
+        const std::string dir =
+            "/tmp/rmgait_e2e_png/" + std::to_string(s) + cond + std::to_string(seq);
+        fs::remove_all(dir);
+        fs::create_directories(dir);
+        int f = 0;
+        for (const auto& frame : data::render_sequence(so, s, {cond, seq, 0}))
+          data::write_png(dir + "/" + std::to_string(100 + f++) + ".png", frame.data(), so.width,
+                          so.height);
+        pipeline::IdentifyRequest ir;
+        ir.checkpoint = ckpt, ir.gallery = gallery, ir.png_dir = dir, ir.top = 2;
+        const pipeline::Identification id = pipeline::identify(ir);
+        REQUIRE(id.matches.size() == 2);
+        CHECK(id.matches[0].distance <= id.matches[1].distance);
+        ++probes;
+        hits += id.matches[0].label == "0" + std::to_string(s);
+      }
+    MESSAGE("identify " << cond << " 000 -> 090: top-1 " << hits << " of " << probes);
+    CHECK(gait::round2(100.0 * hits / probes) ==
+          eval["pairs"][cond][col("000")][col("090")].get<double>());
+  }
+  // the .pt of the same weights is the same model: its gallery is this one; other weights are not
+  er.checkpoint = pt, er.config = cfg_path;
+  CHECK(pipeline::enroll(er).count.replaced == 16);
+  er.checkpoint = "/tmp/rmgait_e2e_a/checkpoints/iter_0000100.safetensors", er.config = "";
+  CHECK_THROWS_WITH_AS(pipeline::enroll(er), doctest::Contains("made by another model"), Error);
 
   // the report: 3 x 11 x 11 heatmap cells holding eval.json's per-pair accuracies, and each
   // curve one point per logged step

@@ -18,6 +18,7 @@
 #include "pipeline/bench.h"
 #include "pipeline/config.h"
 #include "pipeline/evaluation.h"
+#include "pipeline/gallery.h"
 #include "pipeline/inference.h"
 #include "pipeline/model_io.h"
 #include "pipeline/report.h"
@@ -209,6 +210,70 @@ void add_embed(CLI::App& app, Cli& cli) {
   });
 }
 
+// enroll and identify: a gallery of identities (pipeline/gallery.h)
+void add_enroll(CLI::App& app, Cli& cli) {
+  struct Opts {
+    pipeline::EnrollRequest r;
+    std::string precision;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* c = app.add_subcommand("enroll", "embed sequences and add them to a gallery");
+  c->add_option("--checkpoint", o->r.checkpoint, kCheckpointHelp)->required();
+  c->add_option("--config", o->r.config, kConfigHelp);
+  c->add_option("--gallery", o->r.gallery, "gallery .safetensors (made when missing)")->required();
+  auto* sils = c->add_option("--sils", o->r.npy, "f32 [T, H, W] in [0, 1] or u8 .npy");
+  auto* dir = c->add_option("--dir", o->r.png_dir, "folder of raw silhouette PNGs");
+  auto* ds =
+      c->add_option("--dataset", o->r.dataset, "packed dataset: its sequences of --subjects");
+  sils->excludes(dir)->excludes(ds);
+  dir->excludes(ds);
+  c->add_option("--label", o->r.label, "the identity of the --sils / --dir sequence");
+  c->add_option("--subjects", o->r.subjects, "with --dataset: subjects (each its own label)")
+      ->delimiter(',');
+  c->add_option("--conditions", o->r.conditions, "with --dataset: only these (nm,bg-01,...)")
+      ->delimiter(',');
+  c->add_option("--views", o->r.views, "with --dataset: only these (000,090,...)")->delimiter(',');
+  device_option(c, cli.device);
+  precision_option(c, o->precision);
+  c->callback([&cli, o] {
+    cli.run = [&cli, o] {
+      o->r.precision = precision_of(o->precision);
+      o->r.device = pipeline::parse_device(cli.device);
+      const pipeline::EnrollReport rep = pipeline::enroll(o->r);
+      print_dropped(rep.dropped);
+      std::printf("%s: %lld added, %lld replaced, %lld in the gallery\n", o->r.gallery.c_str(),
+                  static_cast<long long>(rep.count.added),
+                  static_cast<long long>(rep.count.replaced), static_cast<long long>(rep.size));
+    };
+  });
+}
+
+void add_identify(CLI::App& app, Cli& cli) {
+  struct Opts : SequenceOpts {
+    pipeline::IdentifyRequest r;
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* c = app.add_subcommand("identify", "the nearest enrolled identities of one sequence");
+  sequence_options(c, *o);
+  c->add_option("--gallery", o->r.gallery, "gallery .safetensors (rmgait enroll)")->required();
+  c->add_option("--top", o->r.top, "how many identities (default 5)")->check(CLI::PositiveNumber);
+  c->add_flag("--json", o->json, "print the matches as JSON");
+  device_option(c, cli.device);
+  precision_option(c, o->precision);
+  c->callback([&cli, o] {
+    cli.run = [&cli, o] {
+      o->r.checkpoint = o->request.checkpoint, o->r.config = o->request.config;
+      o->r.npy = o->request.npy, o->r.png_dir = o->request.png_dir;
+      o->r.precision = precision_of(o->precision);
+      o->r.device = pipeline::parse_device(cli.device);
+      const pipeline::Identification id = pipeline::identify(o->r);
+      print_dropped(id.dropped);
+      std::printf("%s", pipeline::format_matches(id, o->json).c_str());
+    };
+  });
+}
+
 void add_visualize(CLI::App& app, Cli& cli) {
   struct Opts : SequenceOpts {
     int64_t frame = -1;
@@ -329,8 +394,9 @@ int main(int argc, char** argv) {
   CLI::App app{"rmgait: gait recognition with ReverseMask"};
   app.require_subcommand(1);
   Cli cli;
-  for (auto add : {add_synth, add_pretreat_and_pack, add_info, add_train, add_eval, add_embed,
-                   add_bench, add_convert, add_visualize, add_report, add_config, add_version})
+  for (auto add :
+       {add_synth, add_pretreat_and_pack, add_info, add_train, add_eval, add_embed, add_enroll,
+        add_identify, add_bench, add_convert, add_visualize, add_report, add_config, add_version})
     add(app, cli);
   CLI11_PARSE(app, argc, argv);
   return pipeline::run_main("rmgait", cli.device == "cuda", [&] {

@@ -1,0 +1,267 @@
+#include "pipeline/gallery.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "data/loader.h"
+#include "data/packed.h"
+#include "engine/error.h"
+#include "engine/ops.h"
+#include "formats/safetensors.h"
+#include "pipeline/inference.h"
+#include "pipeline/model_io.h"
+
+namespace rmgait::pipeline {
+
+namespace {
+
+constexpr uint64_t kFnvOffset = 1469598103934665603ull, kFnvPrime = 1099511628211ull;
+
+void fnv(uint64_t& h, const void* data, size_t n) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * kFnvPrime;
+}
+
+std::vector<std::string> string_array(const std::string& path, const std::string& key,
+                                      const std::map<std::string, std::string>& meta) {
+  auto it = meta.find(key);
+  RM_CHECK(it != meta.end(), path, ": not a gallery: no metadata \"", key, "\"");
+  nlohmann::json j = nlohmann::json::parse(it->second, nullptr, false);
+  RM_CHECK(j.is_array(), path, ": metadata \"", key, "\" is not a JSON array of strings");
+  std::vector<std::string> out;
+  for (const auto& v : j) {
+    RM_CHECK(v.is_string(), path, ": metadata \"", key, "\" holds a non-string");
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+// Where a sequence file or folder came from, the same however it was named on the command line.
+std::string source_of(const std::string& path) {
+  return std::filesystem::absolute(path).lexically_normal().string();
+}
+
+}  // namespace
+
+std::string model_fingerprint(const nn::Module& model) {
+  uint64_t h = kFnvOffset;
+  for (const auto& list : {model.named_parameters(), model.named_buffers()})
+    for (const auto& [name, t] : list) {
+      fnv(h, name.data(), name.size() + 1);
+      for (int64_t d : t.shape()) fnv(h, &d, sizeof d);
+      const std::vector<float> v = t.to(Device::cpu).to(DType::f32).contiguous().to_vector();
+      fnv(h, v.data(), v.size() * sizeof(float));
+    }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return hex;
+}
+
+Gallery load_gallery(const std::string& path) {
+  Gallery g;
+  if (!std::filesystem::exists(path)) return g;
+  formats::SafetensorsFile f = formats::load_safetensors(path);
+  auto model = f.metadata.find("model");
+  RM_CHECK(model != f.metadata.end() && !model->second.empty(), path,
+           ": not a gallery: no metadata \"model\"");
+  g.model = model->second;
+  g.labels = string_array(path, "labels", f.metadata);
+  g.sources = string_array(path, "sources", f.metadata);
+  auto e = f.tensors.find("embeddings");
+  RM_CHECK(e != f.tensors.end(), path, ": not a gallery: no tensor \"embeddings\"");
+  g.embeddings = e->second;
+  RM_CHECK(g.embeddings.dim() == 3 && g.embeddings.dtype() == DType::f32, path,
+           ": \"embeddings\" must be f32 [G, C, P], got ", dtype_name(g.embeddings.dtype()), " ",
+           shape_str(g.embeddings.shape()));
+  RM_CHECK(int64_t(g.labels.size()) == g.embeddings.size(0) && g.sources.size() == g.labels.size(),
+           path, ": ", g.labels.size(), " labels and ", g.sources.size(), " sources for ",
+           g.embeddings.size(0), " embeddings");
+  return g;
+}
+
+void save_gallery(const std::string& path, const Gallery& g) {
+  RM_CHECK(g.size() > 0, path, ": an empty gallery is not written");
+  formats::save_safetensors(path, {{"embeddings", g.embeddings.contiguous()}},
+                            {{"model", g.model},
+                             {"labels", nlohmann::json(g.labels).dump()},
+                             {"sources", nlohmann::json(g.sources).dump()}});
+}
+
+EnrollCount add_to_gallery(Gallery& g, const std::string& fingerprint, const Tensor& embeddings,
+                           const std::vector<std::string>& labels,
+                           const std::vector<std::string>& sources) {
+  RM_CHECK(embeddings.dim() == 3 && embeddings.size(0) == int64_t(labels.size()) &&
+               labels.size() == sources.size(),
+           "enroll: ", labels.size(), " labels and ", sources.size(), " sources for embeddings ",
+           shape_str(embeddings.shape()));
+  RM_CHECK(g.model.empty() || g.model == fingerprint,
+           "enroll: the gallery was made by another model (", g.model, ", this checkpoint's is ",
+           fingerprint, "): its embeddings cannot be compared; use a new gallery file");
+  Tensor add = embeddings.to(Device::cpu).to(DType::f32).contiguous();
+  if (g.size() > 0)
+    RM_CHECK(g.embeddings.size(1) == add.size(1) && g.embeddings.size(2) == add.size(2),
+             "enroll: embeddings ", shape_str(add.shape()), " do not match the gallery's ",
+             shape_str(g.embeddings.shape()));
+  g.model = fingerprint;
+  EnrollCount n;
+  std::map<std::string, int64_t> row;  // source -> its entry
+  for (int64_t i = 0; i < g.size(); ++i) row[g.sources[size_t(i)]] = i;
+  std::vector<Tensor> rows;
+  for (int64_t i = 0; i < g.size(); ++i) rows.push_back(g.embeddings.narrow(0, i, 1));
+  for (int64_t i = 0; i < add.size(0); ++i) {
+    Tensor e = add.narrow(0, i, 1);
+    auto it = row.find(sources[size_t(i)]);
+    if (it != row.end()) {
+      rows[size_t(it->second)] = e;
+      g.labels[size_t(it->second)] = labels[size_t(i)];
+      ++n.replaced;
+    } else {
+      row[sources[size_t(i)]] = int64_t(rows.size());
+      rows.push_back(e);
+      g.labels.push_back(labels[size_t(i)]);
+      g.sources.push_back(sources[size_t(i)]);
+      ++n.added;
+    }
+  }
+  g.embeddings = cat(rows, 0).contiguous();
+  return n;
+}
+
+std::vector<Match> nearest_identities(const Gallery& g, const Tensor& query, int64_t k,
+                                      int64_t memory_bytes) {
+  RM_CHECK(k > 0, "identify: --top must be positive, got ", k);
+  RM_CHECK(g.size() > 0, "identify: the gallery is empty");
+  RM_CHECK(query.dim() == 2 && query.size(0) == g.embeddings.size(1) &&
+               query.size(1) == g.embeddings.size(2),
+           "identify: an embedding ", shape_str(query.shape()), " against a gallery of ",
+           shape_str(g.embeddings.shape()));
+  const int64_t c = query.size(0), p = query.size(1), n = g.size();
+  const gait::EvalTiles tiles = gait::eval_tiles(c, p, 1, n, 0, memory_bytes);
+  Tensor q = query.to(Device::cpu).to(DType::f32).unsqueeze(0);
+  std::map<std::string, std::pair<double, int64_t>> best;  // label -> (distance, entry)
+  for (int64_t start = 0; start < n; start += tiles.gallery) {
+    const int64_t len = std::min(tiles.gallery, n - start);
+    const std::vector<float> d = gait::pairwise_distance(q, g.embeddings.narrow(0, start, len),
+                                                         gait::Distance::per_part_mean)
+                                     .to_vector();
+    for (int64_t j = 0; j < len; ++j) {
+      const std::string& label = g.labels[size_t(start + j)];
+      auto it = best.find(label);
+      if (it == best.end() || d[size_t(j)] < it->second.first)
+        best[label] = {d[size_t(j)], start + j};
+    }
+  }
+  std::vector<Match> out;
+  for (const auto& [label, de] : best)
+    out.push_back({label, g.sources[size_t(de.second)], de.first});
+  std::sort(out.begin(), out.end(), [&](const Match& a, const Match& b) {
+    if (a.distance != b.distance) return a.distance < b.distance;
+    return best[a.label].second < best[b.label].second;
+  });
+  if (int64_t(out.size()) > k) out.resize(size_t(k));
+  return out;
+}
+
+EnrollReport enroll(const EnrollRequest& r) {
+  const bool one = !r.npy.empty() || !r.png_dir.empty();
+  RM_CHECK(
+      one != !r.dataset.empty(),
+      "enroll: give one sequence (--sils or --dir, with --label) or --dataset with --subjects");
+  RM_CHECK(!one || !r.label.empty(), "enroll: --label names the identity of the sequence");
+  RM_CHECK(one || !r.subjects.empty(), "enroll: --dataset needs --subjects");
+  // read the sequences first: bad input fails before the model loads
+  EnrollReport rep;
+  std::vector<Tensor> frames;
+  std::vector<std::string> labels, sources;
+  std::unique_ptr<data::PackedDataset> ds;
+  std::vector<size_t> picked;
+  if (one) {
+    Sequence s = read_sequence(r.npy, r.png_dir);
+    frames.push_back(s.frames);
+    rep.dropped = std::move(s.dropped);
+    labels.push_back(r.label);
+    sources.push_back(source_of(r.npy.empty() ? r.png_dir : r.npy));
+  } else {
+    ds = std::make_unique<data::PackedDataset>(r.dataset);
+    const std::set<std::string> subjects(r.subjects.begin(), r.subjects.end()),
+        conditions(r.conditions.begin(), r.conditions.end()), views(r.views.begin(), r.views.end());
+    std::set<std::string> seen;
+    for (size_t i = 0; i < ds->size(); ++i) {
+      const data::SequenceInfo& info = ds->info(i);
+      if (!subjects.count(info.subject)) continue;
+      seen.insert(info.subject);
+      char seq[16];
+      std::snprintf(seq, sizeof seq, "-%02d", info.seq);
+      if (!conditions.empty() && !conditions.count(info.condition) &&
+          !conditions.count(info.condition + seq))
+        continue;
+      if (!views.empty() && !views.count(info.view)) continue;
+      picked.push_back(i);
+    }
+    for (const std::string& s : subjects)
+      RM_CHECK(seen.count(s), r.dataset, ": no sequences of subject ", s);
+    RM_CHECK(!picked.empty(), r.dataset,
+             ": no sequences of those subjects in those conditions and views");
+  }
+  Gallery g = load_gallery(r.gallery);
+  LoadedModel lm = load_model(r.checkpoint, r.config);
+  const std::string fingerprint = model_fingerprint(*lm.model);
+  RM_CHECK(g.model.empty() || g.model == fingerprint, r.gallery,
+           ": the gallery was made by another model (", g.model, ", this checkpoint's is ",
+           fingerprint, "): its embeddings cannot be compared; use a new gallery file");
+  const Precision precision = r.precision.value_or(lm.cfg.precision);
+  std::vector<Tensor> embs;
+  for (const Tensor& f : frames) embs.push_back(embed(lm, f, precision, r.device).to(Device::cpu));
+  for (size_t i : picked) {
+    embs.push_back(embed(lm, data::load_sequence(*ds, i), precision, r.device).to(Device::cpu));
+    labels.push_back(ds->info(i).subject);
+    sources.push_back(source_of(r.dataset) + ":" + ds->info(i).name());
+  }
+  std::vector<Tensor> rows;
+  for (const Tensor& e : embs) rows.push_back(e.unsqueeze(0));
+  rep.count = add_to_gallery(g, fingerprint, cat(rows, 0), labels, sources);
+  save_gallery(r.gallery, g);
+  rep.size = g.size();
+  return rep;
+}
+
+Identification identify(const IdentifyRequest& r) {
+  Sequence s = read_sequence(r.npy, r.png_dir);
+  Gallery g = load_gallery(r.gallery);
+  RM_CHECK(g.size() > 0, r.gallery, ": no gallery there (rmgait enroll makes one)");
+  LoadedModel lm = load_model(r.checkpoint, r.config);
+  const std::string fingerprint = model_fingerprint(*lm.model);
+  RM_CHECK(g.model == fingerprint, r.gallery, ": the gallery was made by another model (", g.model,
+           ", this checkpoint's is ", fingerprint, "): its embeddings cannot be compared");
+  Tensor q = embed(lm, s.frames, r.precision.value_or(lm.cfg.precision), r.device);
+  Identification id;
+  const auto t0 = std::chrono::steady_clock::now();
+  id.matches = nearest_identities(g, q.to(Device::cpu), r.top);
+  id.search_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  id.dropped = std::move(s.dropped);
+  return id;
+}
+
+std::string format_matches(const Identification& id, bool json) {
+  if (json) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const Match& m : id.matches)
+      j.push_back({{"label", m.label}, {"distance", m.distance}, {"source", m.source}});
+    return j.dump(2) + "\n";
+  }
+  std::string out;
+  char line[64];
+  for (size_t i = 0; i < id.matches.size(); ++i) {
+    const Match& m = id.matches[i];
+    std::snprintf(line, sizeof line, "%zu  distance %.4f  ", i + 1, m.distance);
+    out += line + m.label + "  (" + m.source + ")\n";
+  }
+  return out;
+}
+
+}  // namespace rmgait::pipeline

@@ -1,0 +1,188 @@
+// The gallery (pipeline/gallery.h): enrolment, its file, and identification against a naive
+// search and against the evaluator's rank-1.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+
+#include "engine/error.h"
+#include "engine/random.h"
+#include "formats/safetensors.h"
+#include "gait/evaluator.h"
+#include "pipeline/gallery.h"
+
+using namespace rmgait;
+using pipeline::Gallery;
+
+namespace {
+
+// [N, C, P] embeddings: each subject a random centre, each sequence the centre plus noise.
+Tensor clustered(const std::vector<int>& subject_of, int64_t c, int64_t p, float noise,
+                 uint64_t seed) {
+  Generator g(seed);
+  Tensor centres = randn({64, c, p}, g);
+  Tensor jitter = randn({int64_t(subject_of.size()), c, p}, g);
+  std::vector<float> out;
+  const std::vector<float> cv = centres.to_vector(), jv = jitter.to_vector();
+  for (size_t i = 0; i < subject_of.size(); ++i)
+    for (int64_t k = 0; k < c * p; ++k)
+      out.push_back(cv[size_t(subject_of[i] * c * p + k)] +
+                    noise * jv[size_t(int64_t(i) * c * p + k)]);
+  return Tensor::from_vector(out, {int64_t(subject_of.size()), c, p});
+}
+
+// The paper's distance between [C, P] embeddings a and b, naively.
+double naive_distance(const std::vector<float>& a, const std::vector<float>& b, int64_t c,
+                      int64_t p) {
+  double sum = 0;
+  for (int64_t j = 0; j < p; ++j) {
+    double s = 0;
+    for (int64_t i = 0; i < c; ++i) {
+      const double d = double(a[size_t(i * p + j)]) - b[size_t(i * p + j)];
+      s += d * d;
+    }
+    sum += std::sqrt(s);
+  }
+  return sum / double(p);
+}
+
+std::vector<float> row(const Tensor& t, int64_t i) {
+  return t.narrow(0, i, 1).contiguous().to_vector();
+}
+
+}  // namespace
+
+TEST_CASE("gallery: enrolling adds, enrolling again replaces, another model is refused") {
+  const std::string path = "/tmp/rmgait_gallery_test.safetensors";
+  std::filesystem::remove(path);
+  Gallery g = pipeline::load_gallery(path);  // a missing file is an empty gallery
+  CHECK(g.size() == 0);
+  Tensor e = clustered({0, 1, 2}, 4, 3, 0.1f, 1);
+  auto n = pipeline::add_to_gallery(g, "f00d", e, {"a", "b", "c"}, {"s1", "s2", "s3"});
+  CHECK(n.added == 3);
+  CHECK(n.replaced == 0);
+  pipeline::save_gallery(path, g);
+  Gallery back = pipeline::load_gallery(path);
+  CHECK(back.labels == std::vector<std::string>{"a", "b", "c"});
+  CHECK(back.sources == std::vector<std::string>{"s1", "s2", "s3"});
+  CHECK(back.model == "f00d");
+  CHECK(back.embeddings.to_vector() == e.to_vector());
+  // s2 again (relabelled) and a new s4: one replaced, one added
+  Tensor e2 = clustered({5, 6}, 4, 3, 0.1f, 2);
+  n = pipeline::add_to_gallery(back, "f00d", e2, {"b2", "d"}, {"s2", "s4"});
+  CHECK(n.added == 1);
+  CHECK(n.replaced == 1);
+  CHECK(back.size() == 4);
+  CHECK(back.labels[1] == "b2");
+  CHECK(row(back.embeddings, 1) == row(e2, 0));
+  CHECK(row(back.embeddings, 3) == row(e2, 1));
+  CHECK(row(back.embeddings, 2) == row(e, 2));
+  CHECK_THROWS_WITH_AS(pipeline::add_to_gallery(back, "beef", e2, {"x", "y"}, {"s5", "s6"}),
+                       doctest::Contains("made by another model"), Error);
+  CHECK_THROWS_WITH_AS(
+      pipeline::add_to_gallery(back, "f00d", clustered({1}, 5, 3, 0.1f, 3), {"x"}, {"s7"}),
+      doctest::Contains("do not match the gallery's"), Error);
+  // a safetensors file that is not a gallery: the missing key named
+  formats::save_safetensors(path, {{"embeddings", e}}, {{"model", "f00d"}});
+  CHECK_THROWS_WITH_AS(pipeline::load_gallery(path), doctest::Contains("\"labels\""), Error);
+  formats::save_safetensors(path, {{"embeddings", e}},
+                            {{"model", "f00d"}, {"labels", "[\"a\"]"}, {"sources", "[\"s\"]"}});
+  CHECK_THROWS_WITH_AS(pipeline::load_gallery(path), doctest::Contains("1 labels and 1 sources"),
+                       Error);
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("identify: each identity's nearest entry, as a naive search finds them, any tiling") {
+  std::vector<int> subject_of;
+  std::vector<std::string> labels, sources;
+  for (int i = 0; i < 200; ++i) {
+    subject_of.push_back(i % 37);
+    labels.push_back("id" + std::to_string(i % 37));
+    sources.push_back("seq" + std::to_string(i));
+  }
+  const int64_t c = 8, p = 5;
+  Gallery g;
+  pipeline::add_to_gallery(g, "f00d", clustered(subject_of, c, p, 0.7f, 4), labels, sources);
+  const Tensor queries = clustered({3, 17, 36}, c, p, 0.7f, 5);
+  for (int64_t q = 0; q < queries.size(0); ++q) {
+    const std::vector<float> qv = row(queries, q);
+    std::map<std::string, std::pair<double, int64_t>> best;
+    for (int64_t i = 0; i < g.size(); ++i) {
+      const double d = naive_distance(qv, row(g.embeddings, i), c, p);
+      auto it = best.find(labels[size_t(i)]);
+      if (it == best.end() || d < it->second.first) best[labels[size_t(i)]] = {d, i};
+    }
+    std::vector<std::pair<double, std::string>> want;
+    for (auto& [label, de] : best) want.push_back({de.first, label});
+    std::sort(want.begin(), want.end());
+    // whole gallery in one tile, and tiles of a few entries under a tiny memory bound
+    for (int64_t bound : {int64_t(1) << 30, int64_t(4096)}) {
+      const auto got =
+          pipeline::nearest_identities(g, queries.narrow(0, q, 1).squeeze(0), 5, bound);
+      REQUIRE(got.size() == 5);
+      for (size_t k = 0; k < 5; ++k) {
+        CHECK(got[k].label == want[k].second);
+        CHECK(got[k].distance == doctest::Approx(want[k].first).epsilon(1e-5));
+        CHECK(got[k].source == sources[size_t(best[got[k].label].second)]);
+      }
+    }
+  }
+  // more than there are identities: every identity once
+  CHECK(pipeline::nearest_identities(g, queries.narrow(0, 0, 1).squeeze(0), 100).size() == 37);
+  CHECK_THROWS_WITH_AS(pipeline::nearest_identities(g, Tensor::zeros({c, p + 1}), 1),
+                       doctest::Contains("against a gallery of"), Error);
+  CHECK_THROWS_WITH_AS(pipeline::nearest_identities(Gallery(), Tensor::zeros({c, p}), 1),
+                       doctest::Contains("empty"), Error);
+}
+
+TEST_CASE("identify: top-1 over one gallery view is the evaluator's rank-1 of that view pair") {
+  // 10 subjects x views 000 / 090 / 180: nm-01..04 the gallery, bg-01..02 the probes (CASIA-B's
+  // split), embeddings noisy enough that rank-1 lands between 0 and 100
+  const std::vector<std::string> views = {"000", "090", "180"};
+  std::vector<int> subject_of;
+  std::vector<gait::EvalSample> samples;
+  for (int s = 0; s < 10; ++s)
+    for (const auto& v : views) {
+      for (int k = 0; k < 4; ++k) {
+        subject_of.push_back(s);
+        samples.push_back({std::to_string(100 + s), v, true, ""});
+      }
+      for (int k = 0; k < 2; ++k) {
+        subject_of.push_back(s);
+        samples.push_back({std::to_string(100 + s), v, false, "bg"});
+      }
+    }
+  const Tensor emb = clustered(subject_of, 6, 4, 1.1f, 6);
+  const gait::EvalTable t = gait::rank1_excluding_identical_view(emb, samples);
+  int between = 0;
+  for (size_t vi = 0; vi < views.size(); ++vi)
+    for (size_t gi = 0; gi < views.size(); ++gi) {
+      if (vi == gi) continue;
+      Gallery g;
+      std::vector<Tensor> rows;
+      std::vector<std::string> labels, sources;
+      for (size_t i = 0; i < samples.size(); ++i)
+        if (samples[i].gallery && samples[i].view == views[gi]) {
+          rows.push_back(emb.narrow(0, int64_t(i), 1));
+          labels.push_back(samples[i].subject);
+          sources.push_back(std::to_string(i));
+        }
+      pipeline::add_to_gallery(g, "f00d", cat(rows, 0), labels, sources);
+      int hits = 0, probes = 0;
+      for (size_t i = 0; i < samples.size(); ++i)
+        if (!samples[i].gallery && samples[i].view == views[vi]) {
+          ++probes;
+          hits += pipeline::nearest_identities(g, emb.narrow(0, int64_t(i), 1).squeeze(0), 1)[0]
+                      .label == samples[i].subject;
+        }
+      const double acc = gait::round2(100.0 * hits / probes);
+      const auto col = [&](const std::string& v) {
+        return size_t(std::find(t.views.begin(), t.views.end(), v) - t.views.begin());
+      };
+      CHECK(acc == t.pairs.at("bg")[col(views[vi])][col(views[gi])]);
+      between += acc > 0 && acc < 100;
+    }
+  CHECK(between > 0);  // the check above is not about all-or-nothing cases
+}
