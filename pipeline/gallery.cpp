@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -132,8 +133,7 @@ EnrollCount add_to_gallery(Gallery& g, const std::string& fingerprint, const Ten
   return n;
 }
 
-std::vector<Match> nearest_identities(const Gallery& g, const Tensor& query, int64_t k,
-                                      int64_t memory_bytes) {
+std::vector<Match> nearest_identities(const Gallery& g, const Tensor& query, int64_t k) {
   RM_CHECK(k > 0, "identify: --top must be positive, got ", k);
   RM_CHECK(g.size() > 0, "identify: the gallery is empty");
   RM_CHECK(query.dim() == 2 && query.size(0) == g.embeddings.size(1) &&
@@ -141,29 +141,44 @@ std::vector<Match> nearest_identities(const Gallery& g, const Tensor& query, int
            "identify: an embedding ", shape_str(query.shape()), " against a gallery of ",
            shape_str(g.embeddings.shape()));
   const int64_t c = query.size(0), p = query.size(1), n = g.size();
-  const gait::EvalTiles tiles = gait::eval_tiles(c, p, 1, n, 0, memory_bytes);
-  Tensor q = query.to(Device::cpu).to(DType::f32).unsqueeze(0);
-  std::map<std::string, std::pair<double, int64_t>> best;  // label -> (distance, entry)
-  for (int64_t start = 0; start < n; start += tiles.gallery) {
-    const int64_t len = std::min(tiles.gallery, n - start);
-    const std::vector<float> d = gait::pairwise_distance(q, g.embeddings.narrow(0, start, len),
-                                                         gait::Distance::per_part_mean)
-                                     .to_vector();
-    for (int64_t j = 0; j < len; ++j) {
-      const std::string& label = g.labels[size_t(start + j)];
-      auto it = best.find(label);
-      if (it == best.end() || d[size_t(j)] < it->second.first)
-        best[label] = {d[size_t(j)], start + j};
+  const Tensor q = query.to(Device::cpu).to(DType::f32).contiguous();
+  const Tensor e = g.embeddings.contiguous();
+  const float* qv = q.data<float>();
+  const float* ev = e.data<float>();
+  // One pass over the gallery, entry by entry (memory-bound: the gallery is read once, and
+  // nothing else grows with it but these n distances)
+  std::vector<double> dist(static_cast<size_t>(n));
+#pragma omp parallel
+  {
+    std::vector<float> sq(static_cast<size_t>(p));
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      const float* x = ev + i * c * p;
+      std::fill(sq.begin(), sq.end(), 0.f);
+      for (int64_t ci = 0; ci < c; ++ci)
+        for (int64_t j = 0; j < p; ++j) {
+          const float d = x[ci * p + j] - qv[ci * p + j];
+          sq[size_t(j)] += d * d;
+        }
+      double sum = 0;
+      for (int64_t j = 0; j < p; ++j) sum += std::sqrt(double(sq[size_t(j)]));
+      dist[size_t(i)] = sum / double(p);
     }
   }
-  std::vector<Match> out;
-  for (const auto& [label, de] : best)
-    out.push_back({label, g.sources[size_t(de.second)], de.first});
-  std::sort(out.begin(), out.end(), [&](const Match& a, const Match& b) {
-    if (a.distance != b.distance) return a.distance < b.distance;
-    return best[a.label].second < best[b.label].second;
+  std::map<std::string, int64_t> best;  // label -> its nearest entry (the first of equals)
+  for (int64_t i = 0; i < n; ++i) {
+    auto [it, fresh] = best.emplace(g.labels[size_t(i)], i);
+    if (!fresh && dist[size_t(i)] < dist[size_t(it->second)]) it->second = i;
+  }
+  std::vector<int64_t> order;
+  for (const auto& kv : best) order.push_back(kv.second);
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return dist[size_t(a)] != dist[size_t(b)] ? dist[size_t(a)] < dist[size_t(b)] : a < b;
   });
-  if (int64_t(out.size()) > k) out.resize(size_t(k));
+  std::vector<Match> out;
+  for (size_t r = 0; r < order.size() && int64_t(r) < k; ++r)
+    out.push_back(
+        {g.labels[size_t(order[r])], g.sources[size_t(order[r])], dist[size_t(order[r])]});
   return out;
 }
 

@@ -10,7 +10,6 @@
 
 #include "engine/precision.h"
 #include "engine/tensor.h"
-#include "gait/evaluator.h"
 #include "nn/module.h"
 
 namespace rmgait::pipeline {
@@ -41,15 +40,14 @@ EnrollCount add_to_gallery(Gallery& g, const std::string& fingerprint, const Ten
                            const std::vector<std::string>& sources);
 
 // The k nearest identities to `query` [C, P]: each label's nearest entry by the paper's distance
-// (the mean over parts of the Euclidean distance, gait::Distance::per_part_mean), nearest first
-// (ties: the earlier entry). The gallery is scanned in tiles, so that memory beyond the gallery
-// stays under memory_bytes.
+// (the mean over parts of the Euclidean distance, as gait::Distance::per_part_mean), nearest
+// first (ties: the earlier entry). One pass over the gallery: memory beyond it is a distance per
+// entry.
 struct Match {
   std::string label, source;
   double distance = 0;
 };
-std::vector<Match> nearest_identities(const Gallery& g, const Tensor& query, int64_t k,
-                                      int64_t memory_bytes = gait::kDefaultEvalMemoryBytes);
+std::vector<Match> nearest_identities(const Gallery& g, const Tensor& query, int64_t k);
 
 // `rmgait enroll`: sequences embedded by a checkpoint's model and added to a gallery file.
 // Sequences: a .npy or a PNG folder with `label`, or a packed dataset's sequences of `subjects`,
