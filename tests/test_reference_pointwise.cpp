@@ -347,3 +347,26 @@ TEST_CASE("index_select picks along a dim and scatter-adds gradients (repeats ac
   idx.data<int64_t>()[0] = 5;
   CHECK_THROWS_WITH_AS(index_select(x, 1, idx), doctest::Contains("index 5 out of range"), Error);
 }
+
+TEST_CASE("leaky_relu from sign bits: every lane and tail, one thread or many, slope 0 or not") {
+  // 100,003 elements: past the parallel threshold, with a tail beyond the last full byte; exact
+  // zeros (not positive: the slope's side) and infinities (0 * inf must not become NaN at slope 0)
+  Generator g(31);
+  std::vector<float> x = randn({100003}, g).to_vector(), gy = randn({100003}, g).to_vector();
+  for (size_t i = 0; i < x.size(); i += 97) x[i] = 0.f;
+  for (size_t i = 5; i < gy.size(); i += 1013) gy[i] = INFINITY;
+  for (float slope : {0.f, 0.01f, 0.2f}) {
+    Tensor xt = Tensor::from_vector(x, {100003});
+    xt.set_requires_grad();
+    Tensor y = leaky_relu(xt, slope);
+    y.backward(Tensor::from_vector(gy, {100003}));
+    const std::vector<float> got = xt.grad().to_vector(), out = y.to_vector();
+    int wrong = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      const float want = x[i] > 0 ? gy[i] : (slope == 0.f ? 0.f : gy[i] * slope);
+      const float want_y = x[i] > 0 ? x[i] : x[i] * slope;
+      wrong += std::memcmp(&got[i], &want, 4) != 0 || out[i] != want_y;
+    }
+    CHECK_MESSAGE(wrong == 0, "slope ", slope);
+  }
+}

@@ -71,9 +71,10 @@ void CpuBackend::unary_backward(UnaryOp op, const Tensor& gy, const Tensor& save
   });
 }
 
-// The sign bits in 16-element steps with AVX-512 mask registers where the build has them (one
-// compare or blend per 16 elements; the byte loops below do not vectorise), the bytewise rule for
-// the rest. Bit i % 8 of byte i / 8 is element i, so two bytes are one 16-bit mask, little-endian.
+// The sign bits in 16-element steps with AVX-512 mask registers, or 8-element steps with AVX2's
+// compare + movemask, where the build has them (the byte loops below do not vectorise), the
+// bytewise rule for the rest. Bit i % 8 of byte i / 8 is element i, so two bytes are one 16-bit
+// mask, little-endian.
 void CpuBackend::sign_bits(const Tensor& y, const Tensor& bits) {
   const float* yp = y.data<float>();
   uint8_t* bp = bits.data<uint8_t>();
@@ -86,6 +87,12 @@ void CpuBackend::sign_bits(const Tensor& y, const Tensor& bits) {
     __mmask16 m = _mm512_cmp_ps_mask(_mm512_loadu_ps(yp + 16 * k), _mm512_setzero_ps(), _CMP_GT_OQ);
     std::memcpy(bp + 2 * k, &m, 2);
   }
+#elif defined(__AVX2__)
+  done = n / 8 * 8;  // one byte per 8 elements: the sign mask of a compare
+#pragma omp parallel for schedule(static) if (n > kParallel)
+  for (int64_t k = 0; k < n / 8; ++k)
+    bp[k] = uint8_t(_mm256_movemask_ps(
+        _mm256_cmp_ps(_mm256_loadu_ps(yp + 8 * k), _mm256_setzero_ps(), _CMP_GT_OQ)));
 #endif
   const int64_t full = n / 8;
 #pragma omp parallel for schedule(static) if (n - done > kParallel)
@@ -131,7 +138,23 @@ void leaky_relu_backward_bits_into(const float* gp, const uint8_t* bp, Out* gxp,
 #endif
     }
   }
+#elif defined(__AVX2__)
+  if constexpr (std::is_same_v<Out, float>) {  // bf16 needs AVX512-BF16 on the CPU anyway
+    done = n / 8 * 8;
+    const __m256 s = _mm256_set1_ps(slope);
+    const __m256i lane_bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+#pragma omp parallel for schedule(static) if (n > kParallel)
+    for (int64_t k = 0; k < n / 8; ++k) {
+      // byte k's bits as a lane mask: lane j all ones where bit j is set
+      const __m256i set =
+          _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(bp[k]), lane_bit), lane_bit);
+      const __m256 g = _mm256_loadu_ps(gp + 8 * k);
+      const __m256 flat = slope == 0.f ? _mm256_setzero_ps() : _mm256_mul_ps(g, s);
+      _mm256_storeu_ps(gxp + 8 * k, _mm256_blendv_ps(flat, g, _mm256_castsi256_ps(set)));
+    }
+  }
 #endif
+#pragma omp parallel for schedule(static) if (n - done > kParallel)
   for (int64_t i = done; i < n; ++i)
     gxp[i] = Out(leaky_relu_backward_bit(gp[i], (bp[i / 8] >> (i % 8)) & 1, slope));
 }
