@@ -6,7 +6,9 @@
 #
 #   bash bench/scaling.sh [ITERS=3]          RANKS=2 THREADS=2 ROWS="gl-small-b32 inception"
 #
-# Needs a built tree with MPI (build/tools/rmgait), Open MPI's mpirun and python3-torch.
+# Needs a built tree with MPI (build/tools/rmgait) and Open MPI's mpirun. The peer: PEER=torch2
+# (default) the newest PyTorch from PyPI in .venv-peer/ (bench/setup-peer.sh, run here when
+# missing), PEER=torch1 Debian's python3-torch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 iters=${1:-3}
@@ -15,7 +17,17 @@ ranks=${RANKS:-2}
 per_rank=$((threads / ranks))
 build=${BUILD_DIR:-build}
 rmgait=$build/tools/rmgait
-py=/usr/bin/python3
+case ${PEER:-torch2} in
+  torch2)
+    py=${PEER_VENV:-.venv-peer}/bin/python
+    [ -x "$py" ] || bash bench/setup-peer.sh >&2
+    ;;
+  torch1) py=/usr/bin/python3 ;;
+  *)
+    echo "scaling: PEER must be torch2 or torch1, not '${PEER}'" >&2
+    exit 2
+    ;;
+esac
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # name | block kind | config | channels | sampler P,K
 all_rows=(
