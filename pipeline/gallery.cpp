@@ -14,6 +14,7 @@
 #include "engine/error.h"
 #include "engine/ops.h"
 #include "formats/safetensors.h"
+#include "gait/model.h"
 #include "pipeline/inference.h"
 #include "pipeline/model_io.h"
 
@@ -42,6 +43,15 @@ std::vector<std::string> string_array(const std::string& path, const std::string
   return out;
 }
 
+// The first entry of embeddings [G, C, P] holding a NaN or an infinity, or -1.
+int64_t first_nonfinite(const Tensor& e) {
+  const int64_t per = e.numel() / std::max<int64_t>(1, e.size(0));
+  const float* v = e.data<float>();
+  for (int64_t i = 0; i < e.numel(); ++i)
+    if (!std::isfinite(v[i])) return i / per;
+  return -1;
+}
+
 // Where a sequence file or folder came from, the same however it was named on the command line.
 std::string source_of(const std::string& path) {
   return std::filesystem::absolute(path).lexically_normal().string();
@@ -49,8 +59,13 @@ std::string source_of(const std::string& path) {
 
 }  // namespace
 
-std::string model_fingerprint(const nn::Module& model) {
+std::string model_fingerprint(const gait::ReverseMaskModel& model) {
   uint64_t h = kFnvOffset;
+  // what shapes the embedding besides the weights: a GLConv's strips (halving), the input size
+  const gait::ModelConfig& c = model.config();
+  const int64_t settings[] = {int64_t(c.block), c.channels[0], c.channels[1], c.channels[2],
+                              c.height,         c.width,       c.halving};
+  fnv(h, settings, sizeof settings);
   for (const auto& list : {model.named_parameters(), model.named_buffers()})
     for (const auto& [name, t] : list) {
       fnv(h, name.data(), name.size() + 1);
@@ -66,6 +81,7 @@ std::string model_fingerprint(const nn::Module& model) {
 Gallery load_gallery(const std::string& path) {
   Gallery g;
   if (!std::filesystem::exists(path)) return g;
+  RM_CHECK(std::filesystem::is_regular_file(path), path, ": not a gallery file");
   formats::SafetensorsFile f = formats::load_safetensors(path);
   auto model = f.metadata.find("model");
   RM_CHECK(model != f.metadata.end() && !model->second.empty(), path,
@@ -82,6 +98,12 @@ Gallery load_gallery(const std::string& path) {
   RM_CHECK(int64_t(g.labels.size()) == g.embeddings.size(0) && g.sources.size() == g.labels.size(),
            path, ": ", g.labels.size(), " labels and ", g.sources.size(), " sources for ",
            g.embeddings.size(0), " embeddings");
+  const int64_t bad = first_nonfinite(g.embeddings);
+  RM_CHECK(bad < 0, path, ": entry ", bad, " (", bad < 0 ? "" : g.sources[size_t(bad)],
+           ") holds a NaN or an infinity");
+  std::set<std::string> seen;
+  for (const std::string& src : g.sources)
+    RM_CHECK(seen.insert(src).second, path, ": the source ", src, " is enrolled twice");
   return g;
 }
 
@@ -108,28 +130,38 @@ EnrollCount add_to_gallery(Gallery& g, const std::string& fingerprint, const Ten
     RM_CHECK(g.embeddings.size(1) == add.size(1) && g.embeddings.size(2) == add.size(2),
              "enroll: embeddings ", shape_str(add.shape()), " do not match the gallery's ",
              shape_str(g.embeddings.shape()));
-  g.model = fingerprint;
-  EnrollCount n;
+  const int64_t bad = first_nonfinite(add);
+  RM_CHECK(bad < 0, "enroll: the embedding of ", bad < 0 ? "" : sources[size_t(bad)],
+           " holds a NaN or an infinity");
+  std::set<std::string> once;
+  for (const std::string& src : sources)
+    RM_CHECK(once.insert(src).second, "enroll: the source ", src, " is given twice");
+  // the new gallery is built aside and swapped in: an error leaves g as it was
   std::map<std::string, int64_t> row;  // source -> its entry
   for (int64_t i = 0; i < g.size(); ++i) row[g.sources[size_t(i)]] = i;
   std::vector<Tensor> rows;
   for (int64_t i = 0; i < g.size(); ++i) rows.push_back(g.embeddings.narrow(0, i, 1));
+  std::vector<std::string> new_labels = g.labels, new_sources = g.sources;
+  EnrollCount n;
   for (int64_t i = 0; i < add.size(0); ++i) {
     Tensor e = add.narrow(0, i, 1);
     auto it = row.find(sources[size_t(i)]);
     if (it != row.end()) {
       rows[size_t(it->second)] = e;
-      g.labels[size_t(it->second)] = labels[size_t(i)];
+      new_labels[size_t(it->second)] = labels[size_t(i)];
       ++n.replaced;
     } else {
-      row[sources[size_t(i)]] = int64_t(rows.size());
       rows.push_back(e);
-      g.labels.push_back(labels[size_t(i)]);
-      g.sources.push_back(sources[size_t(i)]);
+      new_labels.push_back(labels[size_t(i)]);
+      new_sources.push_back(sources[size_t(i)]);
       ++n.added;
     }
   }
-  g.embeddings = cat(rows, 0).contiguous();
+  Tensor all = cat(rows, 0).contiguous();
+  g.embeddings = all;
+  g.labels = std::move(new_labels);
+  g.sources = std::move(new_sources);
+  g.model = fingerprint;
   return n;
 }
 
@@ -142,6 +174,9 @@ std::vector<Match> nearest_identities(const Gallery& g, const Tensor& query, int
            shape_str(g.embeddings.shape()));
   const int64_t c = query.size(0), p = query.size(1), n = g.size();
   const Tensor q = query.to(Device::cpu).to(DType::f32).contiguous();
+  RM_CHECK(first_nonfinite(q.unsqueeze(0)) < 0,
+           "identify: the query's embedding holds a NaN or "
+           "an infinity");
   const Tensor e = g.embeddings.contiguous();
   const float* qv = q.data<float>();
   const float* ev = e.data<float>();
@@ -189,6 +224,11 @@ EnrollReport enroll(const EnrollRequest& r) {
       "enroll: give one sequence (--sils or --dir, with --label) or --dataset with --subjects");
   RM_CHECK(!one || !r.label.empty(), "enroll: --label names the identity of the sequence");
   RM_CHECK(one || !r.subjects.empty(), "enroll: --dataset needs --subjects");
+  RM_CHECK(one || r.label.empty(),
+           "enroll: with --dataset each sequence is labelled with its "
+           "subject; --label is for --sils or --dir");
+  RM_CHECK(!one || (r.subjects.empty() && r.conditions.empty() && r.views.empty()),
+           "enroll: --subjects, --conditions and --views choose sequences of a --dataset");
   // read the sequences first: bad input fails before the model loads
   EnrollReport rep;
   std::vector<Tensor> frames;
@@ -205,23 +245,27 @@ EnrollReport enroll(const EnrollRequest& r) {
     ds = std::make_unique<data::PackedDataset>(r.dataset);
     const std::set<std::string> subjects(r.subjects.begin(), r.subjects.end()),
         conditions(r.conditions.begin(), r.conditions.end()), views(r.views.begin(), r.views.end());
-    std::set<std::string> seen;
+    std::set<std::string> used;  // every subject, condition and view given must pick something
     for (size_t i = 0; i < ds->size(); ++i) {
       const data::SequenceInfo& info = ds->info(i);
       if (!subjects.count(info.subject)) continue;
-      seen.insert(info.subject);
       char seq[16];
       std::snprintf(seq, sizeof seq, "-%02d", info.seq);
-      if (!conditions.empty() && !conditions.count(info.condition) &&
-          !conditions.count(info.condition + seq))
-        continue;
+      const std::string cond =
+          conditions.count(info.condition) ? info.condition : info.condition + seq;
+      if (!conditions.empty() && !conditions.count(cond)) continue;
       if (!views.empty() && !views.count(info.view)) continue;
       picked.push_back(i);
+      used.insert("subject " + info.subject);
+      used.insert("condition " + cond);
+      used.insert("view " + info.view);
     }
-    for (const std::string& s : subjects)
-      RM_CHECK(seen.count(s), r.dataset, ": no sequences of subject ", s);
-    RM_CHECK(!picked.empty(), r.dataset,
-             ": no sequences of those subjects in those conditions and views");
+    for (const auto& [kind, given] :
+         {std::pair{"subject ", &subjects}, std::pair{"condition ", &conditions},
+          std::pair{"view ", &views}})
+      for (const std::string& v : *given)
+        RM_CHECK(used.count(kind + v), r.dataset, ": no sequences of ", kind, v,
+                 " among those chosen (--subjects, --conditions, --views)");
   }
   Gallery g = load_gallery(r.gallery);
   LoadedModel lm = load_model(r.checkpoint, r.config);
@@ -248,7 +292,8 @@ EnrollReport enroll(const EnrollRequest& r) {
 Identification identify(const IdentifyRequest& r) {
   Sequence s = read_sequence(r.npy, r.png_dir);
   Gallery g = load_gallery(r.gallery);
-  RM_CHECK(g.size() > 0, r.gallery, ": no gallery there (rmgait enroll makes one)");
+  RM_CHECK(g.size() > 0, r.gallery,
+           ": no gallery there, or an empty one (rmgait enroll makes one)");
   LoadedModel lm = load_model(r.checkpoint, r.config);
   const std::string fingerprint = model_fingerprint(*lm.model);
   RM_CHECK(g.model == fingerprint, r.gallery, ": the gallery was made by another model (", g.model,

@@ -10,7 +10,7 @@
 
 #include "engine/precision.h"
 #include "engine/tensor.h"
-#include "nn/module.h"
+#include "gait/model.h"
 
 namespace rmgait::pipeline {
 
@@ -21,8 +21,10 @@ struct Gallery {
   int64_t size() const { return int64_t(labels.size()); }
 };
 
-// 16 hex digits: FNV-1a over the names, shapes and values of a model's parameters and buffers.
-std::string model_fingerprint(const nn::Module& model);
+// 16 hex digits: FNV-1a over the settings that shape a model's embedding beside its weights
+// (block, channels, input size, GLConv halving) and the names, shapes and values of its
+// parameters and buffers.
+std::string model_fingerprint(const gait::ReverseMaskModel& model);
 
 // A missing file is an empty gallery; anything else that is not a gallery is an error naming the
 // file and the key.
@@ -31,7 +33,8 @@ void save_gallery(const std::string& path, const Gallery& g);  // atomic (temp +
 
 // Adds embeddings [N, C, P] with their labels and sources made by the model `fingerprint`; an
 // entry whose source is already enrolled is replaced, so that enrolling again adds nothing twice.
-// Refuses another model's gallery and embeddings of another shape.
+// Refuses another model's gallery, embeddings of another shape or not finite, and a source given
+// twice; on an error g is left as it was.
 struct EnrollCount {
   int64_t added = 0, replaced = 0;
 };
@@ -82,7 +85,7 @@ struct Identification {
   double search_seconds = 0;  // nearest_identities() alone
 };
 Identification identify(const IdentifyRequest& request);
-// The matches as text lines ("1  subject 001  distance 0.1234  (source)") or as JSON.
+// The matches as text lines ("1  distance 0.1234  001  (source)") or as JSON.
 std::string format_matches(const Identification& id, bool json);
 
 }  // namespace rmgait::pipeline

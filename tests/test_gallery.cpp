@@ -91,7 +91,40 @@ TEST_CASE("gallery: enrolling adds, enrolling again replaces, another model is r
                             {{"model", "f00d"}, {"labels", "[\"a\"]"}, {"sources", "[\"s\"]"}});
   CHECK_THROWS_WITH_AS(pipeline::load_gallery(path), doctest::Contains("1 labels and 1 sources"),
                        Error);
+  formats::save_safetensors(path, {{"embeddings", e}},
+                            {{"model", "f00d"}, {"labels", "{}"}, {"sources", "[]"}});
+  CHECK_THROWS_WITH_AS(pipeline::load_gallery(path),
+                       doctest::Contains("\"labels\" is not a JSON array"), Error);
+  formats::save_safetensors(
+      path, {{"embeddings", e}},
+      {{"model", "f00d"}, {"labels", "[\"a\", 2, \"c\"]"}, {"sources", "[]"}});
+  CHECK_THROWS_WITH_AS(pipeline::load_gallery(path), doctest::Contains("holds a non-string"),
+                       Error);
+  formats::save_safetensors(path, {{"embeddings", e}},
+                            {{"model", "f00d"},
+                             {"labels", "[\"a\", \"b\", \"c\"]"},
+                             {"sources", "[\"s\", \"t\", \"s\"]"}});
+  CHECK_THROWS_WITH_AS(pipeline::load_gallery(path), doctest::Contains("s is enrolled twice"),
+                       Error);
+  std::vector<float> nan_row = e.to_vector();
+  nan_row[13] = NAN;
+  formats::save_safetensors(path, {{"embeddings", Tensor::from_vector(nan_row, e.shape())}},
+                            {{"model", "f00d"},
+                             {"labels", "[\"a\", \"b\", \"c\"]"},
+                             {"sources", "[\"s\", \"t\", \"u\"]"}});
+  CHECK_THROWS_WITH_AS(pipeline::load_gallery(path), doctest::Contains("entry 1 (t)"), Error);
   std::filesystem::remove(path);
+  // refused additions leave the gallery as it was
+  Gallery same = back;
+  CHECK_THROWS_WITH_AS(pipeline::add_to_gallery(same, "f00d", e2, {"x", "y"}, {"s9", "s9"}),
+                       doctest::Contains("s9 is given twice"), Error);
+  CHECK_THROWS_WITH_AS(
+      pipeline::add_to_gallery(same, "f00d", Tensor::from_vector(nan_row, e.shape()),
+                               {"x", "y", "z"}, {"n1", "n2", "n3"}),
+      doctest::Contains("the embedding of n2 holds a NaN"), Error);
+  CHECK(same.size() == back.size());
+  CHECK(same.labels == back.labels);
+  CHECK(same.embeddings.to_vector() == back.embeddings.to_vector());
 }
 
 TEST_CASE("identify: each identity's nearest entry, as a naive search finds them") {

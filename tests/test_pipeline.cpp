@@ -382,7 +382,7 @@ trainer_cfg:
         ++probes;
         hits += id.matches[0].label == "0" + std::to_string(s);
       }
-    MESSAGE("identify " << cond << " 000 -> 090: top-1 " << hits << " of " << probes);
+    MESSAGE("identify " << std::string(cond) << " 000 -> 090: top-1 " << hits << " of " << probes);
     CHECK(gait::round2(100.0 * hits / probes) ==
           eval["pairs"][cond][col("000")][col("090")].get<double>());
   }
@@ -391,6 +391,21 @@ trainer_cfg:
   CHECK(pipeline::enroll(er).count.replaced == 16);
   er.checkpoint = "/tmp/rmgait_e2e_a/checkpoints/iter_0000100.safetensors", er.config = "";
   CHECK_THROWS_WITH_AS(pipeline::enroll(er), doctest::Contains("made by another model"), Error);
+  pipeline::IdentifyRequest other;
+  other.checkpoint = er.checkpoint, other.gallery = gallery;
+  other.png_dir = "/tmp/rmgait_e2e_png/25bg1";
+  CHECK_THROWS_WITH_AS(pipeline::identify(other), doctest::Contains("made by another model"),
+                       Error);
+  // a subject, condition or view that picks nothing is an error, not a silent skip
+  er.checkpoint = ckpt, er.conditions = {"nm-01", "nm-07"};
+  CHECK_THROWS_WITH_AS(pipeline::enroll(er), doctest::Contains("no sequences of condition nm-07"),
+                       Error);
+  er.conditions = {"nm-01"}, er.subjects = {"025", "999"};
+  CHECK_THROWS_WITH_AS(pipeline::enroll(er), doctest::Contains("no sequences of subject 999"),
+                       Error);
+  er.subjects = {"025"}, er.label = "x";
+  CHECK_THROWS_WITH_AS(pipeline::enroll(er), doctest::Contains("--label is for --sils or --dir"),
+                       Error);
 
   // the report: 3 x 11 x 11 heatmap cells holding eval.json's per-pair accuracies, and each
   // curve one point per logged step

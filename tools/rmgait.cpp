@@ -227,12 +227,16 @@ void add_enroll(CLI::App& app, Cli& cli) {
       c->add_option("--dataset", o->r.dataset, "packed dataset: its sequences of --subjects");
   sils->excludes(dir)->excludes(ds);
   dir->excludes(ds);
-  c->add_option("--label", o->r.label, "the identity of the --sils / --dir sequence");
+  c->add_option("--label", o->r.label, "the identity of the --sils / --dir sequence")->excludes(ds);
   c->add_option("--subjects", o->r.subjects, "with --dataset: subjects (each its own label)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->needs(ds);
   c->add_option("--conditions", o->r.conditions, "with --dataset: only these (nm,bg-01,...)")
-      ->delimiter(',');
-  c->add_option("--views", o->r.views, "with --dataset: only these (000,090,...)")->delimiter(',');
+      ->delimiter(',')
+      ->needs(ds);
+  c->add_option("--views", o->r.views, "with --dataset: only these (000,090,...)")
+      ->delimiter(',')
+      ->needs(ds);
   device_option(c, cli.device);
   precision_option(c, o->precision);
   c->callback([&cli, o] {
