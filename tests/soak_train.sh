@@ -20,9 +20,9 @@
 # - checkpoints rotate: at most trainer_cfg.keep_checkpoints iter_*.safetensors are left, and
 #   latest.safetensors, best.safetensors and best.json (the best evaluation's) are there.
 # Prints the RSS curve (iteration, MiB) for the reliability page. usage: soak_train.sh RMGAIT
-# CONFIG WORKDIR [STEPS] (default 300).
+# CONFIG WORKDIR [STEPS] (default 150: the own memory is flat from about step 75).
 set -euo pipefail
-rmgait=$1 config=$2 work=$3 steps=${4:-300}
+rmgait=$1 config=$2 work=$3 steps=${4:-150}
 rm -rf "$work" && mkdir -p "$work" && cd "$work"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 fail() {
