@@ -48,6 +48,7 @@ class GLConv : public Block {
   GLConv(int64_t in, int64_t out, int halving, bool last_stage);
   Tensor forward(const Tensor& x) override;
   int64_t height_multiplier() const override { return last_ ? 2 : 1; }
+  int halving() const { return halving_; }
   std::shared_ptr<BasicConv3d> global_conv3d, local_conv3d;
 
  private:

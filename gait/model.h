@@ -50,6 +50,9 @@ class ReverseMaskModel : public nn::Module {
   // Data-parallel training: the batches this replica sees are rows [offset, offset + n) of
   // global batches of `global` rows (per-sample masks are drawn for the global batch).
   void set_batch_slice(const BatchSlice& slice);
+  // stem[0] and LTA[0] (exporters read their weights and geometry)
+  const BasicConv3d& stem_conv() const { return *stem_conv_; }
+  const BasicConv3d& lta_conv() const { return *lta_conv_; }
 
   std::shared_ptr<nn::Sequential> stem, lta;
   std::shared_ptr<Block> a0, a1, b2;

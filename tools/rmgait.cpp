@@ -21,6 +21,7 @@
 #include "pipeline/gallery.h"
 #include "pipeline/inference.h"
 #include "pipeline/model_io.h"
+#include "pipeline/onnx_export.h"
 #include "pipeline/report.h"
 #include "pipeline/run.h"
 #include "pipeline/trainer.h"
@@ -278,6 +279,16 @@ void add_identify(CLI::App& app, Cli& cli) {
   });
 }
 
+void add_export(CLI::App& app, Cli& cli) {
+  auto r = std::make_shared<pipeline::ExportRequest>();
+  auto* c = app.add_subcommand("export", "the evaluation-mode model as ONNX (sils -> embedding)");
+  c->add_option("--checkpoint", r->checkpoint, kCheckpointHelp)->required();
+  c->add_option("--config", r->config, kConfigHelp);
+  c->add_option("--out", r->out, "model.onnx")->required();
+  c->callback(
+      [&cli, r] { cli.run = [r] { std::printf("%s\n", pipeline::export_onnx(*r).c_str()); }; });
+}
+
 void add_visualize(CLI::App& app, Cli& cli) {
   struct Opts : SequenceOpts {
     int64_t frame = -1;
@@ -398,9 +409,9 @@ int main(int argc, char** argv) {
   CLI::App app{"rmgait: gait recognition with ReverseMask"};
   app.require_subcommand(1);
   Cli cli;
-  for (auto add :
-       {add_synth, add_pretreat_and_pack, add_info, add_train, add_eval, add_embed, add_enroll,
-        add_identify, add_bench, add_convert, add_visualize, add_report, add_config, add_version})
+  for (auto add : {add_synth, add_pretreat_and_pack, add_info, add_train, add_eval, add_embed,
+                   add_enroll, add_identify, add_export, add_bench, add_convert, add_visualize,
+                   add_report, add_config, add_version})
     add(app, cli);
   CLI11_PARSE(app, argc, argv);
   return pipeline::run_main("rmgait", cli.device == "cuda", [&] {

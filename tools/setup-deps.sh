@@ -3,11 +3,11 @@
 # (ocl-icd-opencl-dev: Debian's oneDNN CMake package looks for OpenCL, a Recommends of libdnnl-dev;
 # libopenmpi-dev + openmpi-bin: data-parallel training under mpirun, and its tests;
 # clang + libclang-rt-14-dev: the libFuzzer targets of tools/fuzz.sh; libzip-dev: PyTorch .pt
-# checkpoints)
+# checkpoints; libonnx-dev + libprotobuf-dev: `rmgait export`, the ONNX schema and checker)
 set -euo pipefail
 pkgs=(build-essential cmake libdnnl-dev ocl-icd-opencl-dev libeigen3-dev doctest-dev libstb-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libopenmpi-dev openmpi-bin
-  clang libclang-rt-14-dev libzip-dev)
+  clang libclang-rt-14-dev libzip-dev libonnx-dev libprotobuf-dev)
 # --tests: also what only the test suite needs (chromium: the report in a headless browser)
 [ "${1:-}" != --tests ] || pkgs+=(chromium)
 missing=()
