@@ -21,6 +21,7 @@
 #include "engine/profile.h"
 #include "pipeline/data_parallel.h"
 #include "pipeline/model_io.h"
+#include "pipeline/onnx_export.h"
 #include "pipeline/trainer.h"
 
 namespace rmgait::pipeline {
@@ -264,7 +265,10 @@ BenchResult bench(const TrainConfig& cfg, const BenchOptions& o) {
   rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   r.peak_resident_mib = double(ru.ru_maxrss) / 1024.0;
-  if (dp.rank() == 0) r.text = report(cfg, o, model, dp, t, r);
+  if (dp.rank() == 0) {
+    r.text = report(cfg, o, model, dp, t, r);
+    if (!o.export_onnx.empty()) r.text += write_onnx(model, cfg, 0, o.export_onnx) + "\n";
+  }
   return r;
 }
 

@@ -18,6 +18,9 @@ struct BenchOptions {
   double baseline_step = 0;
   bool profile_step = false;  // a device profiler records the first timed step alone
   bool breakdown = false;     // one more step with every kernel timed, summed per op family
+  // the benchmarked model (eval mode) written here as ONNX, for ONNX Runtime to time the same
+  // inference (bench/onnx_runtime.sh); "" writes nothing
+  std::string export_onnx;
 };
 
 struct BenchResult {

@@ -198,7 +198,11 @@ void set_tensor_type(onnx::ValueInfoProto* v, const std::string& name,
 std::string export_onnx(const ExportRequest& r) {
   RM_CHECK(!r.out.empty(), "export: --out names the ONNX file to write");
   LoadedModel lm = load_model(r.checkpoint, r.config);
-  gait::ReverseMaskModel& m = *lm.model;
+  return write_onnx(*lm.model, lm.cfg, lm.iteration, r.out);
+}
+
+std::string write_onnx(gait::ReverseMaskModel& m, const TrainConfig& cfg, int64_t iteration,
+                       const std::string& out) {
   m.eval();
   const gait::ModelConfig& mc = m.config();
   const int64_t c2 = mc.channels[2], parts = m.parts();
@@ -221,10 +225,10 @@ std::string export_onnx(const ExportRequest& r) {
     e->set_value(v);
   };
   std::string settings;
-  for (const auto& [k, v] : effective_settings(lm.cfg)) settings += k + ": " + v + "\n";
+  for (const auto& [k, v] : effective_settings(cfg)) settings += k + ": " + v + "\n";
   meta("rmgait_version", RMGAIT_VERSION);
   meta("config", settings);
-  meta("iteration", std::to_string(lm.iteration));
+  meta("iteration", std::to_string(iteration));
   meta("model_fingerprint", model_fingerprint(m));
 
   onnx::GraphProto& g = *model.mutable_graph();
@@ -285,13 +289,13 @@ std::string export_onnx(const ExportRequest& r) {
     onnx::ShapeInferenceOptions strict(/*check_type=*/true, /*error_mode=*/1);
     onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(), strict);
   } catch (const std::exception& e) {
-    RM_FAIL("export: the ONNX checker refused the graph built from ", r.checkpoint, ": ", e.what());
+    RM_FAIL("export: the ONNX checker refused the graph for ", out, ": ", e.what());
   }
   std::string bytes;
   RM_CHECK(model.SerializeToString(&bytes), "export: could not serialize the ONNX model");
   write_file_atomically(
-      r.out, [&](std::ostream& os) { os.write(bytes.data(), std::streamsize(bytes.size())); });
-  return r.out + ": ONNX opset " + std::to_string(kOpset) + ", " + gait::block_kind_name(mc.block) +
+      out, [&](std::ostream& os) { os.write(bytes.data(), std::streamsize(bytes.size())); });
+  return out + ": ONNX opset " + std::to_string(kOpset) + ", " + gait::block_kind_name(mc.block) +
          " blocks, sils [N, T, " + std::to_string(mc.height) + ", " + std::to_string(mc.width) +
          "] -> embedding [N, " + std::to_string(c2) + ", " + std::to_string(parts) + "], " +
          std::to_string(bytes.size()) + " bytes";

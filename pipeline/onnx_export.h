@@ -7,14 +7,22 @@
 // checkpoint's iteration and the model's fingerprint (the gallery's, pipeline/gallery.h).
 #include <string>
 
+#include "gait/model.h"
+#include "pipeline/config.h"
+
 namespace rmgait::pipeline {
+
+// The model (put in evaluation mode) as an ONNX file; cfg and iteration go to the metadata.
+// Returns a line saying what was written.
+std::string write_onnx(gait::ReverseMaskModel& model, const TrainConfig& cfg, int64_t iteration,
+                       const std::string& out);
 
 struct ExportRequest {
   std::string checkpoint, config;  // config: for a checkpoint without one (PyTorch .pt)
   std::string out;                 // model.onnx
 };
 
-// Writes request.out; returns a line saying what was written.
+// The checkpoint's model through write_onnx.
 std::string export_onnx(const ExportRequest& request);
 
 }  // namespace rmgait::pipeline

@@ -332,6 +332,8 @@ void add_bench(CLI::App& app, Cli& cli) {
               "mark the first timed step for a device profiler (tools/gpu-profile.sh)");
   c->add_flag("--breakdown", o->bench.breakdown,
               "one more step with every kernel timed: its time per op family");
+  c->add_option("--export", o->bench.export_onnx,
+                "also write the benchmarked model as ONNX (bench/onnx_runtime.sh times it)");
   c->callback([&cli, o] {
     cli.run = [&cli, o] {
       if (!o->precision.empty()) o->sets.push_back("trainer_cfg.precision=" + o->precision);
