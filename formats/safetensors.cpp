@@ -72,7 +72,7 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
       before_commit);
 }
 
-SafetensorsFile load_safetensors(const std::string& path) {
+SafetensorsIndex read_safetensors_index(const std::string& path) {
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   RM_CHECK(f, path, ": cannot open safetensors file");
   const uint64_t size = uint64_t(f.tellg());
@@ -95,7 +95,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
   RM_CHECK(header.is_object(), path, ": header is not a JSON object");
   const uint64_t data_size = size - 8 - hlen;
   uint64_t spans = 0;  // bytes of the tensors read so far
-  SafetensorsFile out;
+  SafetensorsIndex out;
   for (auto it = header.begin(); it != header.end(); ++it) {
     const std::string& key = it.key();
     const auto& v = it.value();
@@ -131,14 +131,26 @@ SafetensorsFile load_safetensors(const std::string& path) {
       RM_CHECK(spans <= data_size, path, ": tensor '", key, "': the tensors so far span ", spans,
                " bytes, more than the file's ", data_size,
                " data bytes (overlapping data_offsets)");
-      Tensor t = Tensor::empty(shape, dt);
-      f.seekg(std::streamoff(8 + hlen + offs[0]));
-      f.read(static_cast<char*>(t.raw_data()), std::streamsize(bytes));
-      RM_CHECK(uint64_t(f.gcount()) == bytes, path, ": tensor '", key, "': short read");
-      out.tensors[key] = t;
+      out.entries[key] = {dt, shape, 8 + hlen + offs[0], bytes};
     } catch (const nlohmann::json::exception& e) {
       RM_FAIL(path, ": malformed header entry '", key, "': ", e.what());
     }
+  }
+  return out;
+}
+
+SafetensorsFile load_safetensors(const std::string& path) {
+  SafetensorsIndex index = read_safetensors_index(path);
+  std::ifstream f(path, std::ios::binary);
+  RM_CHECK(f, path, ": cannot open safetensors file");
+  SafetensorsFile out;
+  out.metadata = std::move(index.metadata);
+  for (const auto& [key, e] : index.entries) {
+    Tensor t = Tensor::empty(e.shape, e.dtype);  // e.bytes: checked against the file
+    f.seekg(std::streamoff(e.offset));
+    f.read(static_cast<char*>(t.raw_data()), std::streamsize(e.bytes));
+    RM_CHECK(uint64_t(f.gcount()) == e.bytes, path, ": tensor '", key, "': short read");
+    out.tensors[key] = t;
   }
   return out;
 }

@@ -1,10 +1,12 @@
 #include "pipeline/gallery.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -43,13 +45,97 @@ std::vector<std::string> string_array(const std::string& path, const std::string
   return out;
 }
 
-// The first entry of embeddings [G, C, P] holding a NaN or an infinity, or -1.
+// The first entry of embeddings [G, C, P] holding a NaN or an infinity, or -1. Blocks of 4096
+// values are tested branch-free (vectorised), and only a block that fails is searched.
 int64_t first_nonfinite(const Tensor& e) {
-  const int64_t per = e.numel() / std::max<int64_t>(1, e.size(0));
+  const int64_t total = e.numel(), per = total / std::max<int64_t>(1, e.size(0));
   const float* v = e.data<float>();
-  for (int64_t i = 0; i < e.numel(); ++i)
-    if (!std::isfinite(v[i])) return i / per;
+  for (int64_t b = 0; b < total; b += 4096) {
+    const int64_t end = std::min(total, b + 4096);
+    bool bad = false;
+    for (int64_t i = b; i < end; ++i) bad |= !(std::fabs(v[i]) <= FLT_MAX);
+    if (!bad) continue;
+    for (int64_t i = b; i < end; ++i)
+      if (!std::isfinite(v[i])) return i / per;
+  }
   return -1;
+}
+
+// Entries [first, first + n) of a gallery file's embeddings into rows (contiguous [>= n, C, P],
+// reused from tile to tile: no fresh pages per tile). Not checked: see check_finite.
+void read_rows(const GalleryFile& g, std::ifstream& f, int64_t first, int64_t n, Tensor& rows) {
+  const int64_t per = g.c * g.p;
+  f.seekg(std::streamoff(g.offset + uint64_t(first * per) * sizeof(float)));
+  const auto bytes = std::streamsize(n * per * int64_t(sizeof(float)));
+  f.read(static_cast<char*>(rows.raw_data()), bytes);
+  RM_CHECK(f.gcount() == bytes, g.path, ": short read of entries ", first, " to ", first + n);
+}
+
+// A NaN or an infinity in an entry makes its distance one too: only entries whose distance is
+// not finite are searched (a distance can also overflow from finite values: no error then).
+void check_finite(const GalleryFile& g, const float* rows, const double* dist, int64_t first,
+                  int64_t n) {
+  const int64_t per = g.c * g.p;
+  for (int64_t i = 0; i < n; ++i) {
+    if (std::isfinite(dist[i])) continue;
+    const float* x = rows + i * per;
+    RM_CHECK(std::all_of(x, x + per, [](float v) { return std::isfinite(v); }), g.path, ": entry ",
+             first + i, " (", g.sources[size_t(first + i)], ") holds a NaN or an infinity");
+  }
+}
+
+// dist[i] = mean over parts of the Euclidean distance between entry i of rows [n, C, P] and q
+// [C, P]: one pass, entry by entry (memory-bound: each entry is read once).
+void row_distances(const float* rows, int64_t n, const float* q, int64_t c, int64_t p,
+                   double* dist) {
+#pragma omp parallel
+  {
+    std::vector<float> sq(static_cast<size_t>(p));
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      const float* x = rows + i * c * p;
+      std::fill(sq.begin(), sq.end(), 0.f);
+      for (int64_t ci = 0; ci < c; ++ci)
+        for (int64_t j = 0; j < p; ++j) {
+          const float d = x[ci * p + j] - q[ci * p + j];
+          sq[size_t(j)] += d * d;
+        }
+      double sum = 0;
+      for (int64_t j = 0; j < p; ++j) sum += std::sqrt(double(sq[size_t(j)]));
+      dist[i] = sum / double(p);
+    }
+  }
+}
+
+// The query [C, P] as contiguous f32 on the host, checked against the gallery's [C, P].
+Tensor host_query(const Tensor& query, int64_t k, int64_t size, int64_t c, int64_t p) {
+  RM_CHECK(k > 0, "identify: --top must be positive, got ", k);
+  RM_CHECK(size > 0, "identify: the gallery is empty");
+  RM_CHECK(query.dim() == 2 && query.size(0) == c && query.size(1) == p, "identify: an embedding ",
+           shape_str(query.shape()), " against a gallery of [", size, ", ", c, ", ", p, "]");
+  const Tensor q = query.to(Device::cpu).to(DType::f32).contiguous();
+  RM_CHECK(first_nonfinite(q.unsqueeze(0)) < 0,
+           "identify: the query's embedding holds a NaN or an infinity");
+  return q;
+}
+
+// Each label's nearest entry (the first of equals), the k nearest of those, nearest first.
+std::vector<Match> top_identities(const std::vector<std::string>& labels,
+                                  const std::vector<std::string>& sources,
+                                  const std::vector<double>& dist, int64_t k) {
+  std::map<std::string, size_t> best;  // label -> its nearest entry
+  for (size_t i = 0; i < dist.size(); ++i) {
+    auto [it, fresh] = best.emplace(labels[i], i);
+    if (!fresh && dist[i] < dist[it->second]) it->second = i;
+  }
+  std::vector<size_t> order;
+  for (const auto& kv : best) order.push_back(kv.second);
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return dist[a] != dist[b] ? dist[a] < dist[b] : a < b; });
+  std::vector<Match> out;
+  for (size_t r = 0; r < order.size() && int64_t(r) < k; ++r)
+    out.push_back({labels[order[r]], sources[order[r]], dist[order[r]]});
+  return out;
 }
 
 // Where a sequence file or folder came from, the same however it was named on the command line.
@@ -78,32 +164,46 @@ std::string model_fingerprint(const gait::ReverseMaskModel& model) {
   return hex;
 }
 
-Gallery load_gallery(const std::string& path) {
-  Gallery g;
-  if (!std::filesystem::exists(path)) return g;
+GalleryFile open_gallery(const std::string& path) {
   RM_CHECK(std::filesystem::is_regular_file(path), path, ": not a gallery file");
-  formats::SafetensorsFile f = formats::load_safetensors(path);
+  formats::SafetensorsIndex f = formats::read_safetensors_index(path);
+  GalleryFile g;
+  g.path = path;
   auto model = f.metadata.find("model");
   RM_CHECK(model != f.metadata.end() && !model->second.empty(), path,
            ": not a gallery: no metadata \"model\"");
   g.model = model->second;
   g.labels = string_array(path, "labels", f.metadata);
   g.sources = string_array(path, "sources", f.metadata);
-  auto e = f.tensors.find("embeddings");
-  RM_CHECK(e != f.tensors.end(), path, ": not a gallery: no tensor \"embeddings\"");
-  g.embeddings = e->second;
-  RM_CHECK(g.embeddings.dim() == 3 && g.embeddings.dtype() == DType::f32, path,
-           ": \"embeddings\" must be f32 [G, C, P], got ", dtype_name(g.embeddings.dtype()), " ",
-           shape_str(g.embeddings.shape()));
-  RM_CHECK(int64_t(g.labels.size()) == g.embeddings.size(0) && g.sources.size() == g.labels.size(),
-           path, ": ", g.labels.size(), " labels and ", g.sources.size(), " sources for ",
-           g.embeddings.size(0), " embeddings");
-  const int64_t bad = first_nonfinite(g.embeddings);
-  RM_CHECK(bad < 0, path, ": entry ", bad, " (", bad < 0 ? "" : g.sources[size_t(bad)],
-           ") holds a NaN or an infinity");
+  auto e = f.entries.find("embeddings");
+  RM_CHECK(e != f.entries.end(), path, ": not a gallery: no tensor \"embeddings\"");
+  const formats::SafetensorsEntry& emb = e->second;
+  RM_CHECK(emb.shape.size() == 3 && emb.dtype == DType::f32, path,
+           ": \"embeddings\" must be f32 [G, C, P], got ", dtype_name(emb.dtype), " ",
+           shape_str(emb.shape));
+  RM_CHECK(int64_t(g.labels.size()) == emb.shape[0] && g.sources.size() == g.labels.size(), path,
+           ": ", g.labels.size(), " labels and ", g.sources.size(), " sources for ", emb.shape[0],
+           " embeddings");
+  g.c = emb.shape[1], g.p = emb.shape[2], g.offset = emb.offset;
   std::set<std::string> seen;
   for (const std::string& src : g.sources)
     RM_CHECK(seen.insert(src).second, path, ": the source ", src, " is enrolled twice");
+  return g;
+}
+
+Gallery load_gallery(const std::string& path) {
+  Gallery g;
+  if (!std::filesystem::exists(path)) return g;
+  GalleryFile f = open_gallery(path);
+  std::ifstream in(path, std::ios::binary);
+  g.embeddings = Tensor::empty({f.size(), f.c, f.p});
+  read_rows(f, in, 0, f.size(), g.embeddings);
+  const int64_t bad = first_nonfinite(g.embeddings);
+  RM_CHECK(bad < 0, path, ": entry ", bad, " (", bad < 0 ? "" : f.sources[size_t(bad)],
+           ") holds a NaN or an infinity");
+  g.model = std::move(f.model);
+  g.labels = std::move(f.labels);
+  g.sources = std::move(f.sources);
   return g;
 }
 
@@ -166,55 +266,30 @@ EnrollCount add_to_gallery(Gallery& g, const std::string& fingerprint, const Ten
 }
 
 std::vector<Match> nearest_identities(const Gallery& g, const Tensor& query, int64_t k) {
-  RM_CHECK(k > 0, "identify: --top must be positive, got ", k);
-  RM_CHECK(g.size() > 0, "identify: the gallery is empty");
-  RM_CHECK(query.dim() == 2 && query.size(0) == g.embeddings.size(1) &&
-               query.size(1) == g.embeddings.size(2),
-           "identify: an embedding ", shape_str(query.shape()), " against a gallery of ",
-           shape_str(g.embeddings.shape()));
-  const int64_t c = query.size(0), p = query.size(1), n = g.size();
-  const Tensor q = query.to(Device::cpu).to(DType::f32).contiguous();
-  RM_CHECK(first_nonfinite(q.unsqueeze(0)) < 0,
-           "identify: the query's embedding holds a NaN or "
-           "an infinity");
+  const int64_t c = g.size() ? g.embeddings.size(1) : 0, p = g.size() ? g.embeddings.size(2) : 0;
+  const Tensor q = host_query(query, k, g.size(), c, p);
   const Tensor e = g.embeddings.contiguous();
-  const float* qv = q.data<float>();
-  const float* ev = e.data<float>();
-  // One pass over the gallery, entry by entry (memory-bound: the gallery is read once, and
-  // nothing else grows with it but these n distances)
-  std::vector<double> dist(static_cast<size_t>(n));
-#pragma omp parallel
-  {
-    std::vector<float> sq(static_cast<size_t>(p));
-#pragma omp for schedule(static)
-    for (int64_t i = 0; i < n; ++i) {
-      const float* x = ev + i * c * p;
-      std::fill(sq.begin(), sq.end(), 0.f);
-      for (int64_t ci = 0; ci < c; ++ci)
-        for (int64_t j = 0; j < p; ++j) {
-          const float d = x[ci * p + j] - qv[ci * p + j];
-          sq[size_t(j)] += d * d;
-        }
-      double sum = 0;
-      for (int64_t j = 0; j < p; ++j) sum += std::sqrt(double(sq[size_t(j)]));
-      dist[size_t(i)] = sum / double(p);
-    }
+  std::vector<double> dist(static_cast<size_t>(g.size()));
+  row_distances(e.data<float>(), g.size(), q.data<float>(), c, p, dist.data());
+  return top_identities(g.labels, g.sources, dist, k);
+}
+
+std::vector<Match> nearest_identities(const GalleryFile& g, const Tensor& query, int64_t k,
+                                      int64_t memory_bytes) {
+  const Tensor q = host_query(query, k, g.size(), g.c, g.p);
+  const int64_t entry = g.c * g.p * int64_t(sizeof(float));
+  const int64_t tile = std::max<int64_t>(1, memory_bytes / std::max<int64_t>(1, entry));
+  std::vector<double> dist(static_cast<size_t>(g.size()));
+  std::ifstream f(g.path, std::ios::binary);
+  RM_CHECK(f, g.path, ": cannot open the gallery");
+  Tensor rows = Tensor::empty({std::min(tile, g.size()), g.c, g.p});
+  for (int64_t first = 0; first < g.size(); first += tile) {
+    const int64_t n = std::min(tile, g.size() - first);
+    read_rows(g, f, first, n, rows);
+    row_distances(rows.data<float>(), n, q.data<float>(), g.c, g.p, dist.data() + first);
+    check_finite(g, rows.data<float>(), dist.data() + first, first, n);
   }
-  std::map<std::string, int64_t> best;  // label -> its nearest entry (the first of equals)
-  for (int64_t i = 0; i < n; ++i) {
-    auto [it, fresh] = best.emplace(g.labels[size_t(i)], i);
-    if (!fresh && dist[size_t(i)] < dist[size_t(it->second)]) it->second = i;
-  }
-  std::vector<int64_t> order;
-  for (const auto& kv : best) order.push_back(kv.second);
-  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-    return dist[size_t(a)] != dist[size_t(b)] ? dist[size_t(a)] < dist[size_t(b)] : a < b;
-  });
-  std::vector<Match> out;
-  for (size_t r = 0; r < order.size() && int64_t(r) < k; ++r)
-    out.push_back(
-        {g.labels[size_t(order[r])], g.sources[size_t(order[r])], dist[size_t(order[r])]});
-  return out;
+  return top_identities(g.labels, g.sources, dist, k);
 }
 
 EnrollReport enroll(const EnrollRequest& r) {
@@ -291,9 +366,10 @@ EnrollReport enroll(const EnrollRequest& r) {
 
 Identification identify(const IdentifyRequest& r) {
   Sequence s = read_sequence(r.npy, r.png_dir);
-  Gallery g = load_gallery(r.gallery);
-  RM_CHECK(g.size() > 0, r.gallery,
-           ": no gallery there, or an empty one (rmgait enroll makes one)");
+  RM_CHECK(std::filesystem::exists(r.gallery), r.gallery,
+           ": no gallery there (rmgait enroll makes one)");
+  RM_CHECK(r.memory_mb > 0, "identify: --memory-mb must be positive, got ", r.memory_mb);
+  const GalleryFile g = open_gallery(r.gallery);
   LoadedModel lm = load_model(r.checkpoint, r.config);
   const std::string fingerprint = model_fingerprint(*lm.model);
   RM_CHECK(g.model == fingerprint, r.gallery, ": the gallery was made by another model (", g.model,
@@ -301,7 +377,7 @@ Identification identify(const IdentifyRequest& r) {
   Tensor q = embed(lm, s.frames, r.precision.value_or(lm.cfg.precision), r.device);
   Identification id;
   const auto t0 = std::chrono::steady_clock::now();
-  id.matches = nearest_identities(g, q.to(Device::cpu), r.top);
+  id.matches = nearest_identities(g, q.to(Device::cpu), r.top, r.memory_mb << 20);
   id.search_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   id.dropped = std::move(s.dropped);
   return id;

@@ -29,6 +29,16 @@ std::string model_fingerprint(const gait::ReverseMaskModel& model);
 // A missing file is an empty gallery; anything else that is not a gallery is an error naming the
 // file and the key.
 Gallery load_gallery(const std::string& path);
+// A gallery file's metadata and where its embeddings [size, C, P] lie, checked as load_gallery
+// checks them (the embeddings' values aside): for a search that streams them.
+struct GalleryFile {
+  std::string path, model;
+  std::vector<std::string> labels, sources;
+  int64_t c = 0, p = 0;
+  uint64_t offset = 0;  // of the embeddings' first byte
+  int64_t size() const { return int64_t(labels.size()); }
+};
+GalleryFile open_gallery(const std::string& path);
 void save_gallery(const std::string& path, const Gallery& g);  // atomic (temp + rename)
 
 // Adds embeddings [N, C, P] with their labels and sources made by the model `fingerprint`; an
@@ -51,6 +61,11 @@ struct Match {
   double distance = 0;
 };
 std::vector<Match> nearest_identities(const Gallery& g, const Tensor& query, int64_t k);
+// The same search streamed over the file's embeddings in tiles of at most memory_bytes (at least
+// one entry each): memory bounded as the evaluator's, whatever the gallery's size. An entry
+// holding a NaN or an infinity is an error naming it.
+std::vector<Match> nearest_identities(const GalleryFile& g, const Tensor& query, int64_t k,
+                                      int64_t memory_bytes);
 
 // `rmgait enroll`: sequences embedded by a checkpoint's model and added to a gallery file.
 // Sequences: a .npy or a PNG folder with `label`, or a packed dataset's sequences of `subjects`,
@@ -76,6 +91,7 @@ struct IdentifyRequest {
   std::string checkpoint, config, gallery;
   std::string npy, png_dir;
   int64_t top = 5;
+  int64_t memory_mb = 1024;  // the search's bound on gallery bytes held at once
   std::optional<Precision> precision;
   Device device = Device::cpu;
 };

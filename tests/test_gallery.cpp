@@ -18,6 +18,13 @@ using pipeline::Gallery;
 
 namespace {
 
+// ["a", "b"] for safetensors metadata (the names here need no escaping)
+std::string json_array(const std::vector<std::string>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", \"" : "\"") + v[i] + "\"";
+  return s + "]";
+}
+
 // [N, C, P] embeddings: each subject a random centre, each sequence the centre plus noise.
 Tensor clustered(const std::vector<int>& subject_of, int64_t c, int64_t p, float noise,
                  uint64_t seed) {
@@ -164,6 +171,39 @@ TEST_CASE("identify: each identity's nearest entry, as a naive search finds them
                        doctest::Contains("against a gallery of"), Error);
   CHECK_THROWS_WITH_AS(pipeline::nearest_identities(Gallery(), Tensor::zeros({c, p}), 1),
                        doctest::Contains("empty"), Error);
+
+  // streamed from the file in tiles (1 entry, 7 entries, all of them): the same matches
+  const std::string path = "/tmp/rmgait_test_gallery_stream.safetensors";
+  pipeline::save_gallery(path, g);
+  const pipeline::GalleryFile f = pipeline::open_gallery(path);
+  CHECK(f.size() == 200);
+  for (int64_t bound : {int64_t(1), 7 * c * p * 4 + 3, int64_t(1) << 30}) {
+    CAPTURE(bound);
+    for (int64_t q = 0; q < queries.size(0); ++q) {
+      const Tensor qt = queries.narrow(0, q, 1).squeeze(0);
+      const auto want = pipeline::nearest_identities(g, qt, 37);
+      const auto got = pipeline::nearest_identities(f, qt, 37, bound);
+      REQUIRE(got.size() == want.size());
+      for (size_t k = 0; k < got.size(); ++k) {
+        CHECK(got[k].label == want[k].label);
+        CHECK(got[k].source == want[k].source);
+        CHECK(got[k].distance == want[k].distance);
+      }
+    }
+  }
+  // a NaN in entry 150 (tile 21 of 7 entries) is found while streaming, named by its source
+  std::vector<float> v = g.embeddings.to_vector();
+  v[size_t(150 * c * p + 9)] = NAN;
+  Gallery bad = g;
+  bad.embeddings = Tensor::from_vector(v, g.embeddings.shape());
+  formats::save_safetensors(
+      path, {{"embeddings", bad.embeddings}},
+      {{"model", "f00d"}, {"labels", json_array(g.labels)}, {"sources", json_array(g.sources)}});
+  CHECK_THROWS_WITH_AS(
+      pipeline::nearest_identities(pipeline::open_gallery(path), queries.narrow(0, 0, 1).squeeze(0),
+                                   5, 7 * c * p * 4),
+      doctest::Contains("entry 150 (seq150) holds a NaN"), Error);
+  std::filesystem::remove(path);
 }
 
 TEST_CASE("identify: top-1 over one gallery view is the evaluator's rank-1 of that view pair") {

@@ -355,6 +355,7 @@ trainer_cfg:
                                            "/tmp/rmgait_e2e_none.npy",
                                            "",
                                            1,
+                                           1024,
                                            {},
                                            Device::cpu}),
                        doctest::Contains("none.npy"), Error);

@@ -263,6 +263,9 @@ void add_identify(CLI::App& app, Cli& cli) {
   sequence_options(c, *o);
   c->add_option("--gallery", o->r.gallery, "gallery .safetensors (rmgait enroll)")->required();
   c->add_option("--top", o->r.top, "how many identities (default 5)")->check(CLI::PositiveNumber);
+  c->add_option("--memory-mb", o->r.memory_mb,
+                "gallery bytes held at once by the search, in MiB (default 1024)")
+      ->check(CLI::PositiveNumber);
   c->add_flag("--json", o->json, "print the matches as JSON");
   device_option(c, cli.device);
   precision_option(c, o->precision);
