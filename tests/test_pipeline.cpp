@@ -149,6 +149,33 @@ bool same_cells(const std::vector<std::vector<double>>& a,
 }
 }  // namespace
 
+TEST_CASE("evaluator: both distance routes (direct for C <= 8, Gram beyond) against naive loops") {
+  for (int64_t c : {int64_t(1), int64_t(8), int64_t(9), int64_t(40)}) {
+    CAPTURE(c);
+    const int64_t p = 3, nq = 5, ng = 7;
+    Tensor q = test::uniform({nq, c, p}, 71), g = test::uniform({ng, c, p}, 72);
+    const std::vector<float> qv = q.to_vector(), gv = g.to_vector();
+    const std::vector<float> pp = pairwise_distance(q, g, Distance::per_part_mean).to_vector(),
+                             fl = pairwise_distance(q, g, Distance::flattened).to_vector();
+    for (int64_t i = 0; i < nq; ++i)
+      for (int64_t j = 0; j < ng; ++j) {
+        double part_sum = 0, flat = 0;
+        for (int64_t k = 0; k < p; ++k) {
+          double sq = 0;
+          for (int64_t ch = 0; ch < c; ++ch) {
+            const double d =
+                double(qv[size_t((i * c + ch) * p + k)]) - double(gv[size_t((j * c + ch) * p + k)]);
+            sq += d * d;
+          }
+          part_sum += std::sqrt(sq);
+          flat += sq;
+        }
+        CHECK(pp[size_t(i * ng + j)] == doctest::Approx(part_sum / double(p)).epsilon(2e-6));
+        CHECK(fl[size_t(i * ng + j)] == doctest::Approx(std::sqrt(flat)).epsilon(2e-6));
+      }
+  }
+}
+
 TEST_CASE("evaluator: distance tiles under a memory bound give the whole-matrix result") {
   // 23 subjects x 4 views x 5 sequences (2 gallery, 2 nm probes, 1 cl probe); embeddings with a
   // subject component, so that rank-1 is neither 0 nor 100, and [C, P] = [6, 4].
@@ -178,6 +205,21 @@ TEST_CASE("evaluator: distance tiles under a memory bound give the whole-matrix 
       tilings.insert({t.tiles.probes, t.tiles.gallery});
     }
     CHECK(tilings.size() >= 3);  // the bounds above really tile differently
+  }
+  // C = 40: the Gram route (and flattened, C * P = 160), tiled and whole alike; above, C = 6
+  // per part takes the direct route
+  Tensor wide = add(index_select(test::uniform({23, 40, 4}, 63), 0, ids),
+                    mul(test::uniform({n, 40, 4}, 64), 0.9f));
+  for (Distance kind : {Distance::per_part_mean, Distance::flattened}) {
+    auto want = whole_matrix_pairs(wide, s, kind, views);
+    std::set<std::pair<int64_t, int64_t>> tilings;
+    for (int64_t bound : {int64_t(40000), int64_t(60000), int64_t(1) << 30}) {
+      EvalTable t = rank1_excluding_identical_view(wide, s, kind, bound);
+      CAPTURE(bound);
+      for (const char* c : {"nm", "cl"}) CHECK(same_cells(t.pairs.at(c), want.at(c)));
+      tilings.insert({t.tiles.probes, t.tiles.gallery});
+    }
+    CHECK(tilings.size() >= 2);
   }
   CHECK_THROWS_WITH_AS(rank1_excluding_identical_view(emb, s, Distance::per_part_mean, 20000),
                        doctest::Contains("memory bound of 20000 bytes is too small"), Error);
