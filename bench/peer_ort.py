@@ -1,5 +1,6 @@
-"""ONNX Runtime's side of bench/onnx_runtime.sh: inference on one sequence of binary silhouettes
-(as `rmgait bench`'s), timed after one warm-up run, mean of --iters runs, on --threads threads.
+"""ONNX Runtime's side of bench/onnx_runtime.sh: inference on one sequence of random binary
+silhouettes (the operators' cost does not depend on the pixels), timed after one warm-up run,
+mean of --iters runs, on --threads threads.
 
 usage: peer_ort.py MODEL.onnx [--threads 2] [--frames 90] [--iters 10]
 prints: "ort <version> inference <seconds> s, peak RSS <MiB> MiB"
