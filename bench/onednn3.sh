@@ -2,7 +2,8 @@
 # rmgait on Debian's oneDNN 2.6 (build/) against rmgait on oneDNN 3 from PyPI (build-dnnl3/),
 # one after the other on this machine: bench_conv3d's forward, backward-data and backward-weights
 # on the paper's shapes, then the Inception training step and inference (rmgait bench), in each
-# precision of PRECISIONS (default "f32"; bf16 needs AVX512-BF16, and runs on AMX where the CPU has it).
+# precision of PRECISIONS (default "f32"; bf16 needs AVX512-BF16, and runs on AMX where there is
+# AMX).
 #   bash bench/onednn3.sh [REPEATS=3]
 #   PRECISIONS="f32 bf16" bash bench/onednn3.sh 3
 # oneDNN 3 comes from PyPI's onednn-cpu-gomp + onednn-devel-cpu-gomp (GNU OpenMP, the threading
