@@ -1,7 +1,8 @@
 // conv3d forward + backward on the paper's shapes, against this machine's measured peak: f32 FMA,
 // or for bf16 (bf16 operands, f32 results, as under --precision bf16) AVX512-BF16 dot products
 // (on CPUs with AMX, oneDNN runs bf16 on AMX tiles, whose peak is higher: the % can pass 100).
-// Usage: bench_conv3d [N=4] [repeats=5] [f32|bf16]
+// winograd: f32 as Winograd F(4x4, 3x3) (engine/precision.h; the % counts the direct conv's FLOPs).
+// Usage: bench_conv3d [N=4] [repeats=5] [f32|bf16|winograd]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -35,8 +36,9 @@ int main(int argc, char** argv) {
   const int64_t n = argc > 1 ? std::atoll(argv[1]) : 4;
   const int repeats = argc > 2 ? std::atoi(argv[2]) : 5;
   const std::string precision = argc > 3 ? argv[3] : "f32";
-  if (n < 1 || repeats < 1 || (precision != "f32" && precision != "bf16")) {
-    std::fprintf(stderr, "usage: bench_conv3d [N >= 1] [repeats >= 1] [f32|bf16]\n");
+  if (n < 1 || repeats < 1 ||
+      (precision != "f32" && precision != "bf16" && precision != "winograd")) {
+    std::fprintf(stderr, "usage: bench_conv3d [N >= 1] [repeats >= 1] [f32|bf16|winograd]\n");
     return 2;
   }
   const bool bf16 = precision == "bf16";
@@ -55,7 +57,9 @@ int main(int argc, char** argv) {
       {"[N,64,10,32,22] -> 128", {n, 64, 10, 32, 22}, {128, 64, 3, 3, 3}},
       {"[N,128,10,32,22] -> 128", {n, 128, 10, 32, 22}, {128, 128, 3, 3, 3}},
   };
+  const bool winograd = precision == "winograd";
   PrecisionGuard guard(bf16 ? Precision::bf16 : Precision::f32);  // the forward's precision
+  ConvAlgorithmGuard algorithm(winograd ? ConvAlgorithm::winograd : ConvAlgorithm::direct);
   Generator gen(1);
   for (const Shape5& s : shapes) {
     Tensor x = rand(s.x, gen, -1, 1), w = rand(s.w, gen, -0.1f, 0.1f);
@@ -63,6 +67,7 @@ int main(int argc, char** argv) {
     w.set_requires_grad(true);
     Conv3dParams p{{1, 1, 1}, {1, 1, 1}};
     p.bf16 = bf16;
+    p.winograd = winograd;
     double flops = 2.0 * numel_of(s.x) / s.x[1] * s.w[0] * s.w[1] * 27;  // one pass
     std::vector<double> tf, td, tw;
     for (int r = 0; r < repeats + 1; ++r) {  // first run warms caches and primitives

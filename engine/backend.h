@@ -20,10 +20,12 @@ namespace rmgait {
 // then be a bf16 tensor (the conv op keeps its input for backward in bf16). leaky_relu: the
 // forward's output is leaky_relu(conv, negative_slope >= 0), fused into the convolution where the
 // backend can (oneDNN post-op); the backward passes take the gradient of the conv itself.
+// winograd: the CPU may run an f32 conv as Winograd F(4x4, 3x3) (engine/precision.h).
 struct Conv3dParams {
   std::array<int64_t, 3> stride{1, 1, 1};
   std::array<int64_t, 3> padding{0, 0, 0};
   bool bf16 = false;
+  bool winograd = false;
   bool leaky_relu = false;
   float negative_slope = 0.f;
 };

@@ -7,7 +7,8 @@ namespace rmgait {
 
 namespace {
 thread_local Precision g_precision = Precision::f32;
-}
+thread_local ConvAlgorithm g_conv_algorithm = ConvAlgorithm::direct;
+}  // namespace
 
 Precision compute_precision() {
   return g_precision;
@@ -37,6 +38,27 @@ PrecisionGuard::PrecisionGuard(Precision p) : prev_(g_precision) {
 }
 PrecisionGuard::~PrecisionGuard() {
   g_precision = prev_;
+}
+
+ConvAlgorithm conv_algorithm() {
+  return g_conv_algorithm;
+}
+
+const char* conv_algorithm_name(ConvAlgorithm a) {
+  return a == ConvAlgorithm::winograd ? "winograd" : "direct";
+}
+
+ConvAlgorithm parse_conv_algorithm(const std::string& s) {
+  if (s == "direct") return ConvAlgorithm::direct;
+  if (s == "winograd") return ConvAlgorithm::winograd;
+  RM_FAIL("conv algorithm '", s, "': expected direct or winograd");
+}
+
+ConvAlgorithmGuard::ConvAlgorithmGuard(ConvAlgorithm a) : prev_(g_conv_algorithm) {
+  g_conv_algorithm = a;
+}
+ConvAlgorithmGuard::~ConvAlgorithmGuard() {
+  g_conv_algorithm = prev_;
 }
 
 }  // namespace rmgait

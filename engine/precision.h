@@ -32,4 +32,26 @@ class PrecisionGuard {
   Precision prev_;
 };
 
+// The CPU's algorithm for f32 convolutions, per thread and captured at forward time like the
+// precision. winograd: convs with 3x3 spatial taps, stride 1, spatial padding 1 and channels
+// in multiples of 16 run as Winograd F(4x4, 3x3) over frame stacks (engine/cpu/
+// conv3d_winograd.h): 4x fewer multiplies, results within ~2e-6 of the largest value of direct's.
+// The rest, bf16, and the GPU (cuDNN chooses its own) run direct.
+enum class ConvAlgorithm : uint8_t { direct, winograd };
+
+ConvAlgorithm conv_algorithm();
+const char* conv_algorithm_name(ConvAlgorithm a);          // "direct", "winograd"
+ConvAlgorithm parse_conv_algorithm(const std::string& s);  // throws naming the value
+
+class ConvAlgorithmGuard {
+ public:
+  explicit ConvAlgorithmGuard(ConvAlgorithm a);
+  ~ConvAlgorithmGuard();
+  ConvAlgorithmGuard(const ConvAlgorithmGuard&) = delete;
+  ConvAlgorithmGuard& operator=(const ConvAlgorithmGuard&) = delete;
+
+ private:
+  ConvAlgorithm prev_;
+};
+
 }  // namespace rmgait

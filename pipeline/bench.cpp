@@ -136,6 +136,7 @@ StepTiming time_steps(const TrainConfig& cfg, const BenchOptions& o, gait::Rever
     gait::ModelOutput out;
     {
       PrecisionGuard pg(cfg.precision);
+      ConvAlgorithmGuard ag(cfg.conv_algorithm);
       out = model.forward(x);
     }
     Tensor loss = dp.losses(out, labels, cfg).loss;
@@ -197,6 +198,7 @@ double time_inference(const TrainConfig& cfg, const BenchOptions& o,
   for (int i = 0; i <= o.iters; ++i) {
     const auto t0 = Clock::now();
     PrecisionGuard pg(cfg.precision);
+    ConvAlgorithmGuard ag(cfg.eval_conv_algorithm);
     model.forward(seq);
     backend(o.device).synchronize();
     if (i) s += seconds_since(t0) / o.iters;
@@ -207,10 +209,13 @@ double time_inference(const TrainConfig& cfg, const BenchOptions& o,
 std::string report(const TrainConfig& cfg, const BenchOptions& o, const gait::ReverseMaskModel& m,
                    const DataParallel& dp, const StepTiming& t, const BenchResult& r) {
   std::string text;
-  appendf(text, "model %s, channels (%lld, %lld, %lld), %lld parameters, precision %s\n",
+  appendf(text,
+          "model %s, channels (%lld, %lld, %lld), %lld parameters, precision %s, conv algorithm "
+          "%s (train) / %s (inference)\n",
           gait::block_kind_name(cfg.model.block), (long long)cfg.model.channels[0],
           (long long)cfg.model.channels[1], (long long)cfg.model.channels[2],
-          (long long)m.parameter_count(), precision_name(cfg.precision));
+          (long long)m.parameter_count(), precision_name(cfg.precision),
+          conv_algorithm_name(cfg.conv_algorithm), conv_algorithm_name(cfg.eval_conv_algorithm));
   appendf(text,
           "train step (%dx%d sequences x %d frames): %.3f s/it, %.1f sequences/s, %.1f GFLOP/step "
           "(conv + matmul), %.1f GFLOP/s\n",

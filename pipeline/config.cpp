@@ -111,6 +111,9 @@ std::map<std::string, Field> fields(TrainConfig& c) {
       {"trainer_cfg.precision",
        {[&c](const YAML::Node& n) { c.precision = parse_precision(n.as<std::string>()); },
         [&c] { return YAML::Node(precision_name(c.precision)); }}},
+      {"trainer_cfg.conv_algorithm",
+       {[&c](const YAML::Node& n) { c.conv_algorithm = parse_conv_algorithm(n.as<std::string>()); },
+        [&c] { return YAML::Node(conv_algorithm_name(c.conv_algorithm)); }}},
       {"trainer_cfg.on_nonfinite",
        {[&c](const YAML::Node& n) {
           const std::string v = n.as<std::string>();
@@ -127,6 +130,11 @@ std::map<std::string, Field> fields(TrainConfig& c) {
        {[&c](const YAML::Node& n) { c.distance = gait::parse_distance(n.as<std::string>()); },
         [&c] { return YAML::Node(gait::distance_name(c.distance)); }}},
       {"evaluator_cfg.memory_mb", plain(c.eval_memory_mb)},
+      {"evaluator_cfg.conv_algorithm",
+       {[&c](const YAML::Node& n) {
+          c.eval_conv_algorithm = parse_conv_algorithm(n.as<std::string>());
+        },
+        [&c] { return YAML::Node(conv_algorithm_name(c.eval_conv_algorithm)); }}},
   };
 }
 

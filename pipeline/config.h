@@ -43,6 +43,9 @@ struct TrainConfig {
   int64_t keep_checkpoints = 5;
   int p = 8, k = 16, frames = 30;
   Precision precision = Precision::f32;  // of the model's convs and matmuls
+  // The CPU's f32 conv algorithm in training steps (engine/precision.h): Winograd's rounding is
+  // far below the step's own noise.
+  ConvAlgorithm conv_algorithm = ConvAlgorithm::winograd;
   // trainer_cfg.recompute sets model.recompute (block activations recomputed in backward)
   uint64_t seed = 0;
   float clip_grad = 0.f;
@@ -54,6 +57,9 @@ struct TrainConfig {
   // evaluator_cfg
   gait::Distance distance = gait::Distance::per_part_mean;
   int64_t eval_memory_mb = 1024;  // bound on the scorer's own memory (distance tiles)
+  // ... and in eval, embed, enroll and identify: direct by default, so that embeddings equal
+  // PyTorch's (OpenGait's) to f32 rounding.
+  ConvAlgorithm eval_conv_algorithm = ConvAlgorithm::direct;
 
   std::string yaml;  // the effective configuration, stored in checkpoints
 };

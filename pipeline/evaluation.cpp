@@ -20,6 +20,7 @@ EvalOptions eval_options(const TrainConfig& cfg, Device device) {
   o.memory_bytes = cfg.eval_memory_mb << 20;
   o.device = device;
   o.precision = cfg.precision;
+  o.conv_algorithm = cfg.eval_conv_algorithm;
   return o;
 }
 
@@ -51,6 +52,7 @@ gait::EvalTable evaluate(gait::ReverseMaskModel& model, const data::PackedDatase
     Tensor e;
     {
       PrecisionGuard pg(o.precision);
+      ConvAlgorithmGuard ag(o.conv_algorithm);
       e = model.forward(data::load_sequence(ds, test[size_t(mine.begin + n)]).to(o.device))
               .embedding;
     }
@@ -118,6 +120,7 @@ EvalReport evaluate_checkpoint(const CheckpointEval& r) {
   o.memory_bytes = r.memory_mb << 20;
   o.device = r.device;
   o.precision = r.precision.value_or(lm.cfg.precision);
+  o.conv_algorithm = lm.cfg.eval_conv_algorithm;
   o.comm = &dist::world();  // under mpirun: sharded, scored by rank 0
   o.progress = o.comm->rank() == 0;
   EvalReport out;

@@ -52,6 +52,7 @@ Tensor embed(LoadedModel& lm, const Tensor& frames, Precision precision, Device 
   lm.model->eval();
   NoGradGuard ng;
   PrecisionGuard pg(precision);
+  ConvAlgorithmGuard ag(lm.cfg.eval_conv_algorithm);
   return lm.model->forward(frames.to(device)).embedding.squeeze(0);  // [C, P]
 }
 

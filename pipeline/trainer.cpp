@@ -253,6 +253,7 @@ void Trainer::step() {
   gait::ModelOutput out;
   {
     PrecisionGuard pg(cfg.precision);  // convs and matmuls of the model; the losses stay f32
+    ConvAlgorithmGuard ag(cfg.conv_algorithm);
     out = s.model->forward(x);
   }
   StepLosses sl = s.dp->losses(out, b.labels, cfg);

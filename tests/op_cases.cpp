@@ -9,6 +9,7 @@
 
 #include "engine/math/bf16.h"
 #include "engine/ops.h"
+#include "engine/precision.h"
 
 namespace rmgait::test {
 
@@ -474,6 +475,21 @@ void shapes_and_dense(std::vector<OpCase>& cs) {
                 [=](const Host& in) { return conv_ref(in[0], xs, in[1], ws, nullptr, fused); }});
   // the kink at 0 of the fused activation: a direction-free check is not fair there
   cs.back().differentiable = false;
+  // Winograd F(4x4, 3x3) over frame stacks (engine/cpu/conv3d_winograd.h): channels in 16s,
+  // temporal padding 1 and 0; direct where the CPU has no Winograd kernel (and on the GPU)
+  const Shape wxs{2, 16, 4, 6, 5}, wws{16, 16, 3, 3, 3};
+  for (int64_t pt : {1, 0}) {
+    const Conv3dParams wino{{1, 1, 1}, {pt, 1, 1}};
+    cs.push_back({"conv3d",
+                  "conv3d as Winograd, temporal padding " + std::to_string(pt) + ", bias",
+                  {leafu(wxs, 67 + pt), leafu(wws, 69 + pt), leafu({16}, 71 + pt)},
+                  [=](auto& in) {
+                    ConvAlgorithmGuard g(ConvAlgorithm::winograd);
+                    return conv3d(in[0], in[1], in[2], wino);
+                  },
+                  [=](const Host& in) { return conv_ref(in[0], wxs, in[1], wws, &in[2], wino); }});
+    cs.back().atol = 1e-4;  // Winograd's rounding: ~1.5e-6 of the outputs' scale (~7) here
+  }
   const Pool3dParams pool{{1, 2, 2}, {1, 2, 2}, {0, 0, 0}}, padded{{3, 3, 3}, {2, 2, 2}, {1, 1, 1}};
   for (const Pool3dParams& pp : {pool, padded}) {
     const Shape s{1, 2, 5, 7, 6};

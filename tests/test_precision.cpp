@@ -61,6 +61,19 @@ TEST_CASE("bf16 conv3d and matmul stay within the bf16 rounding bound of f32") {
   check_within_bf16_bound(cbf, c32, matmul(abs(a), abs(b)), 40, "matmul");
 }
 
+TEST_CASE("conv algorithm names and the guard") {
+  CHECK(parse_conv_algorithm("winograd") == ConvAlgorithm::winograd);
+  CHECK(std::string(conv_algorithm_name(ConvAlgorithm::direct)) == "direct");
+  CHECK_THROWS_WITH_AS(parse_conv_algorithm("fft"),
+                       doctest::Contains("'fft': expected direct or winograd"), Error);
+  CHECK(conv_algorithm() == ConvAlgorithm::direct);  // the engine's default: exact
+  {
+    ConvAlgorithmGuard g(ConvAlgorithm::winograd);
+    CHECK(conv_algorithm() == ConvAlgorithm::winograd);
+  }
+  CHECK(conv_algorithm() == ConvAlgorithm::direct);
+}
+
 TEST_CASE("precision names and the guard") {
   CHECK(parse_precision("bf16") == Precision::bf16);
   CHECK_THROWS_WITH_AS(parse_precision("fp16"), doctest::Contains("'fp16': expected f32 or bf16"),

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "engine/math/max_pool3d.h"
+#include "engine/precision.h"
 #include "tests/op_cases.h"
 #include "tests/test_util.h"
 
@@ -203,6 +204,40 @@ TEST_CASE(
   be.conv3d_backward_data(gy, w, gx, p);
   CHECK(weights_grad(other) == weights_grad(other.clone()));
   CHECK(weights_grad(other) != fresh);
+}
+
+TEST_CASE("conv3d as Winograd: near the direct conv on model shapes, and it ran where it can") {
+  // oneDNN's Winograd kernels need AVX-512 (avx512_core); elsewhere the direct conv runs
+  const bool has_kernels = __builtin_cpu_supports("avx512f") &&
+                           __builtin_cpu_supports("avx512bw") &&
+                           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  Conv3dParams p{{1, 1, 1}, {1, 1, 1}};
+  p.leaky_relu = true, p.negative_slope = 0.01f;
+  Tensor x = leaf(uniform({2, 32, 6, 16, 11}, 21)),
+         w = leaf(uniform({64, 32, 3, 3, 3}, 22, -0.1f, 0.1f));
+  Tensor b = leaf(uniform({64}, 23));
+  Tensor g = uniform({2, 64, 6, 16, 11}, 24);
+  auto run = [&](ConvAlgorithm a) {
+    ConvAlgorithmGuard guard(a);
+    x.zero_grad(), w.zero_grad(), b.zero_grad();
+    Tensor y = conv3d(x, w, b, p);
+    y.backward(g);
+    return std::vector<std::vector<float>>{y.to_vector(), x.grad().to_vector(),
+                                           w.grad().to_vector(), b.grad().to_vector()};
+  };
+  const auto direct = run(ConvAlgorithm::direct), wino = run(ConvAlgorithm::winograd);
+  const char* names[] = {"forward", "input gradient", "weight gradient", "bias gradient"};
+  for (size_t i = 0; i < 4; ++i) {
+    CAPTURE(names[i]);
+    double scale = 0, err = 0;
+    for (size_t j = 0; j < direct[i].size(); ++j) {
+      scale = std::max(scale, std::fabs(double(direct[i][j])));
+      err = std::max(err, std::fabs(double(wino[i][j]) - direct[i][j]));
+    }
+    MESSAGE("Winograd ", std::string(names[i]), ": largest error ", err / scale, " of the largest value");
+    CHECK(err <= 1e-5 * scale);  // rounding of the transforms
+    if (i < 3) CHECK((wino[i] != direct[i]) == has_kernels);  // which path ran
+  }
 }
 
 TEST_CASE("leaky_relu and relu match the naive rule, forward and backward") {

@@ -5,7 +5,10 @@
 // the multiplied operands are bf16 in the blocked layouts (the reorders convert), results and
 // gradients f32; x and gy may come in bf16 already. Backward-data of a stride-1 conv runs as a
 // forward conv with flipped weights (BwdData); backward-weights reuses the gradient that
-// backward-data reordered just before it (ReorderedGrad).
+// backward-data reordered just before it (ReorderedGrad). Under Conv3dParams::winograd, convs of
+// the form engine/cpu/conv3d_winograd.h names run there instead.
+#include "engine/cpu/conv3d_cache.h"
+#include "engine/cpu/conv3d_winograd.h"
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/dnnl_context.h"
 
@@ -45,45 +48,6 @@ memory::desc any_desc(const Shape& s, bool bf16 = false) {
                       tag::any);
 }
 
-// Which values a tensor holds, for the caches below: its storage (ids are never reused), the
-// storage's version (bumped by in-place writes), offset, shape and dtype. A default stamp
-// matches no tensor.
-struct Stamp {
-  uint64_t id = 0, version = 0;
-  int64_t offset = -1;
-  Shape shape;
-  DType dtype = DType::f32;
-
-  static Stamp of(const Tensor& t) {
-    return {t.storage()->id(), t.storage()->version(), t.offset(), t.shape(), t.dtype()};
-  }
-  bool operator==(const Stamp& o) const {
-    return id == o.id && version == o.version && offset == o.offset && shape == o.shape &&
-           dtype == o.dtype;
-  }
-  bool operator!=(const Stamp& o) const { return !(*this == o); }
-};
-
-// Weights reordered (and converted) into a primitive's layout, refreshed when the weight tensor
-// changes (storage, version or offset).
-struct WeightCache {
-  std::unique_ptr<std::mutex> mu = std::make_unique<std::mutex>();
-  Tensor reordered;
-  Stamp source;
-
-  // Returns the weights in `want` (w itself when its plain layout already is that). Call under mu.
-  memory get(const Tensor& w, const memory::desc& want) {
-    memory wm = wrap(plain_desc(w.shape()), w);
-    if (want == wm.get_desc()) return wm;
-    if (!reordered.defined() || source != Stamp::of(w)) {
-      reordered = Tensor::empty({int64_t((want.get_size() + 3) / 4)});
-      reorder_into(wm, wrap(want, reordered));
-      source = Stamp::of(w);
-    }
-    return wrap(want, reordered);
-  }
-};
-
 struct Fwd {
   dnnl::convolution_forward::primitive_desc pd;
   dnnl::convolution_forward prim;
@@ -115,20 +79,6 @@ Fwd& forward_entry(const Shape& x, const Shape& w, const Shape& y, bool bias,
   });
 }
 
-// Runs `compute(out_mem)` then moves the result into the plain tensor `out`.
-template <class F>
-void into_plain(const memory::desc& chosen, const Tensor& out, F compute) {
-  memory plain = wrap(plain_desc(out.shape()), out);
-  if (chosen == plain.get_desc()) {
-    compute(plain);
-    return;
-  }
-  Tensor scratch = Tensor::empty({int64_t((chosen.get_size() + 3) / 4)}, DType::f32);
-  memory tmp(chosen, dnnl_engine(), scratch.raw_data());
-  compute(tmp);
-  reorder_into(tmp, plain);
-}
-
 std::string shapes3(const Tensor& a, const Tensor& b, const Tensor& c) {
   return shape_str(a.shape()) + " " + shape_str(b.shape()) + " -> " + shape_str(c.shape());
 }
@@ -137,6 +87,7 @@ std::string shapes3(const Tensor& a, const Tensor& b, const Tensor& c) {
 
 void CpuBackend::conv3d_forward(const Tensor& x, const Tensor& w, const Tensor& bias,
                                 const Tensor& y, const Conv3dParams& p) {
+  if (winograd_conv3d_forward(x, w, bias, y, p)) return;
   DNNL_CHECK("conv3d_forward", shapes3(x, w, y), {
     Fwd& e = forward_entry(x.shape(), w.shape(), y.shape(), bias.defined(), p);
     std::lock_guard<std::mutex> lock(*e.weights.mu);
@@ -238,6 +189,7 @@ class ReorderedGrad {
 
 void CpuBackend::conv3d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx,
                                       const Conv3dParams& p) {
+  if (winograd_conv3d_backward_data(gy, w, gx, p)) return;
   static PrimitiveCache<BwdData> cache;
   DNNL_CHECK("conv3d_backward_data", shapes3(gy, w, gx), {
     const Shape &xs = gx.shape(), &ws = w.shape(), &ys = gy.shape();
@@ -286,6 +238,7 @@ void CpuBackend::conv3d_backward_data(const Tensor& gy, const Tensor& w, const T
 
 void CpuBackend::conv3d_backward_weights(const Tensor& x, const Tensor& gy, const Tensor& gw,
                                          const Tensor& gbias, const Conv3dParams& p) {
+  if (winograd_conv3d_backward_weights(x, gy, gw, gbias, p)) return;
   static PrimitiveCache<BwdWeights> cache;
   DNNL_CHECK("conv3d_backward_weights", shapes3(x, gy, gw), {
     const Shape &xs = x.shape(), &ws = gw.shape(), &ys = gy.shape();

@@ -73,32 +73,24 @@ memory to_layout(const memory& src, const memory::desc& want, Tensor& scratch) {
 ConvFwdPd conv_forward_pd(const memory::desc& src, const memory::desc& weights,
                           const memory::desc& bias, const memory::desc& dst,
                           const memory::dims& strides, const memory::dims& pad_l,
-                          const memory::dims& pad_r, const dnnl::primitive_attr& attr) {
-  return ConvFwdPd(dnnl_engine(), dnnl::prop_kind::forward_training,
-                   dnnl::algorithm::convolution_direct, src, weights, bias, dst, strides, pad_l,
-                   pad_r, attr);
+                          const memory::dims& pad_r, const dnnl::primitive_attr& attr,
+                          dnnl::algorithm alg) {
+  return ConvFwdPd(dnnl_engine(), dnnl::prop_kind::forward_training, alg, src, weights, bias, dst,
+                   strides, pad_l, pad_r, attr);
 }
 
 dnnl::convolution_backward_data::primitive_desc conv_backward_data_pd(
     const memory::desc& diff_src, const memory::desc& weights, const memory::desc& diff_dst,
     const memory::dims& strides, const memory::dims& pad_l, const memory::dims& pad_r,
-    const ConvFwdPd& hint) {
-  return {dnnl_engine(), dnnl::algorithm::convolution_direct,
-          diff_src,      weights,
-          diff_dst,      strides,
-          pad_l,         pad_r,
-          hint};
+    const ConvFwdPd& hint, dnnl::algorithm alg) {
+  return {dnnl_engine(), alg, diff_src, weights, diff_dst, strides, pad_l, pad_r, hint};
 }
 
 dnnl::convolution_backward_weights::primitive_desc conv_backward_weights_pd(
     const memory::desc& src, const memory::desc& diff_weights, const memory::desc& diff_bias,
     const memory::desc& diff_dst, const memory::dims& strides, const memory::dims& pad_l,
-    const memory::dims& pad_r, const ConvFwdPd& hint) {
-  return {dnnl_engine(), dnnl::algorithm::convolution_direct,
-          src,           diff_weights,
-          diff_bias,     diff_dst,
-          strides,       pad_l,
-          pad_r,         hint};
+    const memory::dims& pad_r, const ConvFwdPd& hint, dnnl::algorithm alg) {
+  return {dnnl_engine(), alg, src, diff_weights, diff_bias, diff_dst, strides, pad_l, pad_r, hint};
 }
 
 void append_leaky_relu(dnnl::post_ops& ops, float slope) {
@@ -132,9 +124,9 @@ memory::desc with_type(const memory::desc& md, memory::data_type type) {
 ConvFwdPd conv_forward_pd(const memory::desc& src, const memory::desc& weights,
                           const memory::desc& bias, const memory::desc& dst,
                           const memory::dims& strides, const memory::dims& pad_l,
-                          const memory::dims& pad_r, const dnnl::primitive_attr& attr) {
-  dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training,
-                                    dnnl::algorithm::convolution_direct, src, weights, bias, dst,
+                          const memory::dims& pad_r, const dnnl::primitive_attr& attr,
+                          dnnl::algorithm alg) {
+  dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training, alg, src, weights, bias, dst,
                                     strides, pad_l, pad_r);
   return ConvFwdPd(d, attr, dnnl_engine());
 }
@@ -142,18 +134,17 @@ ConvFwdPd conv_forward_pd(const memory::desc& src, const memory::desc& weights,
 dnnl::convolution_backward_data::primitive_desc conv_backward_data_pd(
     const memory::desc& diff_src, const memory::desc& weights, const memory::desc& diff_dst,
     const memory::dims& strides, const memory::dims& pad_l, const memory::dims& pad_r,
-    const ConvFwdPd& hint) {
-  dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, diff_src, weights,
-                                          diff_dst, strides, pad_l, pad_r);
+    const ConvFwdPd& hint, dnnl::algorithm alg) {
+  dnnl::convolution_backward_data::desc d(alg, diff_src, weights, diff_dst, strides, pad_l, pad_r);
   return {d, dnnl_engine(), hint};
 }
 
 dnnl::convolution_backward_weights::primitive_desc conv_backward_weights_pd(
     const memory::desc& src, const memory::desc& diff_weights, const memory::desc& diff_bias,
     const memory::desc& diff_dst, const memory::dims& strides, const memory::dims& pad_l,
-    const memory::dims& pad_r, const ConvFwdPd& hint) {
-  dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, src, diff_weights,
-                                             diff_bias, diff_dst, strides, pad_l, pad_r);
+    const memory::dims& pad_r, const ConvFwdPd& hint, dnnl::algorithm alg) {
+  dnnl::convolution_backward_weights::desc d(alg, src, diff_weights, diff_bias, diff_dst, strides,
+                                             pad_l, pad_r);
   return {d, dnnl_engine(), hint};
 }
 

@@ -35,22 +35,26 @@ void reorder_into(const dnnl::memory& src, const dnnl::memory& dst);
 
 // Primitive descriptors, written once for the oneDNN 2 API (an op descriptor, then the primitive
 // descriptor) and the oneDNN 3 one (the primitive descriptor alone, engine first): the ops call
-// these. bias, or a conv's hint, may be an empty memory::desc / primitive_desc.
+// these. bias, or a conv's hint, may be an empty memory::desc / primitive_desc; `alg` is
+// convolution_direct or convolution_winograd.
 using ConvFwdPd = dnnl::convolution_forward::primitive_desc;
+constexpr dnnl::algorithm kDirect = dnnl::algorithm::convolution_direct;
 ConvFwdPd conv_forward_pd(const dnnl::memory::desc& src, const dnnl::memory::desc& weights,
                           const dnnl::memory::desc& bias, const dnnl::memory::desc& dst,
                           const dnnl::memory::dims& strides, const dnnl::memory::dims& pad_l,
                           const dnnl::memory::dims& pad_r,
-                          const dnnl::primitive_attr& attr = dnnl::primitive_attr());
+                          const dnnl::primitive_attr& attr = dnnl::primitive_attr(),
+                          dnnl::algorithm alg = kDirect);
 dnnl::convolution_backward_data::primitive_desc conv_backward_data_pd(
     const dnnl::memory::desc& diff_src, const dnnl::memory::desc& weights,
     const dnnl::memory::desc& diff_dst, const dnnl::memory::dims& strides,
-    const dnnl::memory::dims& pad_l, const dnnl::memory::dims& pad_r, const ConvFwdPd& hint);
+    const dnnl::memory::dims& pad_l, const dnnl::memory::dims& pad_r, const ConvFwdPd& hint,
+    dnnl::algorithm alg = kDirect);
 dnnl::convolution_backward_weights::primitive_desc conv_backward_weights_pd(
     const dnnl::memory::desc& src, const dnnl::memory::desc& diff_weights,
     const dnnl::memory::desc& diff_bias, const dnnl::memory::desc& diff_dst,
     const dnnl::memory::dims& strides, const dnnl::memory::dims& pad_l,
-    const dnnl::memory::dims& pad_r, const ConvFwdPd& hint);
+    const dnnl::memory::dims& pad_r, const ConvFwdPd& hint, dnnl::algorithm alg = kDirect);
 // y = x >= 0 ? x : slope * x, as a post-op
 void append_leaky_relu(dnnl::post_ops& ops, float slope);
 dnnl::batch_normalization_forward::primitive_desc batch_norm_forward_pd(

@@ -39,6 +39,7 @@ Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv3d
   Conv3dParams q = p;  // the precision of this call, kept for its backward
   q.bf16 = compute_precision() == Precision::bf16;
   if (q.bf16) check_precision(Precision::bf16, x.device());
+  q.winograd = !q.bf16 && conv_algorithm() == ConvAlgorithm::winograd;
   Tensor xc = x.contiguous().detach(), wc = w.contiguous().detach();
   bool rx = x.requires_grad(), rw = w.requires_grad();
   bool rb = bias.defined() && bias.requires_grad();

@@ -1,0 +1,62 @@
+#pragma once
+// What the CPU conv3d paths (engine/cpu/conv3d.cpp, conv3d_winograd.cpp) share: which values a
+// tensor holds, weights reordered into a primitive's layout (cached between calls), and results
+// moved from a primitive's layout into a plain tensor.
+#include "engine/cpu/dnnl_context.h"
+
+namespace rmgait::cpu {
+
+// Which values a tensor holds, for the caches below: its storage (ids are never reused), the
+// storage's version (bumped by in-place writes), offset, shape and dtype. A default stamp
+// matches no tensor.
+struct Stamp {
+  uint64_t id = 0, version = 0;
+  int64_t offset = -1;
+  Shape shape;
+  DType dtype = DType::f32;
+
+  static Stamp of(const Tensor& t) {
+    return {t.storage()->id(), t.storage()->version(), t.offset(), t.shape(), t.dtype()};
+  }
+  bool operator==(const Stamp& o) const {
+    return id == o.id && version == o.version && offset == o.offset && shape == o.shape &&
+           dtype == o.dtype;
+  }
+  bool operator!=(const Stamp& o) const { return !(*this == o); }
+};
+
+// Weights reordered (and converted) into a primitive's layout, refreshed when the weight tensor
+// changes (storage, version or offset).
+struct WeightCache {
+  std::unique_ptr<std::mutex> mu = std::make_unique<std::mutex>();
+  Tensor reordered;
+  Stamp source;
+
+  // Returns the weights in `want` (w itself when its plain layout already is that). Call under mu.
+  dnnl::memory get(const Tensor& w, const dnnl::memory::desc& want) {
+    dnnl::memory wm = wrap(plain_desc(w.shape()), w);
+    if (want == wm.get_desc()) return wm;
+    if (!reordered.defined() || source != Stamp::of(w)) {
+      reordered = Tensor::empty({int64_t((want.get_size() + 3) / 4)});
+      reorder_into(wm, wrap(want, reordered));
+      source = Stamp::of(w);
+    }
+    return wrap(want, reordered);
+  }
+};
+
+// Runs `compute(out_mem)` then moves the result into the plain tensor `out`.
+template <class F>
+void into_plain(const dnnl::memory::desc& chosen, const Tensor& out, F compute) {
+  dnnl::memory plain = wrap(plain_desc(out.shape()), out);
+  if (chosen == plain.get_desc()) {
+    compute(plain);
+    return;
+  }
+  Tensor scratch = Tensor::empty({int64_t((chosen.get_size() + 3) / 4)}, DType::f32);
+  dnnl::memory tmp(chosen, dnnl_engine(), scratch.raw_data());
+  compute(tmp);
+  reorder_into(tmp, plain);
+}
+
+}  // namespace rmgait::cpu

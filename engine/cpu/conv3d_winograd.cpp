@@ -1,0 +1,268 @@
+#include "engine/cpu/conv3d_winograd.h"
+
+#include <algorithm>
+
+#include "engine/cpu/conv3d_cache.h"
+#include "engine/cpu/dnnl_context.h"
+
+namespace rmgait::cpu {
+
+using dnnl::memory;
+
+namespace {
+
+constexpr int64_t kLanes = 16;   // nChw16c's channel block
+constexpr int64_t kMaxTaps = 8;  // temporal taps (KT) handled
+
+// The conv's sizes: x [n, ci, t, h, w], weights [co, ci, kt, 3, 3], y [n, co, to, h, w].
+struct Frames {
+  int64_t n, ci, co, t, to, hw, h, w, kt, pt;
+};
+
+bool has_form(const Shape& x, const Shape& w, const Conv3dParams& p) {
+  return p.winograd && !p.bf16 && w[3] == 3 && w[4] == 3 && p.stride[0] == 1 && p.stride[1] == 1 &&
+         p.stride[2] == 1 && p.padding[1] == 1 && p.padding[2] == 1 && p.padding[0] < w[2] &&
+         w[2] <= kMaxTaps && x[1] % kLanes == 0 && w[0] % kLanes == 0;
+}
+
+Frames frames_of(const Shape& x, const Shape& w, const Conv3dParams& p) {
+  const int64_t to = x[2] + 2 * p.padding[0] - w[2] + 1;
+  return {x[0], x[1], w[0], x[2], to, x[3] * x[4], x[3], x[4], w[2], p.padding[0]};
+}
+
+// out[(i * to + f) * kt + dt][cb][hw][lane] = in[i][cb * 16 + lane][f + dt - pt][hw], zero where
+// that frame is outside [0, t): in [n, c, t, hw] -> frame stacks [n * to][kt * c / 16][hw][16].
+void stack_frames(const float* in, int64_t n, int64_t c, int64_t t, int64_t hw, int64_t kt,
+                  int64_t pt, int64_t to, float* out) {
+  const int64_t cbs = c / kLanes, blocks = n * to * kt * cbs;
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t cb = b % cbs, dt = b / cbs % kt, f = b / (cbs * kt) % to, i = b / (cbs * kt * to);
+    float* dst = out + b * hw * kLanes;
+    const int64_t src_t = f + dt - pt;
+    if (src_t < 0 || src_t >= t) {
+      std::fill(dst, dst + hw * kLanes, 0.f);
+      continue;
+    }
+    const float* src = in + ((i * c + cb * kLanes) * t + src_t) * hw;  // lane l at l * t * hw
+    const int64_t lane_stride = t * hw;
+    for (int64_t j = 0; j < hw; ++j)
+      for (int64_t l = 0; l < kLanes; ++l) dst[j * kLanes + l] = src[l * lane_stride + j];
+  }
+}
+
+// The adjoint of stack_frames: out[i][c][s][hw] = sum of in's entries that stack_frames would
+// fill from it (the frames f = s - dt + pt in [0, to)). With kt = 1, pt = 0 it moves a
+// [n * t][c / 16][hw][16] result back to [n, c, t, hw], through leaky_relu when slope >= 0.
+void unstack_frames(const float* in, int64_t n, int64_t c, int64_t t, int64_t hw, int64_t kt,
+                    int64_t pt, int64_t to, float* out, float slope = -1.f) {
+  const int64_t cbs = c / kLanes, blocks = n * cbs * t;
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t s = b % t, cb = b / t % cbs, i = b / (t * cbs);
+    const float* src[kMaxTaps];
+    int64_t k = 0;
+    for (int64_t dt = 0; dt < kt; ++dt) {
+      const int64_t f = s - dt + pt;
+      if (f >= 0 && f < to) src[k++] = in + (((i * to + f) * kt + dt) * cbs + cb) * hw * kLanes;
+    }
+    float* dst = out + ((i * c + cb * kLanes) * t + s) * hw;  // lane l at l * t * hw
+    const int64_t lane_stride = t * hw;
+    for (int64_t j = 0; j < hw; ++j)
+      for (int64_t l = 0; l < kLanes; ++l) {
+        float v = 0.f;
+        for (int64_t q = 0; q < k; ++q) v += src[q][j * kLanes + l];
+        if (slope >= 0.f && v < 0.f) v *= slope;
+        dst[l * lane_stride + j] = v;
+      }
+  }
+}
+
+// w [co, ci, kt, 3, 3] -> w' [co, kt * ci, 3, 3], w'[o][dt * ci + c] = w[o][c][dt], and back.
+void stack_weights(const float* w, int64_t co, int64_t ci, int64_t kt, float* wp) {
+  for (int64_t o = 0; o < co; ++o)
+    for (int64_t c = 0; c < ci; ++c)
+      for (int64_t dt = 0; dt < kt; ++dt)
+        std::copy_n(w + ((o * ci + c) * kt + dt) * 9, 9, wp + ((o * kt + dt) * ci + c) * 9);
+}
+void unstack_weights(const float* wp, int64_t co, int64_t ci, int64_t kt, float* w) {
+  for (int64_t o = 0; o < co; ++o)
+    for (int64_t c = 0; c < ci; ++c)
+      for (int64_t dt = 0; dt < kt; ++dt)
+        std::copy_n(wp + ((o * kt + dt) * ci + c) * 9, 9, w + ((o * ci + c) * kt + dt) * 9);
+}
+
+memory::desc frame_stacks(int64_t frames, int64_t c, const Frames& g) {
+  return memory::desc({frames, c, g.h, g.w}, memory::data_type::f32, memory::format_tag::nChw16c);
+}
+
+Tensor scratch_for(const memory::desc& md) {
+  return Tensor::empty({int64_t((md.get_size() + 3) / 4)});
+}
+
+// Primitives of one conv shape (all three passes, or none when oneDNN has no Winograd kernel
+// for it), and w' in the forward's and backward-data's weight layouts.
+struct WinogradConv {
+  bool ok = false;
+  ConvFwdPd fpd;
+  dnnl::convolution_forward fprim;
+  dnnl::convolution_backward_data::primitive_desc dpd;
+  dnnl::convolution_backward_data dprim;
+  dnnl::convolution_backward_weights::primitive_desc wpd;
+  dnnl::convolution_backward_weights wprim;
+  std::unique_ptr<std::mutex> mu = std::make_unique<std::mutex>();  // guards the rest
+  Tensor stacked_w;
+  Stamp stacked_from;
+  WeightCache fwd_w, bwd_w;
+
+  memory weights(const Tensor& w, const Frames& g, bool for_forward) {
+    if (!stacked_w.defined() || stacked_from != Stamp::of(w)) {
+      stacked_w = Tensor::empty({g.co, g.kt * g.ci, 3, 3});  // a new storage: both caches refresh
+      stack_weights(w.data<float>(), g.co, g.ci, g.kt, stacked_w.data<float>());
+      stacked_from = Stamp::of(w);
+    }
+    WeightCache& c = for_forward ? fwd_w : bwd_w;
+    return c.get(stacked_w, for_forward ? fpd.weights_desc() : dpd.weights_desc());
+  }
+};
+
+WinogradConv* entry_for(const Shape& xs, const Shape& ws, bool bias, const Conv3dParams& p) {
+  if (!has_form(xs, ws, p)) return nullptr;
+  static PrimitiveCache<WinogradConv> cache;
+  const std::string key =
+      shape_str(xs) + shape_str(ws) + (bias ? "b" : "") + "/" + std::to_string(p.padding[0]);
+  WinogradConv& e = cache.get(key, [&] {
+    const Frames g = frames_of(xs, ws, p);
+    const memory::desc src = frame_stacks(g.n * g.to, g.kt * g.ci, g),
+                       dst = frame_stacks(g.n * g.to, g.co, g);
+    const memory::desc wd({g.co, g.kt * g.ci, 3, 3}, memory::data_type::f32,
+                          memory::format_tag::any);
+    const memory::desc bd =
+        bias ? memory::desc({g.co}, memory::data_type::f32, memory::format_tag::a) : memory::desc();
+    const memory::dims strides{1, 1}, pad{1, 1};
+    const auto wino = dnnl::algorithm::convolution_winograd;
+    WinogradConv en;
+    try {
+      en.fpd = conv_forward_pd(src, wd, bd, dst, strides, pad, pad, dnnl::primitive_attr(), wino);
+      en.dpd = conv_backward_data_pd(src, wd, dst, strides, pad, pad, en.fpd, wino);
+      en.wpd = conv_backward_weights_pd(src, wd, bd, dst, strides, pad, pad, en.fpd, wino);
+    } catch (const dnnl::error&) {  // no Winograd kernel here (e.g. no AVX-512): direct runs
+      return en;
+    }
+    en.fprim = dnnl::convolution_forward(en.fpd);
+    en.dprim = dnnl::convolution_backward_data(en.dpd);
+    en.wprim = dnnl::convolution_backward_weights(en.wpd);
+    en.ok = true;
+    return en;
+  });
+  return e.ok ? &e : nullptr;
+}
+
+// gy in frame-stack layout [n * to][co / 16][hw][16], made by backward-data and kept for the
+// backward-weights call that follows it on the same gradient (as in conv3d.cpp).
+class BlockedGrad {
+ public:
+  static BlockedGrad& get() {
+    static BlockedGrad b;
+    return b;
+  }
+  void put(const Tensor& gy, Tensor blocked) {
+    std::lock_guard<std::mutex> lock(mu_);
+    of_ = Stamp::of(gy), blocked_ = std::move(blocked);
+  }
+  Tensor take(const Tensor& gy, const Frames& g) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      Tensor kept = std::move(blocked_);
+      blocked_ = Tensor();
+      if (kept.defined() && of_ == Stamp::of(gy)) return kept;
+    }
+    return stack(gy, g);
+  }
+  static Tensor stack(const Tensor& gy, const Frames& g) {
+    Tensor out = Tensor::empty({g.n * g.to * g.co * g.hw});
+    stack_frames(gy.data<float>(), g.n, g.co, g.to, g.hw, 1, 0, g.to, out.data<float>());
+    return out;
+  }
+
+ private:
+  std::mutex mu_;
+  Stamp of_;
+  Tensor blocked_;
+};
+
+std::string wino_shapes(const Tensor& a, const Tensor& b, const Tensor& c) {
+  return shape_str(a.shape()) + " " + shape_str(b.shape()) + " -> " + shape_str(c.shape());
+}
+
+}  // namespace
+
+bool winograd_conv3d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
+                             const Conv3dParams& p) {
+  bool done = false;
+  DNNL_CHECK("conv3d_forward (winograd)", wino_shapes(x, w, y), {
+    WinogradConv* e = entry_for(x.shape(), w.shape(), bias.defined(), p);
+    if (!e) return false;
+    const Frames g = frames_of(x.shape(), w.shape(), p);
+    std::lock_guard<std::mutex> lock(*e->mu);
+    Tensor xs = scratch_for(e->fpd.src_desc()), ys = scratch_for(e->fpd.dst_desc());
+    stack_frames(x.data<float>(), g.n, g.ci, g.t, g.hw, g.kt, g.pt, g.to, xs.data<float>());
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(e->fpd.src_desc(), xs)},
+                                         {DNNL_ARG_WEIGHTS, e->weights(w, g, true)},
+                                         {DNNL_ARG_DST, wrap(e->fpd.dst_desc(), ys)}};
+    if (bias.defined()) args[DNNL_ARG_BIAS] = wrap_plain(bias);
+    e->fprim.execute(dnnl_stream(), args);
+    dnnl_stream().wait();
+    unstack_frames(ys.data<float>(), g.n, g.co, g.to, g.hw, 1, 0, g.to, y.data<float>(),
+                   p.leaky_relu ? p.negative_slope : -1.f);
+    done = true;
+  });
+  return done;
+}
+
+bool winograd_conv3d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx,
+                                   const Conv3dParams& p) {
+  bool done = false;
+  DNNL_CHECK("conv3d_backward_data (winograd)", wino_shapes(gy, w, gx), {
+    WinogradConv* e = entry_for(gx.shape(), w.shape(), false, p);
+    if (!e) return false;
+    const Frames g = frames_of(gx.shape(), w.shape(), p);
+    std::lock_guard<std::mutex> lock(*e->mu);
+    Tensor gys = BlockedGrad::stack(gy, g), gxs = scratch_for(e->dpd.diff_src_desc());
+    e->dprim.execute(dnnl_stream(), {{DNNL_ARG_DIFF_DST, wrap(e->dpd.diff_dst_desc(), gys)},
+                                     {DNNL_ARG_WEIGHTS, e->weights(w, g, false)},
+                                     {DNNL_ARG_DIFF_SRC, wrap(e->dpd.diff_src_desc(), gxs)}});
+    dnnl_stream().wait();
+    unstack_frames(gxs.data<float>(), g.n, g.ci, g.t, g.hw, g.kt, g.pt, g.to, gx.data<float>());
+    BlockedGrad::get().put(gy, gys);
+    done = true;
+  });
+  return done;
+}
+
+bool winograd_conv3d_backward_weights(const Tensor& x, const Tensor& gy, const Tensor& gw,
+                                      const Tensor& gbias, const Conv3dParams& p) {
+  bool done = false;
+  DNNL_CHECK("conv3d_backward_weights (winograd)", wino_shapes(x, gy, gw), {
+    WinogradConv* e = entry_for(x.shape(), gw.shape(), gbias.defined(), p);
+    if (!e) return false;
+    const Frames g = frames_of(x.shape(), gw.shape(), p);
+    Tensor xs = scratch_for(e->wpd.src_desc());
+    stack_frames(x.data<float>(), g.n, g.ci, g.t, g.hw, g.kt, g.pt, g.to, xs.data<float>());
+    Tensor gys = BlockedGrad::get().take(gy, g);
+    Tensor gwp = Tensor::empty({g.co, g.kt * g.ci, 3, 3});
+    into_plain(e->wpd.diff_weights_desc(), gwp, [&](memory& gwm) {
+      std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(e->wpd.src_desc(), xs)},
+                                           {DNNL_ARG_DIFF_DST, wrap(e->wpd.diff_dst_desc(), gys)},
+                                           {DNNL_ARG_DIFF_WEIGHTS, gwm}};
+      if (gbias.defined()) args[DNNL_ARG_DIFF_BIAS] = wrap_plain(gbias);
+      e->wprim.execute(dnnl_stream(), args);
+    });
+    dnnl_stream().wait();
+    unstack_weights(gwp.data<float>(), g.co, g.ci, g.kt, gw.data<float>());
+    done = true;
+  });
+  return done;
+}
+
+}  // namespace rmgait::cpu
