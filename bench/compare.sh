@@ -14,6 +14,9 @@
 # here when missing); PEER=torch1: Debian's python3-torch 1.13 (installed when missing), eager
 # only. COMPILE=0 leaves out the torch.compile runs. --breakdown adds, under each row, one step's
 # seconds per op family on each side (rmgait bench --breakdown, peer_torch.py --breakdown).
+# SETS="section.key=value ..." passes more --set to rmgait bench, e.g.
+# SETS="trainer_cfg.conv_algorithm=direct evaluator_cfg.conv_algorithm=winograd" (rmgait trains
+# with Winograd convs and infers with direct ones unless told: docs/engine.md).
 # Rows (channels 32/64/128 unless said): inception, gl, plain (batch 2 x 2 x 30 frames),
 # inception-8x2 (the paper's P = 8 with K = 2: its 8 x 16 takes minutes a step on a CPU),
 # gl-small-b32 (channels 8/16/32, 8 x 4), then inference on one 90-frame sequence (Inception).
@@ -63,6 +66,8 @@ all_rows=(
   "gl-small-b32|gl|configs/casiab_gaitgl.yaml|8,16,32|8,4"
 )
 selected=${ROWS:-"inception gl plain inception-8x2 gl-small-b32"}
+sets=()
+for s in ${SETS:-}; do sets+=(--set "$s"); done
 
 export OMP_NUM_THREADS=$threads
 versions=$($py - << 'EOF'
@@ -72,7 +77,7 @@ print(f"torch {torch.__version__} (oneDNN {m.group(1) if m else '?'})")
 EOF
 )
 echo "# $(date -u +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $threads threads," \
-  "$versions, rmgait $(git rev-parse --short HEAD), $iters timed steps per run"
+  "$versions, rmgait $(git rev-parse --short HEAD), $iters timed steps per run${SETS:+, sets: $SETS}"
 printf "| %-13s | %-4s | %8s | %8s | %8s | %7s | %7s | %9s | %10s | %5s | %9s |\n" work prec \
   "eager s" "compiled" "rmgait s" "vs eager" "vs comp" "torch MiB" "rmgait MiB" RSS "compile s"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
@@ -95,7 +100,8 @@ for prec in $precisions; do
     IFS='|' read -r name kind cfg ch pk <<< "$row"
     [[ " $selected " == *" $name "* ]] || continue
     r=$("$rmgait" bench --config "$cfg" --set "model_cfg.channels=[$ch]" \
-      --set "trainer_cfg.sampler=[$pk]" --iters "$iters" ${breakdown[@]+"${breakdown[@]}"} \
+      --set "trainer_cfg.sampler=[$pk]" ${sets[@]+"${sets[@]}"} --iters "$iters" \
+      ${breakdown[@]+"${breakdown[@]}"} \
       $([ "$prec" = f32 ] || echo --precision "$prec"))
     peer_args=(bench/peer_torch.py --model "$kind" --channels "$ch" --sampler "$pk"
       --iters "$iters" --threads "$threads" --precision "$prec")

@@ -182,28 +182,32 @@ TEST_CASE(
   Tensor x = uniform({2, 16, 4, 8, 6}, 7), w = uniform({16, 16, 3, 3, 3}, 8);
   Tensor gy = uniform({2, 16, 4, 8, 6}, 9);
   Conv3dParams p{{1, 1, 1}, {1, 1, 1}};
-  auto weights_grad = [&](const Tensor& g) {
-    Tensor gw = Tensor::empty(w.shape());
-    be.conv3d_backward_weights(x, g, gw, Tensor(), p);
-    return gw.to_vector();
-  };
-  const std::vector<float> alone = weights_grad(gy.clone());
-  Tensor gx = Tensor::empty(x.shape());
-  be.conv3d_backward_data(gy, w, gx, p);
-  CHECK(weights_grad(gy) == alone);  // the shared reorder: the same numbers
-  // gy written in place after backward-data: backward-weights must see the new values
-  const std::vector<float> fresh = weights_grad(mul(gy, -3.f));
-  CHECK(fresh != alone);
-  be.conv3d_backward_data(gy, w, gx, p);
-  gy.copy_(mul(gy, -3.f));
-  CHECK(weights_grad(gy) == fresh);
-  // another gradient of the same shape: not the kept one
-  be.conv3d_backward_data(gy, w, gx, p);
-  CHECK(weights_grad(gy.clone()) == fresh);
-  Tensor other = uniform(gy.shape(), 10);
-  be.conv3d_backward_data(gy, w, gx, p);
-  CHECK(weights_grad(other) == weights_grad(other.clone()));
-  CHECK(weights_grad(other) != fresh);
+  for (bool winograd : {false, true}) {  // the Winograd path keeps its own blocked gradient
+    p.winograd = winograd;
+    CAPTURE(winograd);
+    auto weights_grad = [&](const Tensor& g) {
+      Tensor gw = Tensor::empty(w.shape());
+      be.conv3d_backward_weights(x, g, gw, Tensor(), p);
+      return gw.to_vector();
+    };
+    const std::vector<float> alone = weights_grad(gy.clone());
+    Tensor gx = Tensor::empty(x.shape());
+    be.conv3d_backward_data(gy, w, gx, p);
+    CHECK(weights_grad(gy) == alone);  // the shared reorder: the same numbers
+    // gy written in place after backward-data: backward-weights must see the new values
+    const std::vector<float> fresh = weights_grad(mul(gy, -3.f));
+    CHECK(fresh != alone);
+    be.conv3d_backward_data(gy, w, gx, p);
+    gy.copy_(mul(gy, -3.f));
+    CHECK(weights_grad(gy) == fresh);
+    // another gradient of the same shape: not the kept one
+    be.conv3d_backward_data(gy, w, gx, p);
+    CHECK(weights_grad(gy.clone()) == fresh);
+    Tensor other = uniform(gy.shape(), 10);
+    be.conv3d_backward_data(gy, w, gx, p);
+    CHECK(weights_grad(other) == weights_grad(other.clone()));
+    CHECK(weights_grad(other) != fresh);
+  }
 }
 
 TEST_CASE("conv3d as Winograd: near the direct conv on model shapes, and it ran where it can") {
@@ -234,8 +238,9 @@ TEST_CASE("conv3d as Winograd: near the direct conv on model shapes, and it ran 
       scale = std::max(scale, std::fabs(double(direct[i][j])));
       err = std::max(err, std::fabs(double(wino[i][j]) - direct[i][j]));
     }
-    MESSAGE("Winograd ", std::string(names[i]), ": largest error ", err / scale, " of the largest value");
-    CHECK(err <= 1e-5 * scale);  // rounding of the transforms
+    MESSAGE("Winograd ", std::string(names[i]), ": largest error ", err / scale,
+            " of the largest value");
+    CHECK(err <= 1e-5 * scale);                               // rounding of the transforms
     if (i < 3) CHECK((wino[i] != direct[i]) == has_kernels);  // which path ran
   }
 }

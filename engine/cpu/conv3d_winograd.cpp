@@ -92,6 +92,13 @@ void unstack_weights(const float* wp, int64_t co, int64_t ci, int64_t kt, float*
         std::copy_n(wp + ((o * kt + dt) * ci + c) * 9, 9, w + ((o * ci + c) * kt + dt) * 9);
 }
 
+// sum += part, two contiguous f32 tensors of one size
+void add_into(const Tensor& sum, const Tensor& part) {
+  float* a = sum.data<float>();
+  const float* b = part.data<float>();
+  for (int64_t i = 0; i < sum.numel(); ++i) a[i] += b[i];
+}
+
 memory::desc frame_stacks(int64_t frames, int64_t c, const Frames& g) {
   return memory::desc({frames, c, g.h, g.w}, memory::data_type::f32, memory::format_tag::nChw16c);
 }
@@ -100,8 +107,20 @@ Tensor scratch_for(const memory::desc& md) {
   return Tensor::empty({int64_t((md.get_size() + 3) / 4)});
 }
 
-// Primitives of one conv shape (all three passes, or none when oneDNN has no Winograd kernel
-// for it), and w' in the forward's and backward-data's weight layouts.
+// Samples per oneDNN call: the largest divisor of n whose frame stacks for one pass (x' and y',
+// or their gradients) fit kChunkBytes, at least one. Stacks never span two samples, so the
+// passes run sample group by sample group with scratch bounded whatever the batch.
+constexpr int64_t kChunkBytes = int64_t(64) << 20;
+int64_t chunk_of(const Frames& g) {
+  const int64_t per_sample = g.to * (g.kt * g.ci + g.co) * g.hw * int64_t(sizeof(float));
+  int64_t c = 1;
+  for (int64_t d = 2; d <= g.n; ++d)
+    if (g.n % d == 0 && d * per_sample <= kChunkBytes) c = d;
+  return c;
+}
+
+// Primitives of one conv shape, for chunk_of() samples a call (all three passes, or none when
+// oneDNN has no Winograd kernel for it), and w' in the forward's and backward-data's layouts.
 struct WinogradConv {
   bool ok = false;
   ConvFwdPd fpd;
@@ -133,8 +152,9 @@ WinogradConv* entry_for(const Shape& xs, const Shape& ws, bool bias, const Conv3
       shape_str(xs) + shape_str(ws) + (bias ? "b" : "") + "/" + std::to_string(p.padding[0]);
   WinogradConv& e = cache.get(key, [&] {
     const Frames g = frames_of(xs, ws, p);
-    const memory::desc src = frame_stacks(g.n * g.to, g.kt * g.ci, g),
-                       dst = frame_stacks(g.n * g.to, g.co, g);
+    const int64_t frames = chunk_of(g) * g.to;
+    const memory::desc src = frame_stacks(frames, g.kt * g.ci, g),
+                       dst = frame_stacks(frames, g.co, g);
     const memory::desc wd({g.co, g.kt * g.ci, 3, 3}, memory::data_type::f32,
                           memory::format_tag::any);
     const memory::desc bd =
@@ -158,39 +178,6 @@ WinogradConv* entry_for(const Shape& xs, const Shape& ws, bool bias, const Conv3
   return e.ok ? &e : nullptr;
 }
 
-// gy in frame-stack layout [n * to][co / 16][hw][16], made by backward-data and kept for the
-// backward-weights call that follows it on the same gradient (as in conv3d.cpp).
-class BlockedGrad {
- public:
-  static BlockedGrad& get() {
-    static BlockedGrad b;
-    return b;
-  }
-  void put(const Tensor& gy, Tensor blocked) {
-    std::lock_guard<std::mutex> lock(mu_);
-    of_ = Stamp::of(gy), blocked_ = std::move(blocked);
-  }
-  Tensor take(const Tensor& gy, const Frames& g) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      Tensor kept = std::move(blocked_);
-      blocked_ = Tensor();
-      if (kept.defined() && of_ == Stamp::of(gy)) return kept;
-    }
-    return stack(gy, g);
-  }
-  static Tensor stack(const Tensor& gy, const Frames& g) {
-    Tensor out = Tensor::empty({g.n * g.to * g.co * g.hw});
-    stack_frames(gy.data<float>(), g.n, g.co, g.to, g.hw, 1, 0, g.to, out.data<float>());
-    return out;
-  }
-
- private:
-  std::mutex mu_;
-  Stamp of_;
-  Tensor blocked_;
-};
-
 std::string wino_shapes(const Tensor& a, const Tensor& b, const Tensor& c) {
   return shape_str(a.shape()) + " " + shape_str(b.shape()) + " -> " + shape_str(c.shape());
 }
@@ -204,17 +191,22 @@ bool winograd_conv3d_forward(const Tensor& x, const Tensor& w, const Tensor& bia
     WinogradConv* e = entry_for(x.shape(), w.shape(), bias.defined(), p);
     if (!e) return false;
     const Frames g = frames_of(x.shape(), w.shape(), p);
+    const int64_t c = chunk_of(g);
     std::lock_guard<std::mutex> lock(*e->mu);
     Tensor xs = scratch_for(e->fpd.src_desc()), ys = scratch_for(e->fpd.dst_desc());
-    stack_frames(x.data<float>(), g.n, g.ci, g.t, g.hw, g.kt, g.pt, g.to, xs.data<float>());
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(e->fpd.src_desc(), xs)},
                                          {DNNL_ARG_WEIGHTS, e->weights(w, g, true)},
                                          {DNNL_ARG_DST, wrap(e->fpd.dst_desc(), ys)}};
     if (bias.defined()) args[DNNL_ARG_BIAS] = wrap_plain(bias);
-    e->fprim.execute(dnnl_stream(), args);
-    dnnl_stream().wait();
-    unstack_frames(ys.data<float>(), g.n, g.co, g.to, g.hw, 1, 0, g.to, y.data<float>(),
-                   p.leaky_relu ? p.negative_slope : -1.f);
+    for (int64_t i = 0; i < g.n; i += c) {
+      stack_frames(x.data<float>() + i * g.ci * g.t * g.hw, c, g.ci, g.t, g.hw, g.kt, g.pt, g.to,
+                   xs.data<float>());
+      e->fprim.execute(dnnl_stream(), args);
+      dnnl_stream().wait();
+      unstack_frames(ys.data<float>(), c, g.co, g.to, g.hw, 1, 0, g.to,
+                     y.data<float>() + i * g.co * g.to * g.hw,
+                     p.leaky_relu ? p.negative_slope : -1.f);
+    }
     done = true;
   });
   return done;
@@ -227,14 +219,20 @@ bool winograd_conv3d_backward_data(const Tensor& gy, const Tensor& w, const Tens
     WinogradConv* e = entry_for(gx.shape(), w.shape(), false, p);
     if (!e) return false;
     const Frames g = frames_of(gx.shape(), w.shape(), p);
+    const int64_t c = chunk_of(g);
     std::lock_guard<std::mutex> lock(*e->mu);
-    Tensor gys = BlockedGrad::stack(gy, g), gxs = scratch_for(e->dpd.diff_src_desc());
-    e->dprim.execute(dnnl_stream(), {{DNNL_ARG_DIFF_DST, wrap(e->dpd.diff_dst_desc(), gys)},
-                                     {DNNL_ARG_WEIGHTS, e->weights(w, g, false)},
-                                     {DNNL_ARG_DIFF_SRC, wrap(e->dpd.diff_src_desc(), gxs)}});
-    dnnl_stream().wait();
-    unstack_frames(gxs.data<float>(), g.n, g.ci, g.t, g.hw, g.kt, g.pt, g.to, gx.data<float>());
-    BlockedGrad::get().put(gy, gys);
+    Tensor gys = scratch_for(e->dpd.diff_dst_desc()), gxs = scratch_for(e->dpd.diff_src_desc());
+    std::unordered_map<int, memory> args{{DNNL_ARG_DIFF_DST, wrap(e->dpd.diff_dst_desc(), gys)},
+                                         {DNNL_ARG_WEIGHTS, e->weights(w, g, false)},
+                                         {DNNL_ARG_DIFF_SRC, wrap(e->dpd.diff_src_desc(), gxs)}};
+    for (int64_t i = 0; i < g.n; i += c) {
+      stack_frames(gy.data<float>() + i * g.co * g.to * g.hw, c, g.co, g.to, g.hw, 1, 0, g.to,
+                   gys.data<float>());
+      e->dprim.execute(dnnl_stream(), args);
+      dnnl_stream().wait();
+      unstack_frames(gxs.data<float>(), c, g.ci, g.t, g.hw, g.kt, g.pt, g.to,
+                     gx.data<float>() + i * g.ci * g.t * g.hw);
+    }
     done = true;
   });
   return done;
@@ -247,18 +245,32 @@ bool winograd_conv3d_backward_weights(const Tensor& x, const Tensor& gy, const T
     WinogradConv* e = entry_for(x.shape(), gw.shape(), gbias.defined(), p);
     if (!e) return false;
     const Frames g = frames_of(x.shape(), gw.shape(), p);
-    Tensor xs = scratch_for(e->wpd.src_desc());
-    stack_frames(x.data<float>(), g.n, g.ci, g.t, g.hw, g.kt, g.pt, g.to, xs.data<float>());
-    Tensor gys = BlockedGrad::get().take(gy, g);
-    Tensor gwp = Tensor::empty({g.co, g.kt * g.ci, 3, 3});
-    into_plain(e->wpd.diff_weights_desc(), gwp, [&](memory& gwm) {
-      std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(e->wpd.src_desc(), xs)},
-                                           {DNNL_ARG_DIFF_DST, wrap(e->wpd.diff_dst_desc(), gys)},
-                                           {DNNL_ARG_DIFF_WEIGHTS, gwm}};
-      if (gbias.defined()) args[DNNL_ARG_DIFF_BIAS] = wrap_plain(gbias);
-      e->wprim.execute(dnnl_stream(), args);
-    });
-    dnnl_stream().wait();
+    const int64_t c = chunk_of(g);
+    Tensor xs = scratch_for(e->wpd.src_desc()), gys = scratch_for(e->wpd.diff_dst_desc());
+    // w' summed over the sample groups: the first writes gwp and gbias, the others part and
+    // part_bias, added in
+    Tensor gwp = Tensor::empty({g.co, g.kt * g.ci, 3, 3}), part, part_bias;
+    for (int64_t i = 0; i < g.n; i += c) {
+      stack_frames(x.data<float>() + i * g.ci * g.t * g.hw, c, g.ci, g.t, g.hw, g.kt, g.pt, g.to,
+                   xs.data<float>());
+      stack_frames(gy.data<float>() + i * g.co * g.to * g.hw, c, g.co, g.to, g.hw, 1, 0, g.to,
+                   gys.data<float>());
+      if (i > 0 && !part.defined()) {
+        part = Tensor::empty(gwp.shape());
+        if (gbias.defined()) part_bias = Tensor::empty(gbias.shape());
+      }
+      into_plain(e->wpd.diff_weights_desc(), i == 0 ? gwp : part, [&](memory& gwm) {
+        std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(e->wpd.src_desc(), xs)},
+                                             {DNNL_ARG_DIFF_DST, wrap(e->wpd.diff_dst_desc(), gys)},
+                                             {DNNL_ARG_DIFF_WEIGHTS, gwm}};
+        if (gbias.defined()) args[DNNL_ARG_DIFF_BIAS] = wrap_plain(i == 0 ? gbias : part_bias);
+        e->wprim.execute(dnnl_stream(), args);
+      });
+      dnnl_stream().wait();
+      if (i == 0) continue;
+      add_into(gwp, part);
+      if (gbias.defined()) add_into(gbias, part_bias);
+    }
     unstack_weights(gwp.data<float>(), g.co, g.ci, g.kt, gw.data<float>());
     done = true;
   });

@@ -6,7 +6,8 @@
 // (zero frames outside [0, T)), with weights w'[co, dt * Ci + ci] = w[co, ci, dt]; y is the 2D
 // conv's output, and backward-data sums x''s gradient back over the KT frames each stack holds.
 // F(4x4, 3x3) takes 36 products per 4x4 output tile where the direct conv takes 144; the stacks
-// cost KT copies of x. Frame stacks and gradients live in oneDNN's nChw16c layout
+// hold KT copies of x, so each pass runs over groups of samples (at most 64 MiB of stacks a
+// call, or one sample). Frame stacks and gradients live in oneDNN's nChw16c layout
 // ([N * To][C / 16][H][W][16]), filled and emptied by the loops in the .cpp.
 #include "engine/backend.h"
 
