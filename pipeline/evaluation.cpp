@@ -120,7 +120,7 @@ EvalReport evaluate_checkpoint(const CheckpointEval& r) {
   o.memory_bytes = r.memory_mb << 20;
   o.device = r.device;
   o.precision = r.precision.value_or(lm.cfg.precision);
-  o.conv_algorithm = lm.cfg.eval_conv_algorithm;
+  o.conv_algorithm = r.conv_algorithm.value_or(lm.cfg.eval_conv_algorithm);
   o.comm = &dist::world();  // under mpirun: sharded, scored by rank 0
   o.progress = o.comm->rank() == 0;
   EvalReport out;

@@ -42,7 +42,8 @@ struct CheckpointEval {
   std::string dataset, protocol = "casiab-lt";
   gait::Distance distance = gait::Distance::per_part_mean;
   int64_t memory_mb = 1024;
-  std::optional<Precision> precision;  // default: the training's
+  std::optional<Precision> precision;           // default: the training's
+  std::optional<ConvAlgorithm> conv_algorithm;  // default: evaluator_cfg.conv_algorithm
   Device device = Device::cpu;
 };
 struct EvalReport {

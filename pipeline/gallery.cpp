@@ -349,10 +349,13 @@ EnrollReport enroll(const EnrollRequest& r) {
            ": the gallery was made by another model (", g.model, ", this checkpoint's is ",
            fingerprint, "): its embeddings cannot be compared; use a new gallery file");
   const Precision precision = r.precision.value_or(lm.cfg.precision);
+  const ConvAlgorithm algorithm = r.conv_algorithm.value_or(lm.cfg.eval_conv_algorithm);
   std::vector<Tensor> embs;
-  for (const Tensor& f : frames) embs.push_back(embed(lm, f, precision, r.device).to(Device::cpu));
+  for (const Tensor& f : frames)
+    embs.push_back(embed(lm, f, precision, r.device, algorithm).to(Device::cpu));
   for (size_t i : picked) {
-    embs.push_back(embed(lm, data::load_sequence(*ds, i), precision, r.device).to(Device::cpu));
+    embs.push_back(
+        embed(lm, data::load_sequence(*ds, i), precision, r.device, algorithm).to(Device::cpu));
     labels.push_back(ds->info(i).subject);
     sources.push_back(source_of(r.dataset) + ":" + ds->info(i).name());
   }
@@ -374,7 +377,8 @@ Identification identify(const IdentifyRequest& r) {
   const std::string fingerprint = model_fingerprint(*lm.model);
   RM_CHECK(g.model == fingerprint, r.gallery, ": the gallery was made by another model (", g.model,
            ", this checkpoint's is ", fingerprint, "): its embeddings cannot be compared");
-  Tensor q = embed(lm, s.frames, r.precision.value_or(lm.cfg.precision), r.device);
+  Tensor q = embed(lm, s.frames, r.precision.value_or(lm.cfg.precision), r.device,
+                   r.conv_algorithm.value_or(lm.cfg.eval_conv_algorithm));
   Identification id;
   const auto t0 = std::chrono::steady_clock::now();
   id.matches = nearest_identities(g, q.to(Device::cpu), r.top, r.memory_mb << 20);

@@ -76,7 +76,8 @@ struct EnrollRequest {
   std::string npy, png_dir, label;
   std::string dataset;
   std::vector<std::string> subjects, conditions, views;
-  std::optional<Precision> precision;  // default: the training's
+  std::optional<Precision> precision;           // default: the training's
+  std::optional<ConvAlgorithm> conv_algorithm;  // default: evaluator_cfg.conv_algorithm
   Device device = Device::cpu;
 };
 struct EnrollReport {
@@ -93,6 +94,7 @@ struct IdentifyRequest {
   int64_t top = 5;
   int64_t memory_mb = 1024;  // the search's bound on gallery bytes held at once
   std::optional<Precision> precision;
+  std::optional<ConvAlgorithm> conv_algorithm;  // default: evaluator_cfg.conv_algorithm
   Device device = Device::cpu;
 };
 struct Identification {

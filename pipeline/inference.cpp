@@ -46,20 +46,22 @@ Sequence read_sequence(const std::string& npy, const std::string& png_dir) {
   return s;
 }
 
-Tensor embed(LoadedModel& lm, const Tensor& frames, Precision precision, Device device) {
+Tensor embed(LoadedModel& lm, const Tensor& frames, Precision precision, Device device,
+             ConvAlgorithm algorithm) {
   check_precision(precision, device);
   lm.model->to(device);
   lm.model->eval();
   NoGradGuard ng;
   PrecisionGuard pg(precision);
-  ConvAlgorithmGuard ag(lm.cfg.eval_conv_algorithm);
+  ConvAlgorithmGuard ag(algorithm);
   return lm.model->forward(frames.to(device)).embedding.squeeze(0);  // [C, P]
 }
 
 Embedding embed_sequence(const SequenceRequest& r) {
   Sequence s = read_sequence(r.npy, r.png_dir);
   LoadedModel lm = load_model(r.checkpoint, r.config);
-  return {embed(lm, s.frames, r.precision.value_or(lm.cfg.precision), r.device),
+  return {embed(lm, s.frames, r.precision.value_or(lm.cfg.precision), r.device,
+                r.conv_algorithm.value_or(lm.cfg.eval_conv_algorithm)),
           std::move(s.dropped)};
 }
 

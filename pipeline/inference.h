@@ -20,8 +20,9 @@ struct Sequence {
 Sequence read_sequence(const std::string& npy, const std::string& png_dir);
 
 // The embedding [C, P] of frames [1, T, H, W] (eval mode, no gradients), on `device` in
-// `precision` (checked to be usable there).
-Tensor embed(LoadedModel& lm, const Tensor& frames, Precision precision, Device device);
+// `precision` (checked to be usable there), f32 convs on the CPU by `algorithm`.
+Tensor embed(LoadedModel& lm, const Tensor& frames, Precision precision, Device device,
+             ConvAlgorithm algorithm);
 
 // A checkpoint and one sequence (`rmgait embed`, `rmgait visualize`): the sequence is read
 // first, so that bad input fails before the model loads.
@@ -29,6 +30,7 @@ struct SequenceRequest {
   std::string checkpoint, config;      // config: for a checkpoint without one (PyTorch .pt)
   std::string npy, png_dir;            // one of them
   std::optional<Precision> precision;  // default: the training's
+  std::optional<ConvAlgorithm> conv_algorithm;  // default: evaluator_cfg.conv_algorithm
   Device device = Device::cpu;
 };
 struct Embedding {

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "data/image_io.h"
+#include "data/loader.h"
 #include "data/packed.h"
 #include "data/protocol.h"
 #include "data/syngait.h"
@@ -17,6 +18,7 @@
 #include "pipeline/config.h"
 #include "pipeline/evaluation.h"
 #include "pipeline/gallery.h"
+#include "pipeline/inference.h"
 #include "pipeline/model_io.h"
 #include "pipeline/report.h"
 #include "pipeline/trainer.h"
@@ -402,8 +404,25 @@ trainer_cfg:
                                            1,
                                            1024,
                                            {},
+                                           {},
                                            Device::cpu}),
                        doctest::Contains("none.npy"), Error);
+  {  // inference's conv algorithm (eval, embed, enroll, identify --conv-algorithm)
+    pipeline::LoadedModel lm = pipeline::load_model(ckpt, "");
+    data::PackedDataset ds("/tmp/rmgait_e2e.pack");
+    const Tensor seq = data::load_sequence(ds, 0);
+    const std::vector<float> direct =
+        pipeline::embed(lm, seq, Precision::f32, Device::cpu, ConvAlgorithm::direct).to_vector();
+    const std::vector<float> wino =
+        pipeline::embed(lm, seq, Precision::f32, Device::cpu, ConvAlgorithm::winograd).to_vector();
+    double scale = 0, err = 0;
+    for (size_t i = 0; i < direct.size(); ++i) {
+      scale = std::max(scale, std::fabs(double(direct[i])));
+      err = std::max(err, std::fabs(double(wino[i]) - direct[i]));
+    }
+    MESSAGE("Winograd embedding: largest difference ", err / scale, " of the largest value");
+    CHECK(err <= 1e-4 * scale);
+  }
   const auto col = [&](const char* v) {
     const auto& vs = eval["views"];
     return size_t(std::find(vs.begin(), vs.end(), v) - vs.begin());

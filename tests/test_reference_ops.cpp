@@ -182,7 +182,7 @@ TEST_CASE(
   Tensor x = uniform({2, 16, 4, 8, 6}, 7), w = uniform({16, 16, 3, 3, 3}, 8);
   Tensor gy = uniform({2, 16, 4, 8, 6}, 9);
   Conv3dParams p{{1, 1, 1}, {1, 1, 1}};
-  for (bool winograd : {false, true}) {  // the Winograd path keeps its own blocked gradient
+  for (bool winograd : {false, true}) {  // the Winograd path: the same rules hold
     p.winograd = winograd;
     CAPTURE(winograd);
     auto weights_grad = [&](const Tensor& g) {

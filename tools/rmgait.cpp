@@ -42,6 +42,13 @@ CLI::Option* precision_option(CLI::App* cmd, std::string& precision) {
   return cmd->add_option("--precision", precision, kPrecisionHelp)
       ->check(CLI::IsMember({"f32", "bf16"}));
 }
+// eval, embed, enroll, identify: the CPU's f32 conv algorithm (engine/precision.h)
+CLI::Option* conv_option(CLI::App* cmd, std::string& algorithm) {
+  return cmd
+      ->add_option("--conv-algorithm", algorithm,
+                   "direct or winograd f32 convs on the CPU (default: evaluator_cfg's, direct)")
+      ->check(CLI::IsMember({"direct", "winograd"}));
+}
 
 // What the chosen subcommand does once the command line is parsed, and the shared options.
 struct Cli {
@@ -146,11 +153,14 @@ void add_train(CLI::App& app, Cli& cli) {
 std::optional<Precision> precision_of(const std::string& s) {
   return s.empty() ? std::nullopt : std::optional<Precision>(parse_precision(s));
 }
+std::optional<ConvAlgorithm> conv_of(const std::string& s) {
+  return s.empty() ? std::nullopt : std::optional<ConvAlgorithm>(parse_conv_algorithm(s));
+}
 
 void add_eval(CLI::App& app, Cli& cli) {
   struct Opts {
     pipeline::CheckpointEval ev;
-    std::string distance = "per_part", precision, out;
+    std::string distance = "per_part", precision, conv, out;
   };
   auto o = std::make_shared<Opts>();
   auto* c = app.add_subcommand("eval", "evaluate a checkpoint (rank-1, excluding identical views)");
@@ -164,10 +174,12 @@ void add_eval(CLI::App& app, Cli& cli) {
                 "bound on the scorer's own memory in MiB (distance tiles; default 1024)");
   device_option(c, cli.device);
   precision_option(c, o->precision);
+  conv_option(c, o->conv);
   c->callback([&cli, o] {
     cli.run = [&cli, o] {
       o->ev.distance = gait::parse_distance(o->distance);
       o->ev.precision = precision_of(o->precision);
+      o->ev.conv_algorithm = conv_of(o->conv);
       o->ev.device = pipeline::parse_device(cli.device);
       const pipeline::EvalReport r = pipeline::evaluate_checkpoint(o->ev);
       if (r.text.empty()) return;  // a rank other than 0
@@ -180,7 +192,7 @@ void add_eval(CLI::App& app, Cli& cli) {
 // embed and visualize: a checkpoint and one sequence
 struct SequenceOpts {
   pipeline::SequenceRequest request;
-  std::string precision, out;
+  std::string precision, conv, out;
 };
 void sequence_options(CLI::App* c, SequenceOpts& o) {
   c->add_option("--checkpoint", o.request.checkpoint, kCheckpointHelp)->required();
@@ -199,9 +211,11 @@ void add_embed(CLI::App& app, Cli& cli) {
   c->add_option("--out", o->out)->required();
   device_option(c, cli.device);
   precision_option(c, o->precision);
+  conv_option(c, o->conv);
   c->callback([&cli, o] {
     cli.run = [&cli, o] {
       o->request.precision = precision_of(o->precision);
+      o->request.conv_algorithm = conv_of(o->conv);
       o->request.device = pipeline::parse_device(cli.device);
       const pipeline::Embedding e = pipeline::embed_sequence(o->request);
       print_dropped(e.dropped);
@@ -215,7 +229,7 @@ void add_embed(CLI::App& app, Cli& cli) {
 void add_enroll(CLI::App& app, Cli& cli) {
   struct Opts {
     pipeline::EnrollRequest r;
-    std::string precision;
+    std::string precision, conv;
   };
   auto o = std::make_shared<Opts>();
   auto* c = app.add_subcommand("enroll", "embed sequences and add them to a gallery");
@@ -240,9 +254,11 @@ void add_enroll(CLI::App& app, Cli& cli) {
       ->needs(ds);
   device_option(c, cli.device);
   precision_option(c, o->precision);
+  conv_option(c, o->conv);
   c->callback([&cli, o] {
     cli.run = [&cli, o] {
       o->r.precision = precision_of(o->precision);
+      o->r.conv_algorithm = conv_of(o->conv);
       o->r.device = pipeline::parse_device(cli.device);
       const pipeline::EnrollReport rep = pipeline::enroll(o->r);
       print_dropped(rep.dropped);
@@ -269,11 +285,13 @@ void add_identify(CLI::App& app, Cli& cli) {
   c->add_flag("--json", o->json, "print the matches as JSON");
   device_option(c, cli.device);
   precision_option(c, o->precision);
+  conv_option(c, o->conv);
   c->callback([&cli, o] {
     cli.run = [&cli, o] {
       o->r.checkpoint = o->request.checkpoint, o->r.config = o->request.config;
       o->r.npy = o->request.npy, o->r.png_dir = o->request.png_dir;
       o->r.precision = precision_of(o->precision);
+      o->r.conv_algorithm = conv_of(o->conv);
       o->r.device = pipeline::parse_device(cli.device);
       const pipeline::Identification id = pipeline::identify(o->r);
       print_dropped(id.dropped);
