@@ -79,10 +79,6 @@ Fwd& forward_entry(const Shape& x, const Shape& w, const Shape& y, bool bias,
   });
 }
 
-std::string shapes3(const Tensor& a, const Tensor& b, const Tensor& c) {
-  return shape_str(a.shape()) + " " + shape_str(b.shape()) + " -> " + shape_str(c.shape());
-}
-
 }  // namespace
 
 void CpuBackend::conv3d_forward(const Tensor& x, const Tensor& w, const Tensor& bias,

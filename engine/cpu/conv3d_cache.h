@@ -1,7 +1,7 @@
 #pragma once
 // What the CPU conv3d paths (engine/cpu/conv3d.cpp, conv3d_winograd.cpp) share: which values a
-// tensor holds, weights reordered into a primitive's layout (cached between calls), and results
-// moved from a primitive's layout into a plain tensor.
+// tensor holds, weights reordered into a primitive's layout (cached between calls), results
+// moved from a primitive's layout into a plain tensor, and the shapes in error messages.
 #include "engine/cpu/dnnl_context.h"
 
 namespace rmgait::cpu {
@@ -44,6 +44,11 @@ struct WeightCache {
     return wrap(want, reordered);
   }
 };
+
+// "[x] [w] -> [y]", for DNNL_CHECK's messages
+inline std::string shapes3(const Tensor& a, const Tensor& b, const Tensor& c) {
+  return shape_str(a.shape()) + " " + shape_str(b.shape()) + " -> " + shape_str(c.shape());
+}
 
 // Runs `compute(out_mem)` then moves the result into the plain tensor `out`.
 template <class F>

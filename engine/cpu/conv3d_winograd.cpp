@@ -178,16 +178,12 @@ WinogradConv* entry_for(const Shape& xs, const Shape& ws, bool bias, const Conv3
   return e.ok ? &e : nullptr;
 }
 
-std::string wino_shapes(const Tensor& a, const Tensor& b, const Tensor& c) {
-  return shape_str(a.shape()) + " " + shape_str(b.shape()) + " -> " + shape_str(c.shape());
-}
-
 }  // namespace
 
 bool winograd_conv3d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const Tensor& y,
                              const Conv3dParams& p) {
   bool done = false;
-  DNNL_CHECK("conv3d_forward (winograd)", wino_shapes(x, w, y), {
+  DNNL_CHECK("conv3d_forward (winograd)", shapes3(x, w, y), {
     WinogradConv* e = entry_for(x.shape(), w.shape(), bias.defined(), p);
     if (!e) return false;
     const Frames g = frames_of(x.shape(), w.shape(), p);
@@ -215,7 +211,7 @@ bool winograd_conv3d_forward(const Tensor& x, const Tensor& w, const Tensor& bia
 bool winograd_conv3d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx,
                                    const Conv3dParams& p) {
   bool done = false;
-  DNNL_CHECK("conv3d_backward_data (winograd)", wino_shapes(gy, w, gx), {
+  DNNL_CHECK("conv3d_backward_data (winograd)", shapes3(gy, w, gx), {
     WinogradConv* e = entry_for(gx.shape(), w.shape(), false, p);
     if (!e) return false;
     const Frames g = frames_of(gx.shape(), w.shape(), p);
@@ -241,7 +237,7 @@ bool winograd_conv3d_backward_data(const Tensor& gy, const Tensor& w, const Tens
 bool winograd_conv3d_backward_weights(const Tensor& x, const Tensor& gy, const Tensor& gw,
                                       const Tensor& gbias, const Conv3dParams& p) {
   bool done = false;
-  DNNL_CHECK("conv3d_backward_weights (winograd)", wino_shapes(x, gy, gw), {
+  DNNL_CHECK("conv3d_backward_weights (winograd)", shapes3(x, gy, gw), {
     WinogradConv* e = entry_for(x.shape(), gw.shape(), gbias.defined(), p);
     if (!e) return false;
     const Frames g = frames_of(x.shape(), gw.shape(), p);
