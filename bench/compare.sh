@@ -15,8 +15,8 @@
 # only. COMPILE=0 leaves out the torch.compile runs. --breakdown adds, under each row, one step's
 # seconds per op family on each side (rmgait bench --breakdown, peer_torch.py --breakdown).
 # SETS="section.key=value ..." passes more --set to rmgait bench, e.g.
-# SETS="trainer_cfg.conv_algorithm=direct evaluator_cfg.conv_algorithm=winograd" (rmgait trains
-# with Winograd convs and infers with direct ones unless told: docs/engine.md).
+# SETS="trainer_cfg.conv_algorithm=direct evaluator_cfg.conv_algorithm=direct" (rmgait trains
+# and infers with Winograd convs unless told: docs/engine.md).
 # Rows (channels 32/64/128 unless said): inception, gl, plain (batch 2 x 2 x 30 frames),
 # inception-8x2 (the paper's P = 8 with K = 2: its 8 x 16 takes minutes a step on a CPU),
 # gl-small-b32 (channels 8/16/32, 8 x 4), then inference on one 90-frame sequence (Inception).

@@ -57,9 +57,9 @@ struct TrainConfig {
   // evaluator_cfg
   gait::Distance distance = gait::Distance::per_part_mean;
   int64_t eval_memory_mb = 1024;  // bound on the scorer's own memory (distance tiles)
-  // ... and in eval, embed, enroll and identify: direct by default, so that embeddings equal
-  // PyTorch's (OpenGait's) to f32 rounding.
-  ConvAlgorithm eval_conv_algorithm = ConvAlgorithm::direct;
+  // ... and in eval, embed, enroll and identify: Winograd too, whose embeddings stay as close to
+  // PyTorch's (OpenGait's) as direct ones (tests/parity/peer_check.sh checks both).
+  ConvAlgorithm eval_conv_algorithm = ConvAlgorithm::winograd;
 
   std::string yaml;  // the effective configuration, stored in checkpoints
 };

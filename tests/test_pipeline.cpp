@@ -263,7 +263,7 @@ TEST_CASE("configuration: the effective settings read back as the same settings"
           "trainer_cfg.keep_checkpoints=2", "scheduler_cfg.milestones=[5, 9]",
           "scheduler_cfg.gammas=[0.5, 0.25]", "trainer_cfg.on_nonfinite=skip",
           "optimizer_cfg.lr=0.003", "evaluator_cfg.distance=flattened",
-          "trainer_cfg.conv_algorithm=direct", "evaluator_cfg.conv_algorithm=winograd"});
+          "trainer_cfg.conv_algorithm=direct", "evaluator_cfg.conv_algorithm=direct"});
   const auto settings = pipeline::effective_settings(c);
   std::string yaml, section;
   for (const auto& [key, value] : settings) {
@@ -285,7 +285,7 @@ TEST_CASE("configuration: the effective settings read back as the same settings"
   CHECK(value("trainer_cfg.keep_checkpoints") == "2");
   CHECK(value("scheduler_cfg.milestones") == "[5, 9]");
   CHECK(value("trainer_cfg.conv_algorithm") == "direct");
-  CHECK(value("evaluator_cfg.conv_algorithm") == "winograd");
+  CHECK(value("evaluator_cfg.conv_algorithm") == "direct");
   CHECK(settings.size() == 44);  // every key of tools/config.cpp's table
 }
 
