@@ -61,6 +61,77 @@ TEST_CASE("bf16 conv3d and matmul stay within the bf16 rounding bound of f32") {
   check_within_bf16_bound(cbf, c32, matmul(abs(a), abs(b)), 40, "matmul");
 }
 
+TEST_CASE("bf16 conv3d backward-weights equals naive loops over the bf16-rounded operands") {
+  // Channels in 16s, 3x3 spatial taps, stride 1: the form that runs over frame stacks on CPUs
+  // with bf16 kernels (engine/cpu/conv3d_bf16_weights.h); 9 x 7 pixels leave a part tile. The
+  // operands rounded to bf16 are multiplied exactly, so only f32 summation separates the result
+  // from the loops in double: any frame, pixel or channel out of place would show at full size.
+  if (!backend(Device::cpu).has_bf16()) {
+    MESSAGE("this CPU has no AVX512-BF16: nothing runs in bf16");
+    return;
+  }
+  Backend& be = backend(Device::cpu);
+  for (int64_t pt : {1, 0})
+    for (DType xtype : {DType::f32, DType::bf16}) {
+      CAPTURE(pt);
+      Conv3dParams p{{1, 1, 1}, {pt, 1, 1}};
+      p.bf16 = true;
+      const Shape xs{3, 16, 5, 9, 7}, ws{32, 16, 3, 3, 3};
+      const Shape ys{3, 32, 5 + 2 * pt - 2, 9, 7};
+      Tensor x = uniform(xs, 101 + pt), gy = uniform(ys, 103 + pt), gw = Tensor::empty(ws);
+      Tensor xin = x.to(xtype);
+      be.conv3d_backward_weights(xin, gy, gw, Tensor(), p);
+      const std::vector<float> xr = x.to(DType::bf16).to(DType::f32).to_vector(),
+                               gr = gy.to(DType::bf16).to(DType::f32).to_vector();
+      std::vector<double> want(size_t(numel_of(ws))), mag(want.size());
+      for (int64_t n = 0; n < ys[0]; ++n)
+        for (int64_t co = 0; co < ys[1]; ++co)
+          for (int64_t t = 0; t < ys[2]; ++t)
+            for (int64_t h = 0; h < ys[3]; ++h)
+              for (int64_t w = 0; w < ys[4]; ++w)
+                for (int64_t ci = 0; ci < ws[1]; ++ci)
+                  for (int64_t kt = 0; kt < 3; ++kt)
+                    for (int64_t kh = 0; kh < 3; ++kh)
+                      for (int64_t kw = 0; kw < 3; ++kw) {
+                        const int64_t it = t - pt + kt, ih = h - 1 + kh, iw = w - 1 + kw;
+                        if (it < 0 || ih < 0 || iw < 0 || it >= xs[2] || ih >= xs[3] || iw >= xs[4])
+                          continue;
+                        const double
+                            a = xr[size_t((((n * xs[1] + ci) * xs[2] + it) * xs[3] + ih) * xs[4] +
+                                          iw)],
+                            b = gr[size_t((((n * ys[1] + co) * ys[2] + t) * ys[3] + h) * ys[4] +
+                                          w)];
+                        const size_t wi = size_t((((co * ws[1] + ci) * 3 + kt) * 3 + kh) * 3 + kw);
+                        want[wi] += a * b, mag[wi] += std::fabs(a * b);
+                      }
+      const std::vector<float> got = gw.to_vector();
+      double worst = 0;  // as a share of f32 summation's bound over 3 * 5 * 9 * 7 products
+      for (size_t i = 0; i < got.size(); ++i)
+        worst = std::max(worst, std::fabs(got[i] - want[i]) / (945 * 0x1p-24 * mag[i] + 1e-30));
+      MESSAGE("bf16 backward-weights, temporal padding "
+              << pt << ", x " << std::string(dtype_name(xtype)) << ": the largest error is "
+              << worst << " of its bound");
+      CHECK(worst <= 1.0);
+    }
+  {  // several sample groups (at most 32 MiB of stacks a call): against the 3D form, which a
+     // bias gradient selects (same bf16 products, summed in another order)
+    Conv3dParams p{{1, 1, 1}, {1, 1, 1}};
+    p.bf16 = true;
+    Tensor x = uniform({6, 16, 30, 64, 44}, 105), gy = uniform({6, 16, 30, 64, 44}, 106);
+    Tensor stacked = Tensor::empty({16, 16, 3, 3, 3}), direct = Tensor::empty(stacked.shape());
+    be.conv3d_backward_weights(x, gy, stacked, Tensor(), p);
+    be.conv3d_backward_weights(x, gy, direct, Tensor::empty({16}), p);
+    const std::vector<float> a = stacked.to_vector(), b = direct.to_vector();
+    double scale = 0, err = 0;
+    for (size_t i = 0; i < a.size(); ++i)
+      scale = std::max(scale, std::fabs(double(b[i]))),
+      err = std::max(err, std::fabs(double(a[i]) - b[i]));
+    MESSAGE("bf16 backward-weights over sample groups: "
+            << err / scale << " of the largest value off the 3D form's");
+    CHECK(err <= 1e-4 * scale);
+  }
+}
+
 TEST_CASE("conv algorithm names and the guard") {
   CHECK(parse_conv_algorithm("winograd") == ConvAlgorithm::winograd);
   CHECK(std::string(conv_algorithm_name(ConvAlgorithm::direct)) == "direct");

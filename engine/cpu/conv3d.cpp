@@ -6,7 +6,9 @@
 // gradients f32; x and gy may come in bf16 already. Backward-data of a stride-1 conv runs as a
 // forward conv with flipped weights (BwdData); backward-weights reuses the gradient that
 // backward-data reordered just before it (ReorderedGrad). Under Conv3dParams::winograd, convs of
-// the form engine/cpu/conv3d_winograd.h names run there instead.
+// the form engine/cpu/conv3d_winograd.h names run there instead, and bf16 backward-weights of
+// the form engine/cpu/conv3d_bf16_weights.h names runs over frame stacks.
+#include "engine/cpu/conv3d_bf16_weights.h"
 #include "engine/cpu/conv3d_cache.h"
 #include "engine/cpu/conv3d_winograd.h"
 #include "engine/cpu/cpu_backend.h"
@@ -146,41 +148,6 @@ struct BwdWeights {
   dnnl::convolution_backward_weights prim;
 };
 
-// The output gradient reordered for backward-data, handed to the backward-weights call that
-// follows it on the same gradient (both passes want the same blocked layout): one reorder of gy
-// per conv instead of two. Keyed by gy's Stamp, so an in-place write
-// in between or another gradient misses it; taken (or dropped) by the next backward-weights call,
-// and replaced by the next backward-data call, so at most one such copy lives at a time.
-class ReorderedGrad {
- public:
-  static ReorderedGrad& get() {
-    static ReorderedGrad r;
-    return r;
-  }
-  void put(const Tensor& gy, const memory::desc& md, Tensor blocked) {
-    std::lock_guard<std::mutex> lock(mu_);
-    of_ = Stamp::of(gy), md_ = md, blocked_ = std::move(blocked);
-  }
-  // gy in layout md: the kept copy when it is gy's, else a fresh reorder into scratch.
-  memory take(const Tensor& gy, const memory::desc& md, Tensor& scratch) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      Tensor kept = std::move(blocked_);
-      blocked_ = Tensor();
-      if (kept.defined() && of_ == Stamp::of(gy) && md_ == md) {
-        scratch = kept;
-        return wrap(md, scratch);
-      }
-    }
-    return to_layout(wrap_plain(gy), md, scratch);
-  }
-
- private:
-  std::mutex mu_;
-  Stamp of_;
-  memory::desc md_;
-  Tensor blocked_;
-};
 }  // namespace
 
 void CpuBackend::conv3d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx,
@@ -235,6 +202,7 @@ void CpuBackend::conv3d_backward_data(const Tensor& gy, const Tensor& w, const T
 void CpuBackend::conv3d_backward_weights(const Tensor& x, const Tensor& gy, const Tensor& gw,
                                          const Tensor& gbias, const Conv3dParams& p) {
   if (winograd_conv3d_backward_weights(x, gy, gw, gbias, p)) return;
+  if (bf16_conv3d_backward_weights(x, gy, gw, gbias, p)) return;
   static PrimitiveCache<BwdWeights> cache;
   DNNL_CHECK("conv3d_backward_weights", shapes3(x, gy, gw), {
     const Shape &xs = x.shape(), &ws = gw.shape(), &ys = gy.shape();

@@ -1,7 +1,8 @@
 #pragma once
-// What the CPU conv3d paths (engine/cpu/conv3d.cpp, conv3d_winograd.cpp) share: which values a
-// tensor holds, weights reordered into a primitive's layout (cached between calls), results
-// moved from a primitive's layout into a plain tensor, and the shapes in error messages.
+// What the CPU conv3d paths (engine/cpu/conv3d.cpp, conv3d_winograd.cpp, conv3d_bf16_weights.cpp)
+// share: which values a tensor holds, weights reordered into a primitive's layout (cached between
+// calls), results moved from a primitive's layout into a plain tensor, the output gradient that
+// backward-data reordered for backward-weights, and the shapes in error messages.
 #include "engine/cpu/dnnl_context.h"
 
 namespace rmgait::cpu {
@@ -63,5 +64,41 @@ void into_plain(const dnnl::memory::desc& chosen, const Tensor& out, F compute) 
   compute(tmp);
   reorder_into(tmp, plain);
 }
+
+// The output gradient reordered for backward-data, handed to the backward-weights call that
+// follows it on the same gradient (both passes want the same blocked layout): one reorder of gy
+// per conv instead of two. Keyed by gy's Stamp, so an in-place write in between or another
+// gradient misses it; taken (or dropped) by the next backward-weights call, and replaced by the
+// next backward-data call, so at most one such copy lives at a time.
+class ReorderedGrad {
+ public:
+  static ReorderedGrad& get() {
+    static ReorderedGrad r;
+    return r;
+  }
+  void put(const Tensor& gy, const dnnl::memory::desc& md, Tensor blocked) {
+    std::lock_guard<std::mutex> lock(mu_);
+    of_ = Stamp::of(gy), md_ = md, blocked_ = std::move(blocked);
+  }
+  // gy in layout md: the kept copy when it is gy's, else a fresh reorder into scratch.
+  dnnl::memory take(const Tensor& gy, const dnnl::memory::desc& md, Tensor& scratch) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      Tensor kept = std::move(blocked_);
+      blocked_ = Tensor();
+      if (kept.defined() && of_ == Stamp::of(gy) && md_ == md) {
+        scratch = kept;
+        return wrap(md, scratch);
+      }
+    }
+    return to_layout(wrap_plain(gy), md, scratch);
+  }
+
+ private:
+  std::mutex mu_;
+  Stamp of_;
+  dnnl::memory::desc md_;
+  Tensor blocked_;
+};
 
 }  // namespace rmgait::cpu

@@ -4,6 +4,7 @@
 
 #include "engine/cpu/conv3d_cache.h"
 #include "engine/cpu/dnnl_context.h"
+#include "engine/cpu/frame_stacks.h"
 
 namespace rmgait::cpu {
 
@@ -14,20 +15,9 @@ namespace {
 constexpr int64_t kLanes = 16;   // nChw16c's channel block
 constexpr int64_t kMaxTaps = 8;  // temporal taps (KT) handled
 
-// The conv's sizes: x [n, ci, t, h, w], weights [co, ci, kt, 3, 3], y [n, co, to, h, w].
-struct Frames {
-  int64_t n, ci, co, t, to, hw, h, w, kt, pt;
-};
-
 bool has_form(const Shape& x, const Shape& w, const Conv3dParams& p) {
-  return p.winograd && !p.bf16 && w[3] == 3 && w[4] == 3 && p.stride[0] == 1 && p.stride[1] == 1 &&
-         p.stride[2] == 1 && p.padding[1] == 1 && p.padding[2] == 1 && p.padding[0] < w[2] &&
-         w[2] <= kMaxTaps && x[1] % kLanes == 0 && w[0] % kLanes == 0;
-}
-
-Frames frames_of(const Shape& x, const Shape& w, const Conv3dParams& p) {
-  const int64_t to = x[2] + 2 * p.padding[0] - w[2] + 1;
-  return {x[0], x[1], w[0], x[2], to, x[3] * x[4], x[3], x[4], w[2], p.padding[0]};
+  return p.winograd && !p.bf16 && stackable(w, p, kMaxTaps) && x[1] % kLanes == 0 &&
+         w[0] % kLanes == 0;
 }
 
 // out[(i * to + f) * kt + dt][cb][hw][lane] = in[i][cb * 16 + lane][f + dt - pt][hw], zero where
@@ -78,27 +68,6 @@ void unstack_frames(const float* in, int64_t n, int64_t c, int64_t t, int64_t hw
   }
 }
 
-// w [co, ci, kt, 3, 3] -> w' [co, kt * ci, 3, 3], w'[o][dt * ci + c] = w[o][c][dt], and back.
-void stack_weights(const float* w, int64_t co, int64_t ci, int64_t kt, float* wp) {
-  for (int64_t o = 0; o < co; ++o)
-    for (int64_t c = 0; c < ci; ++c)
-      for (int64_t dt = 0; dt < kt; ++dt)
-        std::copy_n(w + ((o * ci + c) * kt + dt) * 9, 9, wp + ((o * kt + dt) * ci + c) * 9);
-}
-void unstack_weights(const float* wp, int64_t co, int64_t ci, int64_t kt, float* w) {
-  for (int64_t o = 0; o < co; ++o)
-    for (int64_t c = 0; c < ci; ++c)
-      for (int64_t dt = 0; dt < kt; ++dt)
-        std::copy_n(wp + ((o * kt + dt) * ci + c) * 9, 9, w + ((o * ci + c) * kt + dt) * 9);
-}
-
-// sum += part, two contiguous f32 tensors of one size
-void add_into(const Tensor& sum, const Tensor& part) {
-  float* a = sum.data<float>();
-  const float* b = part.data<float>();
-  for (int64_t i = 0; i < sum.numel(); ++i) a[i] += b[i];
-}
-
 memory::desc frame_stacks(int64_t frames, int64_t c, const Frames& g) {
   return memory::desc({frames, c, g.h, g.w}, memory::data_type::f32, memory::format_tag::nChw16c);
 }
@@ -107,16 +76,12 @@ Tensor scratch_for(const memory::desc& md) {
   return Tensor::empty({int64_t((md.get_size() + 3) / 4)});
 }
 
-// Samples per oneDNN call: the largest divisor of n whose frame stacks for one pass (x' and y',
-// or their gradients) fit kChunkBytes, at least one. Stacks never span two samples, so the
-// passes run sample group by sample group with scratch bounded whatever the batch.
+// Samples per oneDNN call: at most 64 MiB of frame stacks for one pass (x' and y', or their
+// gradients), or one sample.
 constexpr int64_t kChunkBytes = int64_t(64) << 20;
 int64_t chunk_of(const Frames& g) {
   const int64_t per_sample = g.to * (g.kt * g.ci + g.co) * g.hw * int64_t(sizeof(float));
-  int64_t c = 1;
-  for (int64_t d = 2; d <= g.n; ++d)
-    if (g.n % d == 0 && d * per_sample <= kChunkBytes) c = d;
-  return c;
+  return sample_group(g.n, per_sample, kChunkBytes);
 }
 
 // Primitives of one conv shape, for chunk_of() samples a call (all three passes, or none when
