@@ -62,7 +62,7 @@ TEST_CASE("bf16 conv3d and matmul stay within the bf16 rounding bound of f32") {
 }
 
 TEST_CASE("bf16 conv3d backward-weights equals naive loops over the bf16-rounded operands") {
-  // Channels in 16s, 3x3 spatial taps, stride 1: the form that runs over frame stacks on CPUs
+  // 64 input channels, 3x3 spatial taps, stride 1: the form that runs over frame stacks on CPUs
   // with bf16 kernels (engine/cpu/conv3d_bf16_weights.h); 9 x 7 pixels leave a part tile. The
   // operands rounded to bf16 are multiplied exactly, so only f32 summation separates the result
   // from the loops in double: any frame, pixel or channel out of place would show at full size.
@@ -76,7 +76,7 @@ TEST_CASE("bf16 conv3d backward-weights equals naive loops over the bf16-rounded
       CAPTURE(pt);
       Conv3dParams p{{1, 1, 1}, {pt, 1, 1}};
       p.bf16 = true;
-      const Shape xs{3, 16, 5, 9, 7}, ws{32, 16, 3, 3, 3};
+      const Shape xs{3, 64, 5, 9, 7}, ws{32, 64, 3, 3, 3};
       const Shape ys{3, 32, 5 + 2 * pt - 2, 9, 7};
       Tensor x = uniform(xs, 101 + pt), gy = uniform(ys, 103 + pt), gw = Tensor::empty(ws);
       Tensor xin = x.to(xtype);
@@ -117,8 +117,8 @@ TEST_CASE("bf16 conv3d backward-weights equals naive loops over the bf16-rounded
      // bias gradient selects (same bf16 products, summed in another order)
     Conv3dParams p{{1, 1, 1}, {1, 1, 1}};
     p.bf16 = true;
-    Tensor x = uniform({6, 16, 30, 64, 44}, 105), gy = uniform({6, 16, 30, 64, 44}, 106);
-    Tensor stacked = Tensor::empty({16, 16, 3, 3, 3}), direct = Tensor::empty(stacked.shape());
+    Tensor x = uniform({14, 64, 10, 32, 22}, 105), gy = uniform({14, 16, 10, 32, 22}, 106);
+    Tensor stacked = Tensor::empty({16, 64, 3, 3, 3}), direct = Tensor::empty(stacked.shape());
     be.conv3d_backward_weights(x, gy, stacked, Tensor(), p);
     be.conv3d_backward_weights(x, gy, direct, Tensor::empty({16}), p);
     const std::vector<float> a = stacked.to_vector(), b = direct.to_vector();
