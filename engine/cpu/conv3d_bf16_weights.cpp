@@ -1,7 +1,5 @@
 #include "engine/cpu/conv3d_bf16_weights.h"
 
-#include <cstdlib>
-
 #include "engine/cpu/conv3d_cache.h"
 #include "engine/cpu/dnnl_context.h"
 #include "engine/cpu/frame_stacks.h"
