@@ -84,26 +84,10 @@ TEST_CASE("bf16 conv3d backward-weights equals naive loops over the bf16-rounded
       const std::vector<float> xr = x.to(DType::bf16).to(DType::f32).to_vector(),
                                gr = gy.to(DType::bf16).to(DType::f32).to_vector();
       std::vector<double> want(size_t(numel_of(ws))), mag(want.size());
-      for (int64_t n = 0; n < ys[0]; ++n)
-        for (int64_t co = 0; co < ys[1]; ++co)
-          for (int64_t t = 0; t < ys[2]; ++t)
-            for (int64_t h = 0; h < ys[3]; ++h)
-              for (int64_t w = 0; w < ys[4]; ++w)
-                for (int64_t ci = 0; ci < ws[1]; ++ci)
-                  for (int64_t kt = 0; kt < 3; ++kt)
-                    for (int64_t kh = 0; kh < 3; ++kh)
-                      for (int64_t kw = 0; kw < 3; ++kw) {
-                        const int64_t it = t - pt + kt, ih = h - 1 + kh, iw = w - 1 + kw;
-                        if (it < 0 || ih < 0 || iw < 0 || it >= xs[2] || ih >= xs[3] || iw >= xs[4])
-                          continue;
-                        const double
-                            a = xr[size_t((((n * xs[1] + ci) * xs[2] + it) * xs[3] + ih) * xs[4] +
-                                          iw)],
-                            b = gr[size_t((((n * ys[1] + co) * ys[2] + t) * ys[3] + h) * ys[4] +
-                                          w)];
-                        const size_t wi = size_t((((co * ws[1] + ci) * 3 + kt) * 3 + kh) * 3 + kw);
-                        want[wi] += a * b, mag[wi] += std::fabs(a * b);
-                      }
+      conv_loops(Conv5{xs, ws, ys, p}, [&](int64_t yi, int64_t xi, int64_t wi) {
+        const double ab = double(xr[size_t(xi)]) * gr[size_t(yi)];
+        want[size_t(wi)] += ab, mag[size_t(wi)] += std::fabs(ab);
+      });
       const std::vector<float> got = gw.to_vector();
       double worst = 0;  // as a share of f32 summation's bound over 3 * 5 * 9 * 7 products
       for (size_t i = 0; i < got.size(); ++i)

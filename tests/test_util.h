@@ -207,4 +207,36 @@ inline Tensor leaf(const Tensor& t) {
   return c;
 }
 
+struct Conv5 {
+  Shape x, w, y;
+  Conv3dParams p;
+};
+
+inline int64_t at5(const Shape& s, int64_t a, int64_t b, int64_t c, int64_t d, int64_t e) {
+  return (((a * s[1] + b) * s[2] + c) * s[3] + d) * s[4] + e;
+}
+
+// Visits every (output, input, weight) index triple of a conv3d.
+template <class F>
+void conv_loops(const Conv5& c, F f) {
+  const Shape &xs = c.x, &ws = c.w, &ys = c.y;
+  for (int64_t n = 0; n < ys[0]; ++n)
+    for (int64_t co = 0; co < ys[1]; ++co)
+      for (int64_t t = 0; t < ys[2]; ++t)
+        for (int64_t h = 0; h < ys[3]; ++h)
+          for (int64_t w = 0; w < ys[4]; ++w)
+            for (int64_t ci = 0; ci < ws[1]; ++ci)
+              for (int64_t kt = 0; kt < ws[2]; ++kt)
+                for (int64_t kh = 0; kh < ws[3]; ++kh)
+                  for (int64_t kw = 0; kw < ws[4]; ++kw) {
+                    int64_t it = t * c.p.stride[0] - c.p.padding[0] + kt;
+                    int64_t ih = h * c.p.stride[1] - c.p.padding[1] + kh;
+                    int64_t iw = w * c.p.stride[2] - c.p.padding[2] + kw;
+                    if (it < 0 || ih < 0 || iw < 0 || it >= xs[2] || ih >= xs[3] || iw >= xs[4])
+                      continue;
+                    f(at5(ys, n, co, t, h, w), at5(xs, n, ci, it, ih, iw),
+                      at5(ws, co, ci, kt, kh, kw));
+                  }
+}
+
 }  // namespace rmgait::test
