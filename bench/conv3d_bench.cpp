@@ -36,7 +36,7 @@ struct Shape5 {
 // The rate of oneDNN's bf16 matmul (bf16 operands, f32 results) on 2048^3, best of 5: on CPUs
 // with AMX it runs on the tiles, and is the practical bf16 yardstick where AMX passes the
 // dot-product peak.
-double amx_matmul_rate() {
+double bf16_matmul_rate() {
   using dnnl::memory;
   const memory::dim m = 2048;
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
               precision.c_str(), bf16 ? "bf16 dot-product" : "f32 FMA", peak,
               __builtin_cpu_supports("avx512f") ? "AVX-512" : "AVX2");
   if (bf16)
-    std::printf("bf16 matmul (oneDNN, bf16 in, f32 out): %.1f GFLOP/s\n", amx_matmul_rate());
+    std::printf("bf16 matmul (oneDNN, bf16 in, f32 out): %.1f GFLOP/s\n", bf16_matmul_rate());
   std::printf("%-28s %10s %10s %10s %10s %10s %8s\n", "shape (k3, s1, p1)", "fwd ms", "bwd-d ms",
               "bwd-w ms", "total ms", "GFLOP/s", "% peak");
   const Shape5 shapes[] = {

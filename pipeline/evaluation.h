@@ -23,7 +23,7 @@ struct EvalOptions {
   bool progress = false;
   Device device = Device::cpu;
   Precision precision = Precision::f32;  // of the model's forward (distances stay f32)
-  ConvAlgorithm conv_algorithm = ConvAlgorithm::direct;  // of its f32 convs on the CPU
+  ConvAlgorithm conv_algorithm = ConvAlgorithm::winograd;  // of its f32 convs on the CPU
   // Under mpirun (world()): each rank embeds its share of the test sequences and rank 0 gathers
   // and scores them; the other ranks get an empty table.
   dist::Communicator* comm = nullptr;

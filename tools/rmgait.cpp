@@ -46,7 +46,7 @@ CLI::Option* precision_option(CLI::App* cmd, std::string& precision) {
 CLI::Option* conv_option(CLI::App* cmd, std::string& algorithm) {
   return cmd
       ->add_option("--conv-algorithm", algorithm,
-                   "direct or winograd f32 convs on the CPU (default: evaluator_cfg's, direct)")
+                   "direct or winograd f32 convs on the CPU (default: evaluator_cfg's, winograd)")
       ->check(CLI::IsMember({"direct", "winograd"}));
 }
 

@@ -6,8 +6,8 @@
 // gradients f32; x and gy may come in bf16 already. Backward-data of a stride-1 conv runs as a
 // forward conv with flipped weights (BwdData); backward-weights reuses the gradient that
 // backward-data reordered just before it (ReorderedGrad). Under Conv3dParams::winograd, convs of
-// the form engine/cpu/conv3d_winograd.h names run there instead, and bf16 backward-weights of
-// the form engine/cpu/conv3d_bf16_weights.h names runs over frame stacks.
+// the form engine/cpu/conv3d_winograd.h names run there instead; whatever the algorithm, bf16
+// backward-weights of the form engine/cpu/conv3d_bf16_weights.h names runs over frame stacks.
 #include "engine/cpu/conv3d_bf16_weights.h"
 #include "engine/cpu/conv3d_cache.h"
 #include "engine/cpu/conv3d_winograd.h"

@@ -13,7 +13,7 @@
 namespace rmgait::cpu {
 
 // Runs backward-weights and returns true when p.bf16 is set, the conv has the form above, it has
-// no bias and oneDNN has a bf16 kernel for it; otherwise returns false and touches nothing.
+// no bias and oneDNN runs its 2D form on AMX; otherwise returns false and touches nothing.
 bool bf16_conv3d_backward_weights(const Tensor& x, const Tensor& gy, const Tensor& gw,
                                   const Tensor& gbias, const Conv3dParams& p);
 
