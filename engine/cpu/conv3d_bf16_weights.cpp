@@ -112,7 +112,7 @@ bool bf16_conv3d_backward_weights(const Tensor& x, const Tensor& gy, const Tenso
     const memory gym = ReorderedGrad::get().take(
         gy, memory::desc({g.n, g.co, g.to, g.h, g.w}, memory::data_type::bf16, tag::acdeb), gys);
     const auto* gy_bits = static_cast<const uint16_t*>(gym.get_data_handle());
-    Tensor xs = Tensor::empty({int64_t((e->pd.src_desc().get_size() + 3) / 4)});
+    Tensor xs = scratch_for(e->pd.src_desc());
     auto* stacks = static_cast<uint16_t*>(xs.raw_data());
     Tensor gwp = Tensor::empty({g.co, g.kt * g.ci, 3, 3}), part;
     for (int64_t i = 0; i < g.n; i += group) {

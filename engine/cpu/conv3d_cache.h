@@ -38,7 +38,7 @@ struct WeightCache {
     dnnl::memory wm = wrap(plain_desc(w.shape()), w);
     if (want == wm.get_desc()) return wm;
     if (!reordered.defined() || source != Stamp::of(w)) {
-      reordered = Tensor::empty({int64_t((want.get_size() + 3) / 4)});
+      reordered = scratch_for(want);
       reorder_into(wm, wrap(want, reordered));
       source = Stamp::of(w);
     }
@@ -59,7 +59,7 @@ void into_plain(const dnnl::memory::desc& chosen, const Tensor& out, F compute) 
     compute(plain);
     return;
   }
-  Tensor scratch = Tensor::empty({int64_t((chosen.get_size() + 3) / 4)}, DType::f32);
+  Tensor scratch = scratch_for(chosen);
   dnnl::memory tmp(chosen, dnnl_engine(), scratch.raw_data());
   compute(tmp);
   reorder_into(tmp, plain);

@@ -72,10 +72,6 @@ memory::desc frame_stacks(int64_t frames, int64_t c, const Frames& g) {
   return memory::desc({frames, c, g.h, g.w}, memory::data_type::f32, memory::format_tag::nChw16c);
 }
 
-Tensor scratch_for(const memory::desc& md) {
-  return Tensor::empty({int64_t((md.get_size() + 3) / 4)});
-}
-
 // Samples per oneDNN call: at most 64 MiB of frame stacks for one pass (x' and y', or their
 // gradients), or one sample.
 constexpr int64_t kChunkBytes = int64_t(64) << 20;

@@ -61,9 +61,13 @@ void reorder_into(const memory& src, const memory& dst) {
                                   const_cast<memory&>(dst));
 }
 
+Tensor scratch_for(const memory::desc& md) {
+  return Tensor::empty({int64_t((md.get_size() + 3) / 4)}, DType::f32);
+}
+
 memory to_layout(const memory& src, const memory::desc& want, Tensor& scratch) {
   if (src.get_desc() == want) return src;
-  scratch = Tensor::empty({int64_t((want.get_size() + 3) / 4)}, DType::f32);
+  scratch = scratch_for(want);
   memory dst(want, dnnl_engine(), scratch.raw_data());
   reorder_into(src, dst);
   return dst;

@@ -28,6 +28,9 @@ dnnl::memory wrap_plain(const Tensor& t);
 // A dnnl::memory over a tensor's data in the given layout (no copy).
 dnnl::memory wrap(const dnnl::memory::desc& md, const Tensor& t);
 
+// An f32 tensor of at least md's bytes, to hold a memory of layout md.
+Tensor scratch_for(const dnnl::memory::desc& md);
+
 // Runs `src -> dst` reorder when the layouts differ; returns the memory to compute on.
 // `scratch` keeps a temporary buffer alive while it is in use.
 dnnl::memory to_layout(const dnnl::memory& src, const dnnl::memory::desc& want, Tensor& scratch);
