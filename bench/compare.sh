@@ -20,6 +20,9 @@
 # Rows (channels 32/64/128 unless said): inception, gl, plain (batch 2 x 2 x 30 frames),
 # inception-8x2 (the paper's P = 8 with K = 2: its 8 x 16 takes minutes a step on a CPU),
 # gl-small-b32 (channels 8/16/32, 8 x 4), then inference on one 90-frame sequence (Inception).
+# ROUNDS=N (default 1) runs every row N times, alternating which side goes first, and prints
+# the median of the N per-round ratios, with their range and the times under the row: on a
+# machine whose speed drifts within minutes, that is the figure to quote.
 # Needs a built tree (build/tools/rmgait). Ratios, not absolute times, are the figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +32,7 @@ if [ "${1:-}" = --breakdown ]; then
   shift
 fi
 iters=${1:-3}
+rounds=${ROUNDS:-1}
 threads=${THREADS:-$(nproc)}
 precisions=${PRECISIONS:-"f32"}
 build=${BUILD_DIR:-build}
@@ -77,7 +81,7 @@ print(f"torch {torch.__version__} (oneDNN {m.group(1) if m else '?'})")
 EOF
 )
 echo "# $(date -u +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $threads threads," \
-  "$versions, rmgait $(git rev-parse --short HEAD), $iters timed steps per run${SETS:+, sets: $SETS}"
+  "$versions, rmgait $(git rev-parse --short HEAD), $iters timed steps per run, $rounds round(s)${SETS:+, sets: $SETS}"
 printf "| %-13s | %-4s | %8s | %8s | %8s | %7s | %7s | %9s | %10s | %5s | %9s |\n" work prec \
   "eager s" "compiled" "rmgait s" "vs eager" "vs comp" "torch MiB" "rmgait MiB" RSS "compile s"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
@@ -94,39 +98,77 @@ run_peer() {  # peer_torch.py ARGS...: its stdout; its stderr shown only when it
 families() {  # "family NAME SECONDS" lines -> "NAME SECONDS" sorted by name
   awk '/^family / {print $2, $3}' | sort
 }
+median() {  # "V1 V2 ...": their median, or nothing
+  tr ' ' '\n' | awk NF | sort -g | awk '{ v[NR] = $1 }
+    END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+ratios() {  # "A1 A2 ..." "B1 B2 ...": the per-round ratios A/B, skipping rounds without both
+  paste -d' ' <(tr ' ' '\n' <<< "$1") <(tr ' ' '\n' <<< "$2") |
+    awk 'NF == 2 && $2 > 0 { printf "%s ", $1 / $2 }'
+}
+spread() {  # "R1 R2 ...": "min-max" of the ratios, or "-"
+  tr ' ' '\n' | awk 'NF { if (!n++ || $1 < lo) lo = $1; if ($1 > hi) hi = $1 }
+    END { if (n) printf "%.2f-%.2fx", lo, hi; else printf "-" }'
+}
 for prec in $precisions; do
   infer_rows=()
   for row in "${all_rows[@]}"; do
     IFS='|' read -r name kind cfg ch pk <<< "$row"
     [[ " $selected " == *" $name "* ]] || continue
-    r=$("$rmgait" bench --config "$cfg" --set "model_cfg.channels=[$ch]" \
-      --set "trainer_cfg.sampler=[$pk]" ${sets[@]+"${sets[@]}"} --iters "$iters" \
-      ${breakdown[@]+"${breakdown[@]}"} \
-      $([ "$prec" = f32 ] || echo --precision "$prec"))
     peer_args=(bench/peer_torch.py --model "$kind" --channels "$ch" --sampler "$pk"
       --iters "$iters" --threads "$threads" --precision "$prec")
-    t=$(run_peer "${peer_args[@]}" ${breakdown[@]+"${breakdown[@]}"})
-    c=""
-    [ "$compile" = 0 ] || c=$(run_peer "${peer_args[@]}" --compile)
-    r_train=$(sed -n 's/^train step.*: \([0-9.]*\) s\/it.*/\1/p' <<< "$r")
-    r_infer=$(sed -n 's/^inference.*: \([0-9.]*\) s,.*/\1/p' <<< "$r")
-    r_rss=$(sed -n 's/^peak resident memory: \([0-9.]*\) MiB/\1/p' <<< "$r")
-    t_train=$(awk '/^train_s/ {print $2}' <<< "$t")
-    t_infer=$(awk '/^infer_s/ {print $2}' <<< "$t")
-    t_rss=$(awk '/^peak_rss_mib/ {print $2}' <<< "$t")
-    c_train=$(awk '/^train_s/ {print $2}' <<< "$c")
-    c_infer=$(awk '/^infer_s/ {print $2}' <<< "$c")
-    c_time=$(awk '/^compile_s/ {print $2}' <<< "$c")
+    rmgait_round() {
+      "$rmgait" bench --config "$cfg" --set "model_cfg.channels=[$ch]" \
+        --set "trainer_cfg.sampler=[$pk]" ${sets[@]+"${sets[@]}"} --iters "$iters" \
+        ${bd[@]+"${bd[@]}"} $([ "$prec" = f32 ] || echo --precision "$prec")
+    }
+    # Per round: rmgait, PyTorch eager and torch.compile, one after the other, the order
+    # reversed every other round so that neither side always runs first on a drifting machine.
+    r_train="" r_infer="" r_rss="" t_train="" t_infer="" t_rss="" c_train="" c_infer="" c_time=""
+    for ((round = 0; round < rounds; round++)); do
+      bd=()
+      [ "$round" -gt 0 ] || bd=(${breakdown[@]+"${breakdown[@]}"})
+      c=""
+      if ((round % 2 == 0)); then
+        r=$(rmgait_round)
+        t=$(run_peer "${peer_args[@]}" ${bd[@]+"${bd[@]}"})
+        [ "$compile" = 0 ] || c=$(run_peer "${peer_args[@]}" --compile)
+      else
+        [ "$compile" = 0 ] || c=$(run_peer "${peer_args[@]}" --compile)
+        t=$(run_peer "${peer_args[@]}")
+        r=$(rmgait_round)
+      fi
+      [ "$round" -gt 0 ] || { r0=$r t0=$t; }
+      r_train+="$(sed -n 's/^train step.*: \([0-9.]*\) s\/it.*/\1/p' <<< "$r") "
+      r_infer+="$(sed -n 's/^inference.*: \([0-9.]*\) s,.*/\1/p' <<< "$r") "
+      r_rss+="$(sed -n 's/^peak resident memory: \([0-9.]*\) MiB/\1/p' <<< "$r") "
+      t_train+="$(awk '/^train_s/ {print $2}' <<< "$t") "
+      t_infer+="$(awk '/^infer_s/ {print $2}' <<< "$t") "
+      t_rss+="$(awk '/^peak_rss_mib/ {print $2}' <<< "$t") "
+      c_train+="$(awk '/^train_s/ {print $2}' <<< "$c") "
+      c_infer+="$(awk '/^infer_s/ {print $2}' <<< "$c") "
+      c_time+="$(awk '/^compile_s/ {print $2}' <<< "$c") "
+    done
+    # one round: the ratio of the two times; several: the median of the rounds' ratios
+    vs_eager=$(ratios "$t_train" "$r_train" | median)
+    vs_comp=$(ratios "$c_train" "$r_train" | median)
+    rss=$(ratios "$r_rss" "$t_rss" | median)
     printf "| %-13s | %-4s | %8s | %8s | %8s | %7s | %7s | %9.0f | %10.0f | %5s | %9s |\n" \
-      "$name" "$prec" "$(num "$t_train")" "$(num "$c_train")" "$(num "$r_train")" \
-      "$(ratio "$t_train" "$r_train")" "$(ratio "$c_train" "$r_train")" "$t_rss" "$r_rss" \
-      "$(ratio "$r_rss" "$t_rss")" "${c_time:--}"
+      "$name" "$prec" "$(num "$(median <<< "$t_train")")" "$(num "$(median <<< "$c_train")")" \
+      "$(num "$(median <<< "$r_train")")" "$(ratio "$vs_eager" 1)" "$(ratio "$vs_comp" 1)" \
+      "$(median <<< "$t_rss")" "$(median <<< "$r_rss")" "$(ratio "$rss" 1)" \
+      "$(median <<< "$c_time" | grep . || echo -)"
+    if [ "$rounds" -gt 1 ]; then
+      echo "|   $rounds rounds: vs eager $(ratios "$t_train" "$r_train" | spread)," \
+        "vs compile $(ratios "$c_train" "$r_train" | spread)," \
+        "rmgait s $(tr -s ' ' <<< "$r_train"| sed 's/ $//'), eager s $(tr -s ' ' <<< "$t_train" | sed 's/ $//')"
+    fi
     if [ ${#breakdown[@]} -gt 0 ]; then
       # rmgait's "  conv forward   1.234 s  25.0%" lines -> "conv_forward 1.234"
-      rb=$(sed -n '/^breakdown of one step/,$p' <<< "$r" | tail -n +2 |
+      rb=$(sed -n '/^breakdown of one step/,$p' <<< "$r0" | tail -n +2 |
         awk '{s = $(NF - 2); $NF = ""; $(NF - 1) = ""; $(NF - 2) = ""; n = $0; gsub(/ +$/, "", n);
           gsub(/^ +/, "", n); gsub(/ /, "_", n); print "family", n, s}' | families)
-      tb=$(families <<< "$t")
+      tb=$(families <<< "$t0")
       echo "|   breakdown of one step, seconds: family: PyTorch eager / rmgait"
       join -a1 -a2 -e 0 -o 0,1.2,2.2 <(echo "$tb") <(echo "$rb") |
         awk '{printf "|     %-24s %8.3f / %8.3f\n", $1, $2, $3}'
@@ -137,7 +179,10 @@ for prec in $precisions; do
     IFS='|' read -r name ti ci ri <<< "$ir"
     [ "$name" = inception ] || continue
     printf "| %-13s | %-4s | %8s | %8s | %8s | %7s | %7s | %9s | %10s | %5s | %9s |\n" \
-      "infer 1x90 fr" "$prec" "$(num "$ti")" "$(num "$ci")" "$(num "$ri")" "$(ratio "$ti" "$ri")" \
-      "$(ratio "$ci" "$ri")" - - - -
+      "infer 1x90 fr" "$prec" "$(num "$(median <<< "$ti")")" "$(num "$(median <<< "$ci")")" \
+      "$(num "$(median <<< "$ri")")" "$(ratio "$(ratios "$ti" "$ri" | median)" 1)" \
+      "$(ratio "$(ratios "$ci" "$ri" | median)" 1)" - - - -
+    [ "$rounds" -le 1 ] || echo "|   $rounds rounds: vs eager $(ratios "$ti" "$ri" | spread)," \
+      "vs compile $(ratios "$ci" "$ri" | spread)"
   done
 done
