@@ -236,6 +236,43 @@ TEST_CASE("reductions over dims: sum, mean, max, min, argmax, argmin") {
   for (int64_t i = 0; i < 1800; ++i) CHECK(gw[i] == ((i / 300) % 3 == 1 ? 1.f : 0.f));
 }
 
+TEST_CASE("max and min over NaNs and ties: a NaN wins, then the first index among equals") {
+  // values from {-1, 0, 1, NaN} so that ties and NaNs are common; [2, 7, 300] reduced over the
+  // middle dim (blocks of inner positions, two blocks and a tail) and over the last (rows)
+  const Shape s = {2, 7, 300};
+  const float nan = std::nanf("");
+  std::vector<float> v(size_t(numel_of(s)));
+  for (size_t i = 0; i < v.size(); ++i) {
+    const uint32_t h = uint32_t(i) * 2654435761u >> 24;  // a fixed scramble of the index
+    v[i] = h % 11 == 0 ? nan : float(int(h % 3) - 1);
+  }
+  Tensor x = Tensor::from_vector(v, s);
+  for (ReduceOp op : {ReduceOp::max, ReduceOp::min})
+    for (int64_t dim : {1, 2}) {
+      CAPTURE(int(op));
+      CAPTURE(dim);
+      const int64_t len = s[size_t(dim)], inner = dim == 1 ? 300 : 1,
+                    outer = 2 * 7 * 300 / len / inner;
+      Tensor y = op == ReduceOp::max ? max(x, {dim}) : min(x, {dim});
+      Tensor a = op == ReduceOp::max ? argmax(x, dim) : argmin(x, dim);
+      std::vector<float> yv = y.to_vector(), av = a.to(DType::f32).to_vector();
+      int64_t wrong = 0, nans = 0;
+      for (int64_t o = 0; o < outer; ++o)
+        for (int64_t k = 0; k < inner; ++k) {
+          const float* p = v.data() + o * len * inner + k;
+          int64_t best = 0;
+          for (int64_t i = 1; i < len; ++i)
+            if (extreme_replaces(op, p[i * inner], i, p[best * inner], best)) best = i;
+          const float want = p[best * inner], have = yv[size_t(o * inner + k)];
+          nans += std::isnan(want);
+          wrong += std::memcmp(&want, &have, sizeof(float)) != 0;
+          wrong += av[size_t(o * inner + k)] != float(best);
+        }
+      CHECK(wrong == 0);
+      CHECK(nans > 0);
+    }
+}
+
 TEST_CASE("a sum of two terms is bit for bit the double-accumulated sum") {
   // [3, 2, 20000]: the two-term path, threaded; the pair's magnitudes 0 to 60 binades apart, of
   // either sign, and signed zeros (-0 + -0 is +0 in the double sum, which starts at +0)

@@ -55,12 +55,21 @@ void CpuBackend::reduce(ReduceOp op, const Tensor& x, const Tensor& out, const T
       for (int64_t k = 0; k < kn; ++k) dst[k] = float(acc[k]);
       continue;
     }
+    // extreme_replaces with i past every index so far (a later index never wins a tie): v
+    // replaces the running extreme when it is a NaN over a number or strictly beyond it. Written
+    // as selects, so that the loop over positions vectorises (the temporal max over frames).
     int64_t best[kBlock] = {};
     std::copy(base, base + kn, dst);
-    for (int64_t i = 1; i < len; ++i)
-      for (int64_t k = 0; k < kn; ++k)
-        if (extreme_replaces(op, base[i * inner + k], i, dst[k], best[k]))
-          dst[k] = base[i * inner + k], best[k] = i;
+    const bool is_max = op == ReduceOp::max;
+    for (int64_t i = 1; i < len; ++i) {
+      const float* row = base + i * inner;
+      for (int64_t k = 0; k < kn; ++k) {
+        const float v = row[k], d = dst[k];
+        const bool beyond = is_max ? v > d : v < d, replaces = beyond || (v != v && d == d);
+        dst[k] = replaces ? v : d;
+        best[k] = replaces ? i : best[k];
+      }
+    }
     if (ip) std::copy(best, best + kn, ip + o * inner + k0);
   }
 }
