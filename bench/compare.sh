@@ -22,7 +22,9 @@
 # gl-small-b32 (channels 8/16/32, 8 x 4), then inference on one 90-frame sequence (Inception).
 # ROUNDS=N (default 1) runs every row N times, alternating which side goes first, and prints
 # the median of the N per-round ratios, with their range and the times under the row: on a
-# machine whose speed drifts within minutes, that is the figure to quote.
+# machine whose speed drifts within minutes, that is the figure to quote. INTERLEAVE=1 goes
+# further: all sides of a row alive at once, taking turns step by step (bench/interleave.py),
+# the median of the ITERS per-step ratios and their range; the fairest figure on such a machine.
 # Needs a built tree (build/tools/rmgait). Ratios, not absolute times, are the figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +35,13 @@ if [ "${1:-}" = --breakdown ]; then
 fi
 iters=${1:-3}
 rounds=${ROUNDS:-1}
+interleave=${INTERLEAVE:-0}
+per="$rounds rounds"
+if [ "$interleave" = 1 ]; then
+  [ ${#breakdown[@]} = 0 ] || { echo "compare: --breakdown runs without INTERLEAVE=1" >&2; exit 2; }
+  rounds=1 per="$iters steps in turns"
+  il_dir=$(mktemp -d)
+fi
 threads=${THREADS:-$(nproc)}
 precisions=${PRECISIONS:-"f32"}
 build=${BUILD_DIR:-build}
@@ -81,14 +90,14 @@ print(f"torch {torch.__version__} (oneDNN {m.group(1) if m else '?'})")
 EOF
 )
 echo "# $(date -u +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $threads threads," \
-  "$versions, rmgait $(git rev-parse --short HEAD), $iters timed steps per run, $rounds round(s)${SETS:+, sets: $SETS}"
+  "$versions, rmgait $(git rev-parse --short HEAD), $iters timed steps per run, $per${SETS:+, sets: $SETS}"
 printf "| %-13s | %-4s | %8s | %8s | %8s | %7s | %7s | %9s | %10s | %5s | %9s |\n" work prec \
   "eager s" "compiled" "rmgait s" "vs eager" "vs comp" "torch MiB" "rmgait MiB" RSS "compile s"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) printf "-"; else printf "%.2fx", a / b }'; }
 num() { [ -n "$1" ] && printf "%.3f" "$1" || printf -- "-"; }
 peer_log=$(mktemp)
-trap 'rm -f "$peer_log"' EXIT
+trap 'rm -rf "$peer_log" ${il_dir:+"$il_dir"}' EXIT
 run_peer() {  # peer_torch.py ARGS...: its stdout; its stderr shown only when it fails
   $py "$@" 2> "$peer_log" || {
     grep -v "USDT\|gpuGetDeviceCount" "$peer_log" | tail -5 >&2
@@ -125,7 +134,27 @@ for prec in $precisions; do
     # Per round: rmgait, PyTorch eager and torch.compile, one after the other, the order
     # reversed every other round so that neither side always runs first on a drifting machine.
     r_train="" r_infer="" r_rss="" t_train="" t_infer="" t_rss="" c_train="" c_infer="" c_time=""
-    for ((round = 0; round < rounds; round++)); do
+    if [ "$interleave" = 1 ]; then
+      # All sides alive at once, one training step (or inference run) at a time in turns
+      # (bench/interleave.py): the k-th steps' ratios, their median and range.
+      sides=("rmgait=$(printf '%q ' "$rmgait" bench --config "$cfg" --set "model_cfg.channels=[$ch]" \
+        --set "trainer_cfg.sampler=[$pk]" ${sets[@]+"${sets[@]}"} --iters "$iters" \
+        $([ "$prec" = f32 ] || echo --precision "$prec"))"
+        "eager=$(printf '%q ' "$py" "${peer_args[@]}")")
+      [ "$compile" = 0 ] || sides+=("compile=$(printf '%q ' "$py" "${peer_args[@]}" --compile)")
+      u=$(python3 bench/interleave.py "$il_dir" "${sides[@]}")
+      units() { awk -v s="$1" -v k="$2" '$1 == "units" && $2 == s && $3 == k {
+        $1 = $2 = $3 = ""; print }' <<< "$u" | xargs; }
+      r=$(cat "$il_dir/rmgait.out") t=$(cat "$il_dir/eager.out") c=""
+      [ "$compile" = 0 ] || c=$(cat "$il_dir/compile.out")
+      r_train=$(units rmgait train) r_infer=$(units rmgait infer)
+      t_train=$(units eager train) t_infer=$(units eager infer)
+      c_train=$(units compile train) c_infer=$(units compile infer)
+      r_rss=$(sed -n 's/^peak resident memory: \([0-9.]*\) MiB/\1/p' <<< "$r")
+      t_rss=$(awk '/^peak_rss_mib/ {print $2}' <<< "$t")
+      c_time=$(awk '/^compile_s/ {print $2}' <<< "$c")
+    fi
+    for ((round = 0; round < (interleave ? 0 : rounds); round++)); do
       bd=()
       [ "$round" -gt 0 ] || bd=(${breakdown[@]+"${breakdown[@]}"})
       c=""
@@ -158,8 +187,8 @@ for prec in $precisions; do
       "$(num "$(median <<< "$r_train")")" "$(ratio "$vs_eager" 1)" "$(ratio "$vs_comp" 1)" \
       "$(median <<< "$t_rss")" "$(median <<< "$r_rss")" "$(ratio "$rss" 1)" \
       "$(median <<< "$c_time" | grep . || echo -)"
-    if [ "$rounds" -gt 1 ]; then
-      echo "|   $rounds rounds: vs eager $(ratios "$t_train" "$r_train" | spread)," \
+    if [ "$rounds" -gt 1 ] || [ "$interleave" = 1 ]; then
+      echo "|   $per: vs eager $(ratios "$t_train" "$r_train" | spread)," \
         "vs compile $(ratios "$c_train" "$r_train" | spread)," \
         "rmgait s $(tr -s ' ' <<< "$r_train"| sed 's/ $//'), eager s $(tr -s ' ' <<< "$t_train" | sed 's/ $//')"
     fi
@@ -182,7 +211,7 @@ for prec in $precisions; do
       "infer 1x90 fr" "$prec" "$(num "$(median <<< "$ti")")" "$(num "$(median <<< "$ci")")" \
       "$(num "$(median <<< "$ri")")" "$(ratio "$(ratios "$ti" "$ri" | median)" 1)" \
       "$(ratio "$(ratios "$ci" "$ri" | median)" 1)" - - - -
-    [ "$rounds" -le 1 ] || echo "|   $rounds rounds: vs eager $(ratios "$ti" "$ri" | spread)," \
+    [ "$rounds" -le 1 ] && [ "$interleave" = 0 ] || echo "|   $per: vs eager $(ratios "$ti" "$ri" | spread)," \
       "vs compile $(ratios "$ci" "$ri" | spread)"
   done
 done

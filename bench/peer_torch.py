@@ -352,10 +352,23 @@ def main():
                     help="also print one training step's time per op family")
     ap.add_argument("--profile", action="store_true",
                     help="also print the heaviest kernels of one training step (torch.profiler)")
+    ap.add_argument("--gate", default="",
+                    help="IN,OUT: file descriptors; each step and inference run waits for a "
+                         "byte on IN and reports its seconds on OUT (bench/interleave.py)")
     ap.add_argument("--ranks", type=int, default=1,
                     help="> 1: time a DDP training step on that many processes (gloo), "
                          "--threads each, and print only train_s")
     a = ap.parse_args()
+    gate_in, gate_out = (int(v) for v in a.gate.split(",")) if a.gate else (-1, -1)
+
+    def gate_wait():  # as rmgait bench --gate: run the next unit of work when told
+        if gate_in >= 0 and len(os.read(gate_in, 1)) != 1:
+            raise SystemExit("peer_torch: the gate closed before the next unit of work")
+
+    def gate_done(kind, seconds):
+        if gate_out >= 0:
+            os.write(gate_out, f"{kind} {seconds:.6f}\n".encode())
+
     if a.ranks > 1:
         import torch.multiprocessing as mp
         q = mp.get_context("spawn").SimpleQueue()
@@ -403,12 +416,15 @@ def main():
     compile_s = 0.0
     for i in range(a.iters + warm):  # the warm-up steps are not counted
         sync()
+        gate_wait()
         t0 = time.perf_counter()
         step()
+        dt = time.perf_counter() - t0
+        gate_done("train" if i >= warm else "warm", dt)
         if i >= warm:
-            train_s += time.perf_counter() - t0
+            train_s += dt
         else:
-            compile_s += time.perf_counter() - t0
+            compile_s += dt
     compile_s -= warm * train_s / a.iters  # what the warm-up took beyond steady steps
     families = breakdown(step) if a.breakdown else []
     if a.profile:
@@ -434,13 +450,16 @@ def main():
     with torch.no_grad(), autocast:
         for i in range(a.iters + warm):
             sync()
+            gate_wait()
             t0 = time.perf_counter()
             net(seq)
             sync()
+            dt = time.perf_counter() - t0
+            gate_done("infer" if i >= warm else "infer-warm", dt)
             if i >= warm:
-                infer_s += time.perf_counter() - t0
+                infer_s += dt
             else:
-                infer_warm += time.perf_counter() - t0
+                infer_warm += dt
     compile_s += infer_warm - warm * infer_s / a.iters
     print(f"model {a.model}, channels ({a.channels}), torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, {a.precision}"

@@ -1,12 +1,15 @@
 #include "pipeline/bench.h"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <vector>
 
@@ -38,6 +41,31 @@ void appendf(std::string& out, const char* fmt, ...) {
 }  // namespace
 
 namespace {
+
+// The gate of BenchOptions: a unit of work runs when the other end says so, and its time goes
+// back. Both calls do nothing without a gate.
+void gate_wait(const BenchOptions& o) {
+  if (o.gate_in < 0) return;
+  char go = 0;
+  ssize_t got;
+  while ((got = read(o.gate_in, &go, 1)) < 0 && errno == EINTR) {
+  }
+  RM_CHECK(got == 1, "bench: gate file descriptor ", o.gate_in, " closed or failed (",
+           got < 0 ? std::strerror(errno) : "end of file", ") before the next unit of work");
+}
+
+void gate_done(const BenchOptions& o, const char* kind, double seconds) {
+  if (o.gate_out < 0) return;
+  char line[64];
+  const int n = std::snprintf(line, sizeof line, "%s %.6f\n", kind, seconds);
+  for (int off = 0; off < n;) {
+    const ssize_t put = write(o.gate_out, line + off, size_t(n - off));
+    if (put < 0 && errno == EINTR) continue;
+    RM_CHECK(put > 0, "bench: writing to gate file descriptor ", o.gate_out, ": ",
+             std::strerror(errno));
+    off += int(put);
+  }
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -153,9 +181,12 @@ StepTiming time_steps(const TrainConfig& cfg, const BenchOptions& o, gait::Rever
     // a profiler records the first timed step alone (not the warm-up, whose per-shape algorithm
     // searches would swamp it)
     if (i == 1 && o.profile_step) be.profile_range(true);
+    gate_wait(o);
     const auto t0 = Clock::now();
     step();
-    if (i) t.seconds += seconds_since(t0) / o.iters;
+    const double s = seconds_since(t0);
+    gate_done(o, i ? "train" : "warm", s);
+    if (i) t.seconds += s / o.iters;
     if (i == 1 && o.profile_step) be.profile_range(false);
   }
   // a step on non-finite weights times other work than a real one: refuse to report it
@@ -196,12 +227,17 @@ double time_inference(const TrainConfig& cfg, const BenchOptions& o,
   NoGradGuard ng;
   double s = 0;
   for (int i = 0; i <= o.iters; ++i) {
+    gate_wait(o);
     const auto t0 = Clock::now();
-    PrecisionGuard pg(cfg.precision);
-    ConvAlgorithmGuard ag(cfg.eval_conv_algorithm);
-    model.forward(seq);
-    backend(o.device).synchronize();
-    if (i) s += seconds_since(t0) / o.iters;
+    {
+      PrecisionGuard pg(cfg.precision);
+      ConvAlgorithmGuard ag(cfg.eval_conv_algorithm);
+      model.forward(seq);
+      backend(o.device).synchronize();
+    }
+    const double run = seconds_since(t0);
+    gate_done(o, i ? "infer" : "infer-warm", run);
+    if (i) s += run / o.iters;
   }
   return s;
 }
@@ -258,10 +294,14 @@ BenchResult bench(const TrainConfig& cfg, const BenchOptions& o) {
   RM_CHECK(o.iters > 0 && o.classes > 0, "bench: the timed steps (", o.iters, ") and the classes (",
            o.classes, ") must be positive");
   check_precision(cfg.precision, o.device);
+  RM_CHECK((o.gate_in < 0) == (o.gate_out < 0), "bench: a gate needs both file descriptors, got ",
+           o.gate_in, ",", o.gate_out);
   gait::ReverseMaskModel model(model_config(cfg, o.classes, data::kFrameSize));
   model.to(o.device);
   // under mpirun: the data-parallel step of `train` on this rank's rows of the P x K batch
   DataParallel dp(model, o.device, cfg.p, cfg.k, cfg.sync_bn);
+  RM_CHECK(o.gate_in < 0 || dp.ranks() == 1, "bench: --gate times one process, not ", dp.ranks(),
+           " ranks");
   const StepTiming t = time_steps(cfg, o, model, dp);
   BenchResult r;
   r.step_seconds = t.seconds;

@@ -21,6 +21,10 @@ struct BenchOptions {
   // the benchmarked model (eval mode) written here as ONNX, for ONNX Runtime to time the same
   // inference (bench/onnx_runtime.sh); "" writes nothing
   std::string export_onnx;
+  // Step by step against another process (bench/interleave.py): before each training step and
+  // each inference run, read one byte from file descriptor gate_in; after it, write
+  // "<warm|train|infer-warm|infer> SECONDS\n" to gate_out. -1: no gate.
+  int gate_in = -1, gate_out = -1;
 };
 
 struct BenchResult {

@@ -334,7 +334,7 @@ void add_visualize(CLI::App& app, Cli& cli) {
 
 void add_bench(CLI::App& app, Cli& cli) {
   struct Opts {
-    std::string config, precision;
+    std::string config, precision, gate;
     std::vector<std::string> sets;
     pipeline::BenchOptions bench;
   };
@@ -355,8 +355,18 @@ void add_bench(CLI::App& app, Cli& cli) {
               "one more step with every kernel timed: its time per op family");
   c->add_option("--export", o->bench.export_onnx,
                 "also write the benchmarked model as ONNX (bench/onnx_runtime.sh times it)");
+  c->add_option("--gate", o->gate,
+                "IN,OUT: file descriptors; each step and inference run waits for a byte on IN "
+                "and reports its seconds on OUT (bench/interleave.py)");
   c->callback([&cli, o] {
     cli.run = [&cli, o] {
+      if (!o->gate.empty()) {
+        int in = -1, out = -1, end = 0;
+        RM_CHECK(std::sscanf(o->gate.c_str(), "%d,%d%n", &in, &out, &end) == 2 &&
+                     end == int(o->gate.size()) && in >= 0 && out >= 0,
+                 "bench: --gate '", o->gate, "': expected IN,OUT, two file descriptors");
+        o->bench.gate_in = in, o->bench.gate_out = out;
+      }
       if (!o->precision.empty()) o->sets.push_back("trainer_cfg.precision=" + o->precision);
       o->bench.device = pipeline::parse_device(cli.device);
       const pipeline::TrainConfig cfg = pipeline::load_config(o->config, o->sets);
