@@ -41,8 +41,9 @@ def main():
         kinds[kind] += ms
         if kind == "convolution":
             d = {k: int(v) for k, v in re.findall(r"([a-z]+)(\d+)", problem)}
-            flops = 2 * d["mb"] * d["oc"] * d["od"] * d["oh"] * d["ow"] * d["ic"]
-            flops *= d["kd"] * d["kh"] * d["kw"]
+            g = lambda k: d.get(k, 1)  # 2D problems (frame stacks) have no depth
+            flops = 2 * d["mb"] * d["oc"] * g("od") * d["oh"] * d["ow"] * d["ic"]
+            flops *= g("kd") * d["kh"] * d["kw"]
             c = convs[(prop, problem.split("_iw")[0])]
             c[0] += 1
             c[1] += ms

@@ -8,8 +8,9 @@ set -euo pipefail
 pkgs=(build-essential cmake libdnnl-dev ocl-icd-opencl-dev libeigen3-dev doctest-dev libstb-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libopenmpi-dev openmpi-bin
   clang libclang-rt-14-dev libzip-dev libonnx-dev libprotobuf-dev)
-# --tests: also what only the test suite needs (chromium: the report in a headless browser)
-[ "${1:-}" != --tests ] || pkgs+=(chromium)
+# --tests: also what only the test suite needs (chromium: the report in a headless browser;
+# python3: bench/interleave.py in tests/bench_gate.sh)
+[ "${1:-}" != --tests ] || pkgs+=(chromium python3)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
