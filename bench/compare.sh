@@ -9,6 +9,7 @@
 #
 #   bash bench/compare.sh [--breakdown] [ITERS=3]
 #   PEER=torch1 THREADS=2 PRECISIONS="f32 bf16" ROWS="inception gl" bash bench/compare.sh 5
+#   INTERLEAVE=1 PRECISIONS=bf16 bash bench/compare.sh 8
 #
 # PEER=torch2 (default): the newest PyTorch from PyPI in .venv-peer/ (bench/setup-peer.sh, run
 # here when missing); PEER=torch1: Debian's python3-torch 1.13 (installed when missing), eager
@@ -21,10 +22,10 @@
 # inception-8x2 (the paper's P = 8 with K = 2: its 8 x 16 takes minutes a step on a CPU),
 # gl-small-b32 (channels 8/16/32, 8 x 4), then inference on one 90-frame sequence (Inception).
 # ROUNDS=N (default 1) runs every row N times, alternating which side goes first, and prints
-# the median of the N per-round ratios, with their range and the times under the row: on a
-# machine whose speed drifts within minutes, that is the figure to quote. INTERLEAVE=1 goes
-# further: all sides of a row alive at once, taking turns step by step (bench/interleave.py),
-# the median of the ITERS per-step ratios and their range; the fairest figure on such a machine.
+# the median of the N per-round ratios, with their range and the times under the row.
+# INTERLEAVE=1 keeps all sides of a row alive at once, taking turns step by step
+# (bench/interleave.py), and prints the median of the ITERS per-step ratios and their range:
+# on a machine whose speed drifts within minutes (a VM's shared cores), the figure to quote.
 # Needs a built tree (build/tools/rmgait). Ratios, not absolute times, are the figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
