@@ -3,7 +3,9 @@
 // (on CPUs with AMX, oneDNN runs bf16 on AMX tiles, whose peak is higher: the % can pass 100, and
 // oneDNN's bf16 matmul rate is printed as the practical yardstick).
 // winograd: f32 as Winograd F(4x4, 3x3) (engine/precision.h; the % counts the direct conv's FLOPs).
-// Usage: bench_conv3d [N=4] [repeats=5] [f32|bf16|winograd]
+// Usage: bench_conv3d [N=4] [repeats=5] [f32|bf16|winograd] [CI,T,H,W,CO ...]
+// Shapes (k3, s1, p1): the paper's three unless CI,T,H,W,CO are given, e.g. 1,30,64,44,32 for
+// the first layer of the models (one silhouette channel).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -29,9 +31,24 @@ double seconds_since(Clock::time_point t0) {
 }
 
 struct Shape5 {
-  const char* name;
+  std::string name;
   Shape x, w;
 };
+
+// "CI,T,H,W,CO" -> the conv [n, CI, T, H, W] -> CO with 3x3x3 weights; false when malformed.
+bool parse_shape(const char* spec, int64_t n, Shape5& out) {
+  long long v[5];
+  char tail = 0;
+  if (std::sscanf(spec, "%lld,%lld,%lld,%lld,%lld%c", &v[0], &v[1], &v[2], &v[3], &v[4], &tail) !=
+      5)
+    return false;
+  for (long long d : v)
+    if (d < 1) return false;
+  out.x = {n, v[0], v[1], v[2], v[3]};
+  out.w = {v[4], v[0], 3, 3, 3};
+  out.name = shape_str(out.x) + " -> " + std::to_string(v[4]);
+  return true;
+}
 
 // The rate of oneDNN's bf16 matmul (bf16 operands, f32 results) on 2048^3, best of 5: on CPUs
 // with AMX it runs on the tiles, and is the practical bf16 yardstick where AMX passes the
@@ -69,11 +86,29 @@ int main(int argc, char** argv) {
   const int64_t n = argc > 1 ? std::atoll(argv[1]) : 4;
   const int repeats = argc > 2 ? std::atoi(argv[2]) : 5;
   const std::string precision = argc > 3 ? argv[3] : "f32";
-  if (n < 1 || repeats < 1 ||
-      (precision != "f32" && precision != "bf16" && precision != "winograd")) {
-    std::fprintf(stderr, "usage: bench_conv3d [N >= 1] [repeats >= 1] [f32|bf16|winograd]\n");
+  std::vector<Shape5> shapes;
+  bool ok = n >= 1 && repeats >= 1 &&
+            (precision == "f32" || precision == "bf16" || precision == "winograd");
+  for (int i = 4; ok && i < argc; ++i) {
+    shapes.emplace_back();
+    if (!parse_shape(argv[i], n, shapes.back())) {
+      std::fprintf(stderr, "bench_conv3d: shape '%s' is not CI,T,H,W,CO (positive integers)\n",
+                   argv[i]);
+      return 2;
+    }
+  }
+  if (!ok) {
+    std::fprintf(stderr,
+                 "usage: bench_conv3d [N >= 1] [repeats >= 1] [f32|bf16|winograd] "
+                 "[CI,T,H,W,CO ...]\n");
     return 2;
   }
+  if (shapes.empty())
+    shapes = {
+        {"[N,32,10,64,44] -> 64", {n, 32, 10, 64, 44}, {64, 32, 3, 3, 3}},
+        {"[N,64,10,32,22] -> 128", {n, 64, 10, 32, 22}, {128, 64, 3, 3, 3}},
+        {"[N,128,10,32,22] -> 128", {n, 128, 10, 32, 22}, {128, 128, 3, 3, 3}},
+    };
   const bool bf16 = precision == "bf16";
   if (bf16 && !bench::has_avx512_bf16()) {
     std::fprintf(stderr, "bench_conv3d: bf16 needs AVX512-BF16, which this CPU lacks\n");
@@ -87,11 +122,6 @@ int main(int argc, char** argv) {
     std::printf("bf16 matmul (oneDNN, bf16 in, f32 out): %.1f GFLOP/s\n", bf16_matmul_rate());
   std::printf("%-28s %10s %10s %10s %10s %10s %8s\n", "shape (k3, s1, p1)", "fwd ms", "bwd-d ms",
               "bwd-w ms", "total ms", "GFLOP/s", "% peak");
-  const Shape5 shapes[] = {
-      {"[N,32,10,64,44] -> 64", {n, 32, 10, 64, 44}, {64, 32, 3, 3, 3}},
-      {"[N,64,10,32,22] -> 128", {n, 64, 10, 32, 22}, {128, 64, 3, 3, 3}},
-      {"[N,128,10,32,22] -> 128", {n, 128, 10, 32, 22}, {128, 128, 3, 3, 3}},
-  };
   const bool winograd = precision == "winograd";
   PrecisionGuard guard(bf16 ? Precision::bf16 : Precision::f32);  // the forward's precision
   ConvAlgorithmGuard algorithm(winograd ? ConvAlgorithm::winograd : ConvAlgorithm::direct);
@@ -129,8 +159,8 @@ int main(int argc, char** argv) {
     };
     double total = med(tf) + med(td) + med(tw);
     double gflops = 3 * flops / (total / 1e3) / 1e9;
-    std::printf("%-28s %10.1f %10.1f %10.1f %10.1f %10.1f %7.1f%%\n", s.name, med(tf), med(td),
-                med(tw), total, gflops, 100 * gflops / peak);
+    std::printf("%-28s %10.1f %10.1f %10.1f %10.1f %10.1f %7.1f%%\n", s.name.c_str(), med(tf),
+                med(td), med(tw), total, gflops, 100 * gflops / peak);
   }
   return 0;
 }

@@ -129,6 +129,36 @@ TEST_CASE("bf16 conv3d backward-weights equals naive loops over the bf16-rounded
   }
 }
 
+TEST_CASE("bf16 forward and backward-weights over one or two input channels run in f32") {
+  // engine/cpu/conv3d.cpp (as_run): AMX wastes most of each tile on so few channels, so these
+  // passes take the f32 kernels: the results are those of f32 on the same (bf16-valued) input,
+  // bit for bit; backward-data, the faster in bf16, stays bf16.
+  if (!backend(Device::cpu).has_bf16()) {
+    MESSAGE("this CPU has no AVX512-BF16: nothing runs in bf16");
+    return;
+  }
+  Backend& be = backend(Device::cpu);
+  for (int64_t ci : {1, 2, 3}) {
+    CAPTURE(ci);
+    Conv3dParams f32{{1, 1, 1}, {1, 1, 1}}, bf = f32;
+    bf.bf16 = true;
+    const Shape xs{2, ci, 5, 9, 7}, ws{16, ci, 3, 3, 3};
+    Tensor x = uniform(xs, 111 + ci).to(DType::bf16), w = uniform(ws, 112 + ci);
+    Tensor gy = uniform({2, 16, 5, 9, 7}, 113 + ci), xf = x.to(DType::f32);
+    auto pass = [&](const Conv3dParams& p) {
+      Tensor y = Tensor::empty(gy.shape()), gw = Tensor::empty(ws), gx = Tensor::empty(xs);
+      be.conv3d_forward(p.bf16 ? x : xf, w, Tensor(), y, p);
+      be.conv3d_backward_weights(p.bf16 ? x : xf, gy, gw, Tensor(), p);
+      be.conv3d_backward_data(gy, w, gx, p);
+      return std::vector<std::vector<float>>{y.to_vector(), gw.to_vector(), gx.to_vector()};
+    };
+    const auto want = pass(f32), got = pass(bf);
+    CHECK((got[0] == want[0]) == (ci <= 2));  // forward
+    CHECK((got[1] == want[1]) == (ci <= 2));  // backward-weights
+    CHECK(got[2] != want[2]);                 // backward-data: bf16 products
+  }
+}
+
 TEST_CASE("conv algorithm names and the guard") {
   CHECK(parse_conv_algorithm("winograd") == ConvAlgorithm::winograd);
   CHECK(std::string(conv_algorithm_name(ConvAlgorithm::direct)) == "direct");

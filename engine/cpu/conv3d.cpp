@@ -8,6 +8,7 @@
 // backward-data reordered just before it (ReorderedGrad). Under Conv3dParams::winograd, convs of
 // the form engine/cpu/conv3d_winograd.h names run there instead; whatever the algorithm, bf16
 // backward-weights of the form engine/cpu/conv3d_bf16_weights.h names runs over frame stacks.
+// bf16 forward and backward-weights passes over one or two input channels run in f32 (as_run).
 #include "engine/cpu/conv3d_bf16_weights.h"
 #include "engine/cpu/conv3d_cache.h"
 #include "engine/cpu/conv3d_winograd.h"
@@ -43,6 +44,20 @@ std::string conv_key(const Shape& x, const Shape& w, const Shape& y, bool bias,
          std::to_string(p.stride[0]) + "," + std::to_string(p.stride[1]) + "," +
          std::to_string(p.stride[2]) + "/" + std::to_string(p.padding[0]) + "," +
          std::to_string(p.padding[1]) + "," + std::to_string(p.padding[2]);
+}
+
+// A bf16 forward or backward-weights pass over one or two input channels runs in f32: oneDNN
+// 2.6's AMX kernels fill their tiles with 32 channels a row, so one channel wastes most of each
+// product, and the f32 kernels take a quarter of the time (bench_conv3d 4 5 f32|bf16
+// 1,30,64,44,32: forward 7.6 / 37.0 ms, backward-weights 6.7 / 37.8 ms; at 4 channels f32's
+// backward-weights is already 2x slower). The models' first layer, on one silhouette channel,
+// is such a conv. Backward-data keeps bf16 (29.8 ms against f32's 77.4).
+constexpr int64_t kMaxF32Channels = 2;
+
+Conv3dParams as_run(const Shape& w, const Conv3dParams& p) {
+  Conv3dParams q = p;
+  if (q.bf16 && w[1] <= kMaxF32Channels) q.bf16 = false;
+  return q;
 }
 
 memory::desc any_desc(const Shape& s, bool bf16 = false) {
@@ -84,7 +99,8 @@ Fwd& forward_entry(const Shape& x, const Shape& w, const Shape& y, bool bias,
 }  // namespace
 
 void CpuBackend::conv3d_forward(const Tensor& x, const Tensor& w, const Tensor& bias,
-                                const Tensor& y, const Conv3dParams& p) {
+                                const Tensor& y, const Conv3dParams& params) {
+  const Conv3dParams p = as_run(w.shape(), params);
   if (winograd_conv3d_forward(x, w, bias, y, p)) return;
   DNNL_CHECK("conv3d_forward", shapes3(x, w, y), {
     Fwd& e = forward_entry(x.shape(), w.shape(), y.shape(), bias.defined(), p);
@@ -200,7 +216,8 @@ void CpuBackend::conv3d_backward_data(const Tensor& gy, const Tensor& w, const T
 }
 
 void CpuBackend::conv3d_backward_weights(const Tensor& x, const Tensor& gy, const Tensor& gw,
-                                         const Tensor& gbias, const Conv3dParams& p) {
+                                         const Tensor& gbias, const Conv3dParams& params) {
+  const Conv3dParams p = as_run(gw.shape(), params);
   if (winograd_conv3d_backward_weights(x, gy, gw, gbias, p)) return;
   if (bf16_conv3d_backward_weights(x, gy, gw, gbias, p)) return;
   static PrimitiveCache<BwdWeights> cache;
