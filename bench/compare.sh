@@ -105,6 +105,16 @@ run_peer() {  # peer_torch.py ARGS...: its stdout; its stderr shown only when it
     return 1
   }
 }
+rmgait_field() {  # train|infer|rss OUTPUT: that figure from rmgait bench's output
+  case $1 in
+    train) sed -n 's/^train step.*: \([0-9.]*\) s\/it.*/\1/p' <<< "$2" ;;
+    infer) sed -n 's/^inference.*: \([0-9.]*\) s,.*/\1/p' <<< "$2" ;;
+    rss) sed -n 's/^peak resident memory: \([0-9.]*\) MiB/\1/p' <<< "$2" ;;
+  esac
+}
+peer_field() {  # KEY OUTPUT: the value of peer_torch.py's "KEY VALUE" line (train_s, compile_s...)
+  awk -v k="$1" '$1 == k {print $2}' <<< "$2"
+}
 families() {  # "family NAME SECONDS" lines -> "NAME SECONDS" sorted by name
   awk '/^family / {print $2, $3}' | sort
 }
@@ -127,21 +137,17 @@ for prec in $precisions; do
     [[ " $selected " == *" $name "* ]] || continue
     peer_args=(bench/peer_torch.py --model "$kind" --channels "$ch" --sampler "$pk"
       --iters "$iters" --threads "$threads" --precision "$prec")
-    rmgait_round() {
-      "$rmgait" bench --config "$cfg" --set "model_cfg.channels=[$ch]" \
-        --set "trainer_cfg.sampler=[$pk]" ${sets[@]+"${sets[@]}"} --iters "$iters" \
-        ${bd[@]+"${bd[@]}"} $([ "$prec" = f32 ] || echo --precision "$prec")
-    }
+    rmgait_cmd=("$rmgait" bench --config "$cfg" --set "model_cfg.channels=[$ch]"
+      --set "trainer_cfg.sampler=[$pk]" ${sets[@]+"${sets[@]}"} --iters "$iters")
+    [ "$prec" = f32 ] || rmgait_cmd+=(--precision "$prec")
+    rmgait_round() { "${rmgait_cmd[@]}" ${bd[@]+"${bd[@]}"}; }
     # Per round: rmgait, PyTorch eager and torch.compile, one after the other, the order
     # reversed every other round so that neither side always runs first on a drifting machine.
     r_train="" r_infer="" r_rss="" t_train="" t_infer="" t_rss="" c_train="" c_infer="" c_time=""
     if [ "$interleave" = 1 ]; then
       # All sides alive at once, one training step (or inference run) at a time in turns
       # (bench/interleave.py): the k-th steps' ratios, their median and range.
-      sides=("rmgait=$(printf '%q ' "$rmgait" bench --config "$cfg" --set "model_cfg.channels=[$ch]" \
-        --set "trainer_cfg.sampler=[$pk]" ${sets[@]+"${sets[@]}"} --iters "$iters" \
-        $([ "$prec" = f32 ] || echo --precision "$prec"))"
-        "eager=$(printf '%q ' "$py" "${peer_args[@]}")")
+      sides=("rmgait=$(printf '%q ' "${rmgait_cmd[@]}")" "eager=$(printf '%q ' "$py" "${peer_args[@]}")")
       [ "$compile" = 0 ] || sides+=("compile=$(printf '%q ' "$py" "${peer_args[@]}" --compile)")
       u=$(python3 bench/interleave.py "$il_dir" "${sides[@]}")
       units() { awk -v s="$1" -v k="$2" '$1 == "units" && $2 == s && $3 == k {
@@ -151,9 +157,8 @@ for prec in $precisions; do
       r_train=$(units rmgait train) r_infer=$(units rmgait infer)
       t_train=$(units eager train) t_infer=$(units eager infer)
       c_train=$(units compile train) c_infer=$(units compile infer)
-      r_rss=$(sed -n 's/^peak resident memory: \([0-9.]*\) MiB/\1/p' <<< "$r")
-      t_rss=$(awk '/^peak_rss_mib/ {print $2}' <<< "$t")
-      c_time=$(awk '/^compile_s/ {print $2}' <<< "$c")
+      r_rss=$(rmgait_field rss "$r") t_rss=$(peer_field peak_rss_mib "$t")
+      c_time=$(peer_field compile_s "$c")
     fi
     for ((round = 0; round < (interleave ? 0 : rounds); round++)); do
       bd=()
@@ -169,15 +174,12 @@ for prec in $precisions; do
         r=$(rmgait_round)
       fi
       [ "$round" -gt 0 ] || { r0=$r t0=$t; }
-      r_train+="$(sed -n 's/^train step.*: \([0-9.]*\) s\/it.*/\1/p' <<< "$r") "
-      r_infer+="$(sed -n 's/^inference.*: \([0-9.]*\) s,.*/\1/p' <<< "$r") "
-      r_rss+="$(sed -n 's/^peak resident memory: \([0-9.]*\) MiB/\1/p' <<< "$r") "
-      t_train+="$(awk '/^train_s/ {print $2}' <<< "$t") "
-      t_infer+="$(awk '/^infer_s/ {print $2}' <<< "$t") "
-      t_rss+="$(awk '/^peak_rss_mib/ {print $2}' <<< "$t") "
-      c_train+="$(awk '/^train_s/ {print $2}' <<< "$c") "
-      c_infer+="$(awk '/^infer_s/ {print $2}' <<< "$c") "
-      c_time+="$(awk '/^compile_s/ {print $2}' <<< "$c") "
+      r_train+="$(rmgait_field train "$r") " r_infer+="$(rmgait_field infer "$r") "
+      r_rss+="$(rmgait_field rss "$r") "
+      t_train+="$(peer_field train_s "$t") " t_infer+="$(peer_field infer_s "$t") "
+      t_rss+="$(peer_field peak_rss_mib "$t") "
+      c_train+="$(peer_field train_s "$c") " c_infer+="$(peer_field infer_s "$c") "
+      c_time+="$(peer_field compile_s "$c") "
     done
     # one round: the ratio of the two times; several: the median of the rounds' ratios
     vs_eager=$(ratios "$t_train" "$r_train" | median)
