@@ -110,6 +110,7 @@ rmgait_field() {  # train|infer|rss OUTPUT: that figure from rmgait bench's outp
     train) sed -n 's/^train step.*: \([0-9.]*\) s\/it.*/\1/p' <<< "$2" ;;
     infer) sed -n 's/^inference.*: \([0-9.]*\) s,.*/\1/p' <<< "$2" ;;
     rss) sed -n 's/^peak resident memory: \([0-9.]*\) MiB/\1/p' <<< "$2" ;;
+    *) echo "compare: rmgait_field: no field '$1'" >&2 && return 2 ;;
   esac
 }
 peer_field() {  # KEY OUTPUT: the value of peer_torch.py's "KEY VALUE" line (train_s, compile_s...)

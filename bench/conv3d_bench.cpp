@@ -7,6 +7,7 @@
 // Shapes (k3, s1, p1): the paper's three unless CI,T,H,W,CO are given, e.g. 1,30,64,44,32 for
 // the first layer of the models (one silhouette channel).
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -35,17 +36,26 @@ struct Shape5 {
   Shape x, w;
 };
 
-// "CI,T,H,W,CO" -> the conv [n, CI, T, H, W] -> CO with 3x3x3 weights; false when malformed.
+// "CI,T,H,W,CO" -> the conv [n, CI, T, H, W] -> CO with 3x3x3 weights; false when malformed or
+// when a size is outside [1, 65536] or the input or output passes 2^31 elements (checked in
+// doubles, which cannot overflow here).
 bool parse_shape(const char* spec, int64_t n, Shape5& out) {
-  long long v[5];
-  char tail = 0;
-  if (std::sscanf(spec, "%lld,%lld,%lld,%lld,%lld%c", &v[0], &v[1], &v[2], &v[3], &v[4], &tail) !=
-      5)
-    return false;
-  for (long long d : v)
-    if (d < 1) return false;
+  int64_t v[5];
+  const char* p = spec;
+  for (int i = 0; i < 5; ++i) {
+    if (i > 0 && *p++ != ',') return false;
+    if (*p < '0' || *p > '9') return false;
+    char* end = nullptr;
+    errno = 0;
+    const long long d = std::strtoll(p, &end, 10);
+    if (errno != 0 || d < 1 || d > 65536) return false;
+    v[i] = d, p = end;
+  }
+  if (*p != '\0') return false;
   out.x = {n, v[0], v[1], v[2], v[3]};
   out.w = {v[4], v[0], 3, 3, 3};
+  const double frames = double(n) * double(v[1]) * double(v[2]) * double(v[3]);
+  if (frames * double(std::max(v[0], v[4])) > 2147483648.0) return false;
   out.name = shape_str(out.x) + " -> " + std::to_string(v[4]);
   return true;
 }
@@ -87,19 +97,21 @@ int main(int argc, char** argv) {
   const int repeats = argc > 2 ? std::atoi(argv[2]) : 5;
   const std::string precision = argc > 3 ? argv[3] : "f32";
   std::vector<Shape5> shapes;
-  bool ok = n >= 1 && repeats >= 1 &&
+  bool ok = n >= 1 && n <= 65536 && repeats >= 1 &&
             (precision == "f32" || precision == "bf16" || precision == "winograd");
   for (int i = 4; ok && i < argc; ++i) {
     shapes.emplace_back();
     if (!parse_shape(argv[i], n, shapes.back())) {
-      std::fprintf(stderr, "bench_conv3d: shape '%s' is not CI,T,H,W,CO (positive integers)\n",
+      std::fprintf(stderr,
+                   "bench_conv3d: shape '%s' is not CI,T,H,W,CO (integers in [1, 65536], the input "
+                   "and output at most 2^31 elements)\n",
                    argv[i]);
       return 2;
     }
   }
   if (!ok) {
     std::fprintf(stderr,
-                 "usage: bench_conv3d [N >= 1] [repeats >= 1] [f32|bf16|winograd] "
+                 "usage: bench_conv3d [1 <= N <= 65536] [repeats >= 1] [f32|bf16|winograd] "
                  "[CI,T,H,W,CO ...]\n");
     return 2;
   }

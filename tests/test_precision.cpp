@@ -131,8 +131,10 @@ TEST_CASE("bf16 conv3d backward-weights equals naive loops over the bf16-rounded
 
 TEST_CASE("bf16 forward and backward-weights over one or two input channels run in f32") {
   // engine/cpu/conv3d.cpp (as_run): AMX wastes most of each tile on so few channels, so these
-  // passes take the f32 kernels: the results are those of f32 on the same (bf16-valued) input,
-  // bit for bit; backward-data, the faster in bf16, stays bf16.
+  // passes take the f32 kernels: the results are those of f32 on the same (bf16-valued) input
+  // and output gradient, bit for bit; backward-data, the faster in bf16, stays bf16. The passes
+  // run in the op's order (backward-data hands its reordered bf16 gradient to backward-weights,
+  // which must not take it for its f32 kernel), x and gy in bf16 as a training step has them.
   if (!backend(Device::cpu).has_bf16()) {
     MESSAGE("this CPU has no AVX512-BF16: nothing runs in bf16");
     return;
@@ -144,12 +146,13 @@ TEST_CASE("bf16 forward and backward-weights over one or two input channels run 
     bf.bf16 = true;
     const Shape xs{2, ci, 5, 9, 7}, ws{16, ci, 3, 3, 3};
     Tensor x = uniform(xs, 111 + ci).to(DType::bf16), w = uniform(ws, 112 + ci);
-    Tensor gy = uniform({2, 16, 5, 9, 7}, 113 + ci), xf = x.to(DType::f32);
+    Tensor gy = uniform({2, 16, 5, 9, 7}, 113 + ci).to(DType::bf16);
     auto pass = [&](const Conv3dParams& p) {
+      const Tensor xin = p.bf16 ? x : x.to(DType::f32), gin = p.bf16 ? gy : gy.to(DType::f32);
       Tensor y = Tensor::empty(gy.shape()), gw = Tensor::empty(ws), gx = Tensor::empty(xs);
-      be.conv3d_forward(p.bf16 ? x : xf, w, Tensor(), y, p);
-      be.conv3d_backward_weights(p.bf16 ? x : xf, gy, gw, Tensor(), p);
-      be.conv3d_backward_data(gy, w, gx, p);
+      be.conv3d_forward(xin, w, Tensor(), y, p);
+      be.conv3d_backward_data(gin, w, gx, p);
+      be.conv3d_backward_weights(xin, gin, gw, Tensor(), p);
       return std::vector<std::vector<float>>{y.to_vector(), gw.to_vector(), gx.to_vector()};
     };
     const auto want = pass(f32), got = pass(bf);

@@ -48,10 +48,12 @@ std::string conv_key(const Shape& x, const Shape& w, const Shape& y, bool bias,
 
 // A bf16 forward or backward-weights pass over one or two input channels runs in f32: oneDNN
 // 2.6's AMX kernels fill their tiles with 32 channels a row, so one channel wastes most of each
-// product, and the f32 kernels take a quarter of the time (bench_conv3d 4 5 f32|bf16
-// 1,30,64,44,32: forward 7.6 / 37.0 ms, backward-weights 6.7 / 37.8 ms; at 4 channels f32's
-// backward-weights is already 2x slower). The models' first layer, on one silhouette channel,
-// is such a conv. Backward-data keeps bf16 (29.8 ms against f32's 77.4).
+// product, and the f32 kernels take a fifth of the time (an AMX Xeon, 2 threads, bench_conv3d 4
+// 5 f32|bf16 1,30,64,44,32: forward 7.6 / 37.0 ms, backward-weights 6.7 / 37.8 ms; with 2
+// channels 11.5 / 33.7 and 8.3 / 39.3; with 4, f32's backward-weights is already 2x slower
+// than bf16's). The models' first layer, on one silhouette channel, is such a conv. The input
+// is multiplied as it comes: the bf16 copy a training step keeps, or the f32 x of an inference.
+// Backward-data keeps bf16 (29.8 ms against f32's 77.4).
 constexpr int64_t kMaxF32Channels = 2;
 
 Conv3dParams as_run(const Shape& w, const Conv3dParams& p) {

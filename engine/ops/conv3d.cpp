@@ -46,7 +46,8 @@ Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv3d
   // backward-weights reads x: kept, or rebuilt by recompute_x; nothing when no weight gradient.
   // Under bf16 the kept x is a bf16 copy, which the forward multiplies too: the products see the
   // same bf16 values as from the f32 x (one rounding, the reorders' own), at half the memory;
-  // a recomputed x may come in bf16 too.
+  // a recomputed x may come in bf16 too. (A backend may run a pass in f32 where that is faster,
+  // as the CPU does over 1-2 input channels: it takes the bf16 values as they are.)
   const bool keep_x = (rw || rb) && !recompute_x && needs_grad({x, w, bias});
   if (keep_x && q.bf16) xc = bf16_copy(xc);  // shared with other readers of x
   Tensor y = Tensor::empty(ys, DType::f32, x.device());
@@ -69,7 +70,8 @@ Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv3d
     Tensor gc = g.contiguous(), gx, gw, gb;
     if (bits.defined()) {  // through the fused leaky_relu first
       // Under bf16 (no bias gradient, which sums in f32) the result is only ever multiplied in
-      // bf16: it is written in bf16 at once, rounded as the conv's reorders would round it.
+      // bf16 (or, in a backend's f32 pass, as the bf16 value it is): it is written in bf16 at
+      // once, rounded as the conv's reorders would round it.
       const bool half = q.bf16 && !rb;
       Tensor pre = !half && (owned || !g.is_contiguous())
                        ? gc
