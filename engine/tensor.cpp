@@ -4,6 +4,7 @@
 #include <cstring>
 #include <iomanip>
 #include <numeric>
+#include <optional>
 #include <ostream>
 
 #include "engine/autograd.h"
@@ -124,34 +125,44 @@ Tensor Tensor::detach() const {
 }
 
 // ---- views ----
-Tensor Tensor::view(const Shape& new_shape) const {
+namespace {
+// new_shape with its -1 (at most one) inferred from numel; throws naming `op` when it does not fit.
+Shape resolve_shape(const Shape& new_shape, const Shape& old, int64_t numel, const char* op) {
   Shape s = new_shape;
   int64_t infer = -1, known = 1;
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == -1) {
-      RM_CHECK(infer < 0, "view: more than one -1 in ", shape_str(new_shape));
+      RM_CHECK(infer < 0, op, ": more than one -1 in ", shape_str(new_shape));
       infer = int64_t(i);
     } else {
       known *= s[i];
     }
   }
   if (infer >= 0) {
-    RM_CHECK(known > 0 && numel() % known == 0, "view: cannot infer -1 in ", shape_str(new_shape),
-             " for ", numel(), " elements");
-    s[infer] = numel() / known;
+    RM_CHECK(known > 0 && numel % known == 0, op, ": cannot infer -1 in ", shape_str(new_shape),
+             " for ", numel, " elements");
+    s[infer] = numel / known;
   }
-  RM_CHECK(numel_of(s) == numel(), "view: shape ", shape_str(new_shape), " does not fit ",
-           shape_str(shape()), " (", numel(), " elements)");
-  RM_CHECK(is_contiguous(), "view: tensor ", shape_str(shape()),
-           " is not contiguous; use reshape() or contiguous()");
-  Tensor out = make_view(*this, s, contiguous_strides(s), offset());
+  RM_CHECK(numel_of(s) == numel, op, ": shape ", shape_str(new_shape), " does not fit ",
+           shape_str(old), " (", numel, " elements)");
+  return s;
+}
+}  // namespace
+
+Tensor Tensor::view(const Shape& new_shape) const {
+  const Shape s = resolve_shape(new_shape, shape(), numel(), "view");
+  std::optional<Shape> st = view_strides(shape(), strides(), s);
+  RM_CHECK(st, "view: tensor ", shape_str(shape()), " with strides ", shape_str(strides()),
+           " cannot be viewed as ", shape_str(s), " without a copy; use reshape()");
+  Tensor out = make_view(*this, s, *st, offset());
   Shape in_shape = shape();
   return record("view", out, {*this},
                 [in_shape](const Tensor& g) { return std::vector<Tensor>{g.reshape(in_shape)}; });
 }
 
 Tensor Tensor::reshape(const Shape& s) const {
-  return is_contiguous() ? view(s) : contiguous().view(s);
+  const Shape want = resolve_shape(s, shape(), numel(), "reshape");
+  return view_strides(shape(), strides(), want) ? view(want) : contiguous().view(want);
 }
 
 Tensor Tensor::flatten(int64_t start, int64_t end) const {

@@ -82,7 +82,8 @@ class Tensor {
   bool is_leaf() const;
 
   // Views (differentiable; share storage). contiguous() copies only when needed.
-  Tensor view(const Shape& shape) const;     // requires a contiguous tensor
+  // Strides permitting (engine/shape.h view_strides), else an error naming the shapes.
+  Tensor view(const Shape& shape) const;
   Tensor reshape(const Shape& shape) const;  // view when possible, otherwise a copy
   Tensor permute(const std::vector<int64_t>& dims) const;
   Tensor transpose(int64_t d0, int64_t d1) const;

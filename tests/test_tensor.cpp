@@ -50,6 +50,77 @@ TEST_CASE("views share storage and contiguous() copies only when needed") {
   CHECK(t.transpose(0, 2).reshape({24}).to_vector()[1] == 12.f);
 }
 
+// Every element of v as naive indexing of its logical shape reads it from storage.
+static std::vector<float> read_naively(const Tensor& v) {
+  const float* base = static_cast<const float*>(v.storage()->data());
+  std::vector<float> out;
+  Shape idx(v.dim(), 0);
+  for (int64_t i = 0; i < v.numel(); ++i) {
+    int64_t off = v.offset();
+    for (int64_t d = 0; d < v.dim(); ++d) off += idx[d] * v.strides()[d];
+    out.push_back(base[off]);
+    for (int64_t d = v.dim() - 1; d >= 0 && ++idx[d] == v.size(d); --d) idx[d] = 0;
+  }
+  return out;
+}
+
+TEST_CASE("view splits and merges dims that memory walks as one block, whatever the strides") {
+  Tensor t = Tensor::arange(2 * 4 * 5 * 3).reshape({2, 4, 5, 3});  // memory [N, H, W, C]
+  Tensor cl = t.permute({0, 3, 1, 2});  // logical [2, 3, 4, 5], channels innermost in memory
+  CHECK(cl.strides() == Shape{60, 1, 15, 3});
+  const std::vector<float> logical = cl.contiguous().to_vector();
+  // merging H and W (one block of stride 3) and splitting them differently
+  Tensor m = cl.view({2, 3, 20});
+  CHECK(m.storage() == t.storage());
+  CHECK(m.strides() == Shape{60, 1, 3});
+  CHECK(read_naively(m) == logical);
+  Tensor sp = m.view({2, 3, 2, 10});
+  CHECK(sp.strides() == Shape{60, 1, 30, 3});
+  CHECK(read_naively(sp) == logical);
+  CHECK(read_naively(cl.view({2, 1, 3, 20, 1})) == logical);
+  // N and C, or C and H, are not one block
+  CHECK_THROWS_WITH_AS(cl.view({6, 4, 5}), doctest::Contains("without a copy"), Error);
+  CHECK_THROWS_WITH_AS(cl.view({2, 60}), doctest::Contains("without a copy"), Error);
+  // reshape views where it can, copies where it cannot, same values either way
+  CHECK(cl.reshape({2, 3, 20}).storage() == t.storage());
+  Tensor r = cl.reshape({6, 4, 5});
+  CHECK(r.storage() != t.storage());
+  CHECK(r.to_vector() == logical);
+  CHECK(cl.reshape({2, 3, -1}).shape() == Shape{2, 3, 20});
+  // a broadcast dim cannot merge with its neighbour
+  Tensor e = Tensor::arange(3).reshape({1, 3}).expand({4, 3});
+  CHECK_THROWS_WITH_AS(e.view({12}), doctest::Contains("without a copy"), Error);
+  CHECK(e.reshape({12}).to_vector() == std::vector<float>{0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2});
+  // a narrowed view keeps its offset
+  Tensor n = cl.narrow(0, 1, 1).view({3, 20});
+  CHECK(n.offset() == 60);
+  CHECK(read_naively(n) == cl.narrow(0, 1, 1).contiguous().to_vector());
+  // gradients reach the base through a strided view
+  Tensor a = Tensor::arange(24).reshape({2, 4, 3}).set_requires_grad();
+  Tensor w = Tensor::arange(24).reshape({2, 3, 2, 2});
+  Tensor v = a.permute({0, 2, 1}).view({2, 3, 2, 2});
+  CHECK(v.strides() == Shape{12, 1, 6, 3});
+  sum(mul(v, w)).backward();
+  CHECK(a.grad().to_vector() == w.view({2, 3, 4}).permute({0, 2, 1}).contiguous().to_vector());
+}
+
+TEST_CASE("dense_order names the memory order of dense tensors only") {
+  using Order = std::vector<int64_t>;
+  Tensor t = Tensor::zeros({2, 3, 4, 5});
+  CHECK(*dense_order(t.shape(), t.strides()) == Order{0, 1, 2, 3});
+  Tensor cl = t.permute({0, 2, 3, 1});  // logical [2, 4, 5, 3], memory [2, 3, 4, 5]
+  CHECK(*dense_order(cl.shape(), cl.strides()) == Order{0, 3, 1, 2});
+  CHECK(strides_in_order(cl.shape(), {0, 3, 1, 2}) == cl.strides());
+  CHECK(strides_in_order(t.shape(), {0, 1, 2, 3}) == t.strides());
+  // size-1 dims follow the dim before them logically
+  Tensor u = cl.unsqueeze(2);  // [2, 4, 1, 5, 3]
+  CHECK(*dense_order(u.shape(), u.strides()) == Order{0, 4, 1, 2, 3});
+  CHECK(*dense_order({1, 3, 1}, {7, 1, 9}) == Order{0, 1, 2});
+  CHECK(!dense_order(t.narrow(1, 0, 2).shape(), t.narrow(1, 0, 2).strides()));  // gaps
+  Tensor e = Tensor::zeros({3, 1}).expand({3, 4});
+  CHECK(!dense_order(e.shape(), e.strides()));  // a broadcast dim
+}
+
 TEST_CASE("dtype conversion and copies") {
   Tensor f = Tensor::from_vector({0.f, 1.7f, 255.f}, {3});
   Tensor u = f.to(DType::u8);
