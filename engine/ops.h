@@ -104,9 +104,10 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool ta = false, bool tb = false
 // Under Precision::bf16 the kept x is a bf16 copy (bf16_copy), and recompute_x may return one.
 Tensor conv3d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(),
               const Conv3dParams& p = {}, std::function<Tensor()> recompute_x = {});
-// A detached, contiguous bf16 copy of x (round to nearest even, engine/math/bf16.h), one per
-// value of x: every caller gets the same copy while any holds it, so the convs and recompute
-// closures that keep one activation for bf16 products keep it once, at half its f32 size.
+// A detached bf16 copy of x in its layout when x is dense (else packed row-major), rounded to
+// nearest even (engine/math/bf16.h), one per value of x: every caller gets the same copy while
+// any holds it, so the convs and recompute closures that keep one activation for bf16 products
+// keep it once, at half its f32 size.
 Tensor bf16_copy(const Tensor& x);
 // What a conv's recompute_x closure should hold of a tensor x it rebuilds the conv's input from:
 // bf16_copy(x) when the conv will want its input in bf16 (Precision::bf16 and a weight gradient

@@ -10,6 +10,7 @@
 #include "engine/autograd.h"
 #include "engine/backend.h"
 #include "engine/error.h"
+#include "engine/ops/layout.h"
 
 namespace rmgait {
 
@@ -285,8 +286,9 @@ Tensor Tensor::to(Device d) const {
 
 Tensor Tensor::to(DType dt) const {
   if (dt == dtype()) return *this;
-  Tensor out = Tensor::empty(shape(), dt, device());
-  backend(device()).copy(*this, out);
+  const Order order = result_order(shape(), {this});  // a dense tensor keeps its layout
+  Tensor out = empty_in_order(shape(), order, dt, device());
+  backend(device()).copy(in_order(*this, order), kernel_view(out, order));
   return out;
 }
 

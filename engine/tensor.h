@@ -98,7 +98,7 @@ class Tensor {
 
   // Explicit conversions (not differentiable across dtypes; device copies are).
   Tensor to(Device device) const;
-  Tensor to(DType dtype) const;
+  Tensor to(DType dtype) const;  // a dense tensor keeps its memory layout
 
   // In-place writes outside autograd (optimizers, initialisers). Bump the storage version.
   void copy_(const Tensor& src) const;  // broadcasting copy into this (possibly strided) tensor

@@ -1,6 +1,7 @@
 // Tensor basics: factories, views sharing storage, contiguity, conversions, printing.
 #include <sstream>
 
+#include "engine/ops.h"
 #include "engine/profile.h"
 #include "engine/strided_view.h"
 #include "tests/test_util.h"
@@ -262,4 +263,51 @@ TEST_CASE("a kernel profile times each kernel while it lives, then steps aside")
   KernelProfile again(Device::cpu);  // the first one gave the backend back
   conv3d(x, w, Tensor(), p);
   CHECK(again[Kernel::conv3d_forward].calls == 1);
+}
+
+// A channels-last [2, 3, 4, 5] tensor (memory [N, H, W, C]) with the values of `plain`.
+static Tensor channels_last(const Tensor& plain) {
+  return plain.permute({0, 2, 3, 1}).contiguous().permute({0, 3, 1, 2});
+}
+
+TEST_CASE("elementwise results keep a channels-last operand's layout, values and gradients") {
+  const Tensor a0 = away_from_zero({2, 3, 4, 5}, 1), b0 = away_from_zero({2, 3, 4, 5}, 2);
+  const Tensor c0 = away_from_zero({1, 3, 1, 1}, 3);
+  const Shape cl_strides = channels_last(a0).strides();
+  REQUIRE(cl_strides == Shape{60, 1, 15, 3});
+  using Fn = std::function<Tensor(const Tensor&, const Tensor&)>;
+  const std::vector<std::pair<const char*, Fn>> cases = {
+      {"exp", [](auto& a, auto&) { return exp(a); }},
+      {"leaky_relu", [](auto& a, auto&) { return leaky_relu(a, 0.1f); }},
+      {"relu", [](auto& a, auto&) { return relu(a); }},
+      {"add scalar", [](auto& a, auto&) { return add(a, 2.f); }},
+      {"add", [](auto& a, auto& b) { return add(a, b); }},
+      {"mul", [](auto& a, auto& b) { return mul(a, b); }},
+      {"div, plain first operand", [](auto& a, auto& b) { return div(b.contiguous(), a); }},
+      {"mul by a broadcast channel scale", [&](auto& a, auto&) { return mul(a, c0); }},
+      {"maximum", [](auto& a, auto& b) { return maximum(a, b); }},
+      {"where", [](auto& a, auto& b) { return where(compare(BinaryOp::gt, a, b), a, b); }},
+  };
+  for (const auto& [name, f] : cases) {
+    CAPTURE(name);
+    Tensor ap = leaf(a0), bp = leaf(b0), ac = channels_last(a0), bc = channels_last(b0);
+    ac.set_requires_grad(true);
+    bc.set_requires_grad(true);
+    Tensor yp = f(ap, bp), yc = f(ac, bc);
+    CHECK(yc.strides() == cl_strides);
+    CHECK(yc.to_vector() == yp.to_vector());
+    Tensor w = away_from_zero({2, 3, 4, 5}, 4);
+    sum(mul(yp, w)).backward();
+    sum(mul(yc, w)).backward();
+    CHECK(ac.grad().to_vector() == ap.grad().to_vector());
+    if (bp.grad().defined()) CHECK(bc.grad().to_vector() == bp.grad().to_vector());
+  }
+  // conversions keep it too, and so do the bf16 copies the convs keep
+  Tensor h = channels_last(a0).to(DType::bf16);
+  CHECK(h.strides() == cl_strides);
+  CHECK(h.to(DType::f32).strides() == cl_strides);
+  CHECK(h.to(DType::f32).to_vector() == a0.to(DType::bf16).to(DType::f32).to_vector());
+  CHECK(bf16_copy(channels_last(a0)).strides() == cl_strides);
+  // a tensor that is not dense gives a plain result
+  CHECK(exp(channels_last(a0).narrow(2, 1, 2)).is_contiguous());
 }

@@ -33,7 +33,8 @@ std::string key_of(const Tensor& x) {
 Tensor bf16_copy(const Tensor& x) {
   RM_CHECK(x.dtype() == DType::f32 || x.dtype() == DType::bf16, "bf16_copy: got a ",
            dtype_name(x.dtype()), " tensor ", shape_str(x.shape()), "; expected f32 or bf16");
-  if (x.dtype() == DType::bf16) return x.detach().contiguous();  // already bf16
+  if (x.dtype() == DType::bf16)  // already bf16: as it is when dense, else packed
+    return dense_order(x.shape(), x.strides()) ? x.detach() : x.detach().contiguous();
   static Bf16Copies copies;
   const std::string key = key_of(x);
   {
@@ -42,7 +43,9 @@ Tensor bf16_copy(const Tensor& x) {
     if (it != copies.map.end())
       if (std::shared_ptr<TensorImpl> impl = it->second.lock()) return Tensor(impl);
   }
-  Tensor c = x.detach().contiguous().to(DType::bf16);
+  // A dense x keeps its layout (a channels-last activation gives a channels-last copy).
+  Tensor c =
+      (dense_order(x.shape(), x.strides()) ? x.detach() : x.detach().contiguous()).to(DType::bf16);
   std::lock_guard<std::mutex> lock(copies.mu);
   copies.map[key] = c.impl_ptr();
   if (copies.map.size() >= copies.sweep_at) {

@@ -4,6 +4,7 @@
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "engine/ops/layout.h"
 
 namespace rmgait {
 
@@ -13,15 +14,17 @@ const char* binary_name(BinaryOp op) {
   return binary_op_name(op);
 }
 
-// Forward only: out = op(a, b) with broadcasting.
+// Forward only: out = op(a, b) with broadcasting, in the operands' layout (engine/ops/layout.h).
 Tensor binary_raw(BinaryOp op, const Tensor& a, const Tensor& b) {
   const char* name = binary_name(op);
   check_dtype(a, DType::f32, name, "first operand");
   check_dtype(b, DType::f32, name, "second operand");
   check_same_device(a, b, name);
   Shape s = broadcast_shapes(a.shape(), b.shape(), name);
-  Tensor out = Tensor::empty(s, DType::f32, a.device());
-  backend(a.device()).binary(op, a.detach().expand(s), b.detach().expand(s), out);
+  Tensor ae = a.detach().expand(s), be = b.detach().expand(s);
+  const Order order = result_order(s, {&ae, &be});
+  Tensor out = empty_in_order(s, order, DType::f32, a.device());
+  backend(a.device()).binary(op, in_order(ae, order), in_order(be, order), kernel_view(out, order));
   return out;
 }
 
@@ -123,9 +126,11 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   check_same_device(cond, a, "where");
   Shape s =
       broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
-  Tensor out = Tensor::empty(s, DType::f32, a.device());
-  Tensor c = cond.detach().expand(s);
-  backend(a.device()).where(c, a.detach().expand(s), b.detach().expand(s), out);
+  Tensor c = cond.detach().expand(s), ae = a.detach().expand(s), be = b.detach().expand(s);
+  const Order order = result_order(s, {&ae, &be, &c});
+  Tensor out = empty_in_order(s, order, DType::f32, a.device());
+  backend(a.device())
+      .where(in_order(c, order), in_order(ae, order), in_order(be, order), kernel_view(out, order));
   Shape sa = a.shape(), sb = b.shape();
   return record("where", out, {a, b}, [c, sa, sb](const Tensor& g) {
     Tensor zero = Tensor::zeros({}, DType::f32, g.device());

@@ -3,6 +3,7 @@
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "engine/ops/layout.h"
 
 namespace rmgait {
 
@@ -10,30 +11,38 @@ namespace {
 
 // Autograd keeps only what the backward reads: the sign bits of relu / leaky_relu's output, the
 // output or the input of the others (engine/math/unary.h), nothing for the affine ones.
+// The result takes x's layout (engine/ops/layout.h): the kernels run on the views permuted
+// into it (xk, yk, gk), where all are contiguous, and the sign bits follow that order too.
 Tensor unary_op(UnaryOp op, const Tensor& x, float a = 0.f, float b = 0.f) {
   const char* name = unary_op_name(op);
   check_dtype(x, DType::f32, name);
-  Tensor xc = x.contiguous().detach();
-  Tensor y = Tensor::empty(x.shape(), DType::f32, x.device());
+  const Order order = result_order(x.shape(), {&x});
+  Tensor xk = in_order(x, order).contiguous();
+  Tensor y = empty_in_order(x.shape(), order, DType::f32, x.device());
+  Tensor yk = kernel_view(y, order);
   Backend& be = backend(x.device());
-  be.unary(op, xc, y, a, b);
+  be.unary(op, xk, yk, a, b);
   if (!needs_grad({x})) return y;
+  // g in the result's layout, contiguous as the kernel sees it (a copy only when it is not).
+  auto grad_view = [order](const Tensor& g) { return in_order(g, order).contiguous(); };
   if (op == UnaryOp::relu || (op == UnaryOp::leaky_relu && a >= 0.f)) {
     Tensor bits = Tensor::empty({(y.numel() + 7) / 8}, DType::u8, y.device());
-    be.sign_bits(y, bits);
+    be.sign_bits(yk, bits);
     const float slope = op == UnaryOp::relu ? 0.f : a;
-    return record(name, y, {x}, [bits, slope](const Tensor& g) {
-      Tensor gx = Tensor::empty(g.shape(), DType::f32, g.device());
-      backend(g.device()).leaky_relu_backward_bits(g.contiguous(), bits, gx, slope);
+    return record(name, y, {x}, [bits, slope, order, grad_view](const Tensor& g) {
+      Tensor gx = empty_in_order(g.shape(), order, DType::f32, g.device());
+      backend(g.device())
+          .leaky_relu_backward_bits(grad_view(g), bits, kernel_view(gx, order), slope);
       return std::vector<Tensor>{gx};
     });
   }
   const bool affine = op == UnaryOp::neg || op == UnaryOp::add_scalar ||
                       op == UnaryOp::mul_scalar || op == UnaryOp::rsub_scalar;
-  Tensor saved = affine ? Tensor() : unary_backward_reads_output(op, a) ? y.detach() : xc;
-  return record(name, y, {x}, [op, saved, a, b](const Tensor& g) {
-    Tensor gc = g.contiguous(), gx = Tensor::empty(g.shape(), DType::f32, g.device());
-    backend(g.device()).unary_backward(op, gc, saved.defined() ? saved : gc, gx, a, b);
+  Tensor saved = affine ? Tensor() : unary_backward_reads_output(op, a) ? yk : xk;
+  return record(name, y, {x}, [op, saved, a, b, order, grad_view](const Tensor& g) {
+    Tensor gk = grad_view(g), gx = empty_in_order(g.shape(), order, DType::f32, g.device());
+    backend(g.device())
+        .unary_backward(op, gk, saved.defined() ? saved : gk, kernel_view(gx, order), a, b);
     return std::vector<Tensor>{gx};
   });
 }
