@@ -311,3 +311,53 @@ TEST_CASE("elementwise results keep a channels-last operand's layout, values and
   // a tensor that is not dense gives a plain result
   CHECK(exp(channels_last(a0).narrow(2, 1, 2)).is_contiguous());
 }
+
+TEST_CASE("reductions of a channels-last tensor keep its layout, values and gradients") {
+  const Tensor x0 = distinct({2, 3, 4, 5}, 5);
+  struct Case {
+    const char* name;
+    std::function<Tensor(const Tensor&)> f;
+    Shape strides;  // of the channels-last result
+  };
+  const std::vector<Case> cases = {
+      {"sum over N", [](auto& x) { return sum(x, {0}); }, {1, 15, 3}},
+      {"sum over N, keepdim", [](auto& x) { return sum(x, {0}, true); }, {60, 1, 15, 3}},
+      {"sum over C", [](auto& x) { return sum(x, {1}); }, {20, 5, 1}},
+      {"sum over H, W",
+       [](auto& x) {
+         return sum(x, {2, 3});
+       },
+       {3, 1}},
+      {"max over H", [](auto& x) { return max(x, {2}); }, {15, 1, 3}},
+      {"min over W, keepdim", [](auto& x) { return min(x, {3}, true); }, {12, 1, 3, 3}},
+      {"mean over N, H",
+       [](auto& x) {
+         return mean(x, {0, 2});
+       },
+       {1, 3}},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    Tensor xp = leaf(x0), xc = channels_last(x0);
+    xc.set_requires_grad(true);
+    Tensor yp = c.f(xp), yc = c.f(xc);
+    CHECK(yc.shape() == yp.shape());
+    CHECK(yc.strides() == c.strides);
+    CHECK(yc.to_vector() == yp.to_vector());
+    Tensor w = distinct(yp.shape(), 6);
+    sum(mul(yp, w)).backward();
+    sum(mul(yc, w)).backward();
+    CHECK(xc.grad().to_vector() == xp.grad().to_vector());
+  }
+  CHECK(argmax(channels_last(x0), 1).to_vector() == argmax(x0, 1).to_vector());
+  // the RMFE pair's sum: [2, N, C, H, W] laid out [2, N, H, W, C], over the pair
+  Tensor pair = distinct({2, 2, 3, 4, 5}, 7).permute({0, 1, 3, 4, 2}).contiguous();
+  Tensor pc = pair.permute({0, 1, 4, 2, 3});
+  pc.set_requires_grad(true);
+  Tensor s = sum(pc, {0});
+  CHECK(s.strides() == Shape{60, 1, 15, 3});
+  CHECK(s.to_vector() == sum(pc.contiguous(), {0}).to_vector());
+  sum(mul(s, distinct(s.shape(), 8))).backward();
+  CHECK(pc.grad().to_vector() ==
+        distinct(s.shape(), 8).unsqueeze(0).expand(pc.shape()).contiguous().to_vector());
+}
