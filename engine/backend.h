@@ -57,6 +57,23 @@ class Backend {
   virtual void* native_stream() { return nullptr; }
   // Whether conv3d and matmul can multiply in bf16 in hardware (engine/precision.h).
   virtual bool has_bf16() const = 0;
+  // Memory layouts (engine/ops/layout.h). A backend whose kernels write some conv's output or
+  // input gradient faster in another memory order than row-major names that order (dims
+  // outermost first; empty: row-major) for the conv of shapes x, w -> y; takes_dense_layouts()
+  // says that its conv3d kernels take dense tensors in any order, and its max_pool3d kernels
+  // channels-last ones (output and input gradient channels-last too) as well as row-major. The
+  // CPU's bf16 conv kernels write channels-last ({0, 2, 3, 4, 1}).
+  virtual std::vector<int64_t> conv3d_output_order(const Shape& x, const Shape& w, const Shape& y,
+                                                   bool bias, const Conv3dParams& p) {
+    (void)x, (void)w, (void)y, (void)bias, (void)p;
+    return {};
+  }
+  virtual std::vector<int64_t> conv3d_grad_input_order(const Shape& x, const Shape& w,
+                                                       const Shape& y, const Conv3dParams& p) {
+    (void)x, (void)w, (void)y, (void)p;
+    return {};
+  }
+  virtual bool takes_dense_layouts() const { return false; }
   // Device memory of a device backend, in bytes: the most held by tensors at once since the last
   // reset_peak_memory() and what the allocator took from the driver (its cache included). The
   // CPU reports its memory through cpu_memory_stats() (engine/storage.h) instead.

@@ -334,3 +334,61 @@ TEST_CASE("bf16_copy: one copy per value of a tensor, a new one after an in-plac
                        doctest::Contains("bf16_copy: got a i64 tensor [2]; expected f32 or bf16"),
                        Error);
 }
+
+TEST_CASE("convs and pooling take channels-last tensors and give what row-major ones give") {
+  // engine/ops/layout.h: the CPU's bf16 conv kernels write channels-last, so under bf16 a conv's
+  // output and input gradient come so, and the next conv, pooling and the elementwise ops take
+  // them as they lie. Row-major and channels-last inputs give the same values and gradients,
+  // bit for bit, in f32 and (where the CPU has it) bf16.
+  const Shape xs{2, 16, 4, 8, 6};
+  const Tensor x0 = uniform(xs, 301), w1 = uniform({32, 16, 3, 3, 3}, 302, -0.2f, 0.2f),
+               w2 = uniform({16, 32, 3, 3, 3}, 303, -0.2f, 0.2f);
+  const Tensor mask = Tensor::from_vector({1.f, 0.5f}, {2, 1, 1, 1, 1, 1});
+  std::vector<Precision> precisions{Precision::f32};
+  if (backend(Device::cpu).has_bf16()) precisions.push_back(Precision::bf16);
+  for (Precision prec : precisions) {
+    CAPTURE(precision_name(prec));
+    PrecisionGuard guard(prec);
+    Conv3dParams p{{1, 1, 1}, {1, 1, 1}};
+    p.leaky_relu = true;
+    p.negative_slope = 0.01f;
+    Shape y1_strides;
+    // conv -> a masked pair through a second conv, summed -> pooling -> a weighted sum
+    auto run = [&](const Tensor& xin) {
+      Tensor x = xin, a = leaf(w1), b = leaf(w2);
+      x.set_requires_grad(true);
+      Tensor y1 = conv3d(x, a, Tensor(), p);
+      y1_strides = y1.strides();
+      Tensor pair = mul(y1.unsqueeze(0), mask).view({4, 32, 4, 8, 6});
+      Tensor y2 = conv3d(pair, b, Tensor(), p);
+      Tensor s = sum(y2.view({2, 2, 16, 4, 8, 6}), {0});
+      Tensor z = max_pool3d(s, {{1, 2, 2}, {1, 2, 2}, {0, 0, 0}});
+      sum(mul(z, uniform(z.shape(), 304))).backward();
+      return std::vector<std::vector<float>>{z.to_vector(), x.grad().to_vector(),
+                                             a.grad().to_vector(), b.grad().to_vector()};
+    };
+    const auto plain = run(x0.clone());
+    const Shape plain_strides = y1_strides;
+    const auto cl = run(x0.permute({0, 2, 3, 4, 1}).contiguous().permute({0, 4, 1, 2, 3}));
+    CHECK(plain_strides == y1_strides);  // the output's layout is the conv's, not the input's
+    if (prec == Precision::f32) CHECK(y1_strides == contiguous_strides({2, 32, 4, 8, 6}));
+    if (prec == Precision::bf16 && cpu_has_flag("amx_bf16"))  // oneDNN 2.6's AMX kernels
+      CHECK(y1_strides == strides_in_order({2, 32, 4, 8, 6}, {0, 2, 3, 4, 1}));
+    for (size_t i = 0; i < plain.size(); ++i) {
+      CAPTURE(i);
+      CHECK(cl[i] == plain[i]);
+    }
+  }
+  // pooling alone: a channels-last input gives a channels-last output and gradient
+  Tensor x = uniform(xs, 305).permute({0, 2, 3, 4, 1}).contiguous().permute({0, 4, 1, 2, 3});
+  x.set_requires_grad(true);
+  Tensor xp = leaf(x);
+  const Pool3dParams pool{{2, 3, 2}, {1, 2, 2}, {1, 1, 0}};
+  Tensor y = max_pool3d(x, pool), yp = max_pool3d(xp, pool);
+  CHECK(y.strides() == strides_in_order(y.shape(), {0, 2, 3, 4, 1}));
+  CHECK(y.to_vector() == yp.to_vector());
+  Tensor g = uniform(y.shape(), 306);
+  sum(mul(y, g)).backward();
+  sum(mul(yp, g)).backward();
+  CHECK(x.grad().to_vector() == xp.grad().to_vector());
+}

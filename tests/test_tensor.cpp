@@ -310,6 +310,28 @@ TEST_CASE("elementwise results keep a channels-last operand's layout, values and
   CHECK(bf16_copy(channels_last(a0)).strides() == cl_strides);
   // a tensor that is not dense gives a plain result
   CHECK(exp(channels_last(a0).narrow(2, 1, 2)).is_contiguous());
+  // expanded over a new leading dim (ReverseMask's pair, [2, N, C, H, W] by [2, 1, 1, 1, 1]):
+  // the new dim goes outermost, and the pair views as a channels-last batch of 2 N
+  Tensor pair =
+      mul(channels_last(a0).unsqueeze(0), Tensor::from_vector({2.f, 3.f}, {2, 1, 1, 1, 1}));
+  Tensor batch = pair.view({4, 3, 4, 5});
+  CHECK(batch.strides() == Shape{60, 1, 15, 3});
+  CHECK(batch.to_vector() == mul(a0.unsqueeze(0), Tensor::from_vector({2.f, 3.f}, {2, 1, 1, 1, 1}))
+                                 .view({4, 3, 4, 5})
+                                 .to_vector());
+  // cat of channels-last tensors is channels-last (each copied into its slice as it lies)
+  Tensor ca = channels_last(a0), cb = channels_last(b0);
+  ca.set_requires_grad(true);
+  Tensor joined = cat({ca, cb}, 2);
+  CHECK(joined.strides() == strides_in_order({2, 3, 8, 5}, {0, 2, 3, 1}));
+  CHECK(joined.to_vector() == cat({a0, b0}, 2).to_vector());
+  sum(mul(joined, distinct({2, 3, 8, 5}, 9))).backward();
+  CHECK(ca.grad().to_vector() ==
+        distinct({2, 3, 8, 5}, 9).narrow(2, 0, 4).contiguous().to_vector());
+  CHECK(cat({ca, b0}, 2).is_contiguous());  // layouts that differ: row-major
+  // a row-major operand broadcast over a middle dim sets no order
+  CHECK(mul(Tensor::ones({2, 1, 4, 5}), a0).is_contiguous());
+  CHECK(mul(Tensor::ones({2, 1, 4, 5}).expand({2, 3, 4, 5}), a0).is_contiguous());
 }
 
 TEST_CASE("reductions of a channels-last tensor keep its layout, values and gradients") {

@@ -9,6 +9,9 @@
 // the form engine/cpu/conv3d_winograd.h names run there instead; whatever the algorithm, bf16
 // backward-weights of the form engine/cpu/conv3d_bf16_weights.h names runs over frame stacks.
 // bf16 forward and backward-weights passes over one or two input channels run in f32 (as_run).
+// Tensors may come in any dense layout (wrap_plain describes them as they lie); under bf16 the op
+// allocates outputs and input gradients channels-last (conv3d_output_order), the layout the
+// bf16 kernels write, so no reorder runs there.
 #include "engine/cpu/conv3d_bf16_weights.h"
 #include "engine/cpu/conv3d_cache.h"
 #include "engine/cpu/conv3d_winograd.h"
@@ -62,6 +65,11 @@ Conv3dParams as_run(const Shape& w, const Conv3dParams& p) {
   return q;
 }
 
+// The Winograd kernels read row-major tensors only.
+Tensor packed(const Tensor& t) {
+  return t.is_contiguous() ? t : t.contiguous();
+}
+
 memory::desc any_desc(const Shape& s, bool bf16 = false) {
   return memory::desc(to_dims(s), bf16 ? memory::data_type::bf16 : memory::data_type::f32,
                       tag::any);
@@ -100,10 +108,21 @@ Fwd& forward_entry(const Shape& x, const Shape& w, const Shape& y, bool bias,
 
 }  // namespace
 
+// Under bf16 every conv's output is channels-last, the layout the bf16 kernels write: where a
+// pass runs in f32 (as_run) or oneDNN picks a blocked layout, the reorder out of it costs the
+// same into channels-last as into row-major, and the neighbouring bf16 convs then read and
+// write their tensors as they lie.
+std::vector<int64_t> CpuBackend::conv3d_output_order(const Shape& x, const Shape& w, const Shape& y,
+                                                     bool bias, const Conv3dParams& p) {
+  (void)x, (void)w, (void)bias;
+  if (!p.bf16 || y.size() != 5) return {};  // f32: blocked layouts, or Winograd's row-major
+  return {0, 2, 3, 4, 1};
+}
+
 void CpuBackend::conv3d_forward(const Tensor& x, const Tensor& w, const Tensor& bias,
                                 const Tensor& y, const Conv3dParams& params) {
   const Conv3dParams p = as_run(w.shape(), params);
-  if (winograd_conv3d_forward(x, w, bias, y, p)) return;
+  if (p.winograd && y.is_contiguous() && winograd_conv3d_forward(packed(x), w, bias, y, p)) return;
   DNNL_CHECK("conv3d_forward", shapes3(x, w, y), {
     Fwd& e = forward_entry(x.shape(), w.shape(), y.shape(), bias.defined(), p);
     std::lock_guard<std::mutex> lock(*e.weights.mu);
@@ -168,37 +187,48 @@ struct BwdWeights {
 
 }  // namespace
 
+namespace {
+BwdData& bwd_data_entry(const Shape& xs, const Shape& ws, const Shape& ys, const Conv3dParams& p) {
+  static PrimitiveCache<BwdData> cache;
+  Conv3dParams q = p;
+  q.leaky_relu = false;  // the backward passes are those of the conv itself
+  return cache.get(conv_key(xs, ws, ys, false, q), [&] {
+    ConvGeometry g = geometry(xs, ws, ys, p);
+    BwdData b;
+    memory::dims flip_l, flip_r;  // the forward form's padding: K-1-pad
+    b.as_forward = true;
+    for (int i = 0; i < 3; ++i) {
+      flip_l.push_back(ws[2 + i] - 1 - g.pad_l[size_t(i)]);
+      flip_r.push_back(ws[2 + i] - 1 - g.pad_r[size_t(i)]);
+      b.as_forward = b.as_forward && p.stride[i] == 1 && flip_l.back() >= 0 && flip_r.back() >= 0;
+    }
+    if (b.as_forward) {
+      Shape wts = {ws[1], ws[0], ws[2], ws[3], ws[4]};
+      b.fpd = conv_forward_pd(any_desc(ys, p.bf16), any_desc(wts, p.bf16), memory::desc(),
+                              any_desc(xs), g.strides, flip_l, flip_r);
+      b.fprim = dnnl::convolution_forward(b.fpd);
+      return b;
+    }
+    Fwd& f = forward_entry(xs, ws, ys, false, q);
+    b.pd = conv_backward_data_pd(any_desc(xs), any_desc(ws, p.bf16), any_desc(ys, p.bf16),
+                                 g.strides, g.pad_l, g.pad_r, f.pd);
+    b.prim = dnnl::convolution_backward_data(b.pd);
+    return b;
+  });
+}
+}  // namespace
+
+std::vector<int64_t> CpuBackend::conv3d_grad_input_order(const Shape& x, const Shape& w,
+                                                         const Shape& y, const Conv3dParams& p) {
+  return conv3d_output_order(y, w, x, false, p);  // as the forward's output, for the same reason
+}
+
 void CpuBackend::conv3d_backward_data(const Tensor& gy, const Tensor& w, const Tensor& gx,
                                       const Conv3dParams& p) {
-  if (winograd_conv3d_backward_data(gy, w, gx, p)) return;
-  static PrimitiveCache<BwdData> cache;
+  if (p.winograd && gx.is_contiguous() && winograd_conv3d_backward_data(packed(gy), w, gx, p))
+    return;
   DNNL_CHECK("conv3d_backward_data", shapes3(gy, w, gx), {
-    const Shape &xs = gx.shape(), &ws = w.shape(), &ys = gy.shape();
-    Conv3dParams q = p;
-    q.leaky_relu = false;  // the backward passes are those of the conv itself
-    BwdData& e = cache.get(conv_key(xs, ws, ys, false, q), [&] {
-      ConvGeometry g = geometry(xs, ws, ys, p);
-      BwdData b;
-      memory::dims flip_l, flip_r;  // the forward form's padding: K-1-pad
-      b.as_forward = true;
-      for (int i = 0; i < 3; ++i) {
-        flip_l.push_back(ws[2 + i] - 1 - g.pad_l[size_t(i)]);
-        flip_r.push_back(ws[2 + i] - 1 - g.pad_r[size_t(i)]);
-        b.as_forward = b.as_forward && p.stride[i] == 1 && flip_l.back() >= 0 && flip_r.back() >= 0;
-      }
-      if (b.as_forward) {
-        Shape wts = {ws[1], ws[0], ws[2], ws[3], ws[4]};
-        b.fpd = conv_forward_pd(any_desc(ys, p.bf16), any_desc(wts, p.bf16), memory::desc(),
-                                any_desc(xs), g.strides, flip_l, flip_r);
-        b.fprim = dnnl::convolution_forward(b.fpd);
-        return b;
-      }
-      Fwd& f = forward_entry(xs, ws, ys, false, q);
-      b.pd = conv_backward_data_pd(any_desc(xs), any_desc(ws, p.bf16), any_desc(ys, p.bf16),
-                                   g.strides, g.pad_l, g.pad_r, f.pd);
-      b.prim = dnnl::convolution_backward_data(b.pd);
-      return b;
-    });
+    BwdData& e = bwd_data_entry(gx.shape(), w.shape(), gy.shape(), p);
     std::lock_guard<std::mutex> lock(*e.weights.mu);
     Tensor s1;
     memory gym = to_layout(wrap_plain(gy), e.gy_desc(), s1);
@@ -220,7 +250,7 @@ void CpuBackend::conv3d_backward_data(const Tensor& gy, const Tensor& w, const T
 void CpuBackend::conv3d_backward_weights(const Tensor& x, const Tensor& gy, const Tensor& gw,
                                          const Tensor& gbias, const Conv3dParams& params) {
   const Conv3dParams p = as_run(gw.shape(), params);
-  if (winograd_conv3d_backward_weights(x, gy, gw, gbias, p)) return;
+  if (p.winograd && winograd_conv3d_backward_weights(packed(x), packed(gy), gw, gbias, p)) return;
   if (bf16_conv3d_backward_weights(x, gy, gw, gbias, p)) return;
   static PrimitiveCache<BwdWeights> cache;
   DNNL_CHECK("conv3d_backward_weights", shapes3(x, gy, gw), {

@@ -1,6 +1,8 @@
 #include "engine/cpu/conv3d_bf16_weights.h"
 
+#include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "engine/cpu/conv3d_cache.h"
 #include "engine/cpu/dnnl_context.h"
@@ -56,6 +58,33 @@ void stack_frames_bf16(const In* x, int64_t i0, int64_t samples, const Frames& g
       for (int64_t j = j0; j < j1; ++j)
         for (int64_t c = c0; c < c0 + kTile; ++c)
           dst[j * row + c] = bf16_bits_from_float(float(src[c * channel_stride + j]));
+  }
+}
+
+// The same stacks from channels-last x (memory [n, t, hw, ci]): each pixel's ci values copied as
+// one row.
+template <class In>
+void stack_frames_bf16_cl(const In* x, int64_t i0, int64_t samples, const Frames& g,
+                          uint16_t* out) {
+  const int64_t row = g.kt * g.ci, blocks = samples * g.to * g.kt;
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t dt = b % g.kt, f = b / g.kt % g.to, i = b / (g.kt * g.to);
+    uint16_t* dst = out + (i * g.to + f) * g.hw * row + dt * g.ci;  // pixel j at j * row
+    const int64_t s = f + dt - g.pt;
+    if (s < 0 || s >= g.t) {
+      for (int64_t j = 0; j < g.hw; ++j) std::fill_n(dst + j * row, g.ci, uint16_t(0));
+      continue;
+    }
+    const In* src = x + ((i0 + i) * g.t + s) * g.hw * g.ci;
+    for (int64_t j = 0; j < g.hw; ++j) {
+      if constexpr (std::is_same_v<In, BFloat16>) {
+        std::memcpy(dst + j * row, src + j * g.ci, size_t(g.ci) * sizeof(uint16_t));
+      } else {
+        for (int64_t c = 0; c < g.ci; ++c)
+          dst[j * row + c] = bf16_bits_from_float(float(src[j * g.ci + c]));
+      }
+    }
   }
 }
 
@@ -115,11 +144,18 @@ bool bf16_conv3d_backward_weights(const Tensor& x, const Tensor& gy, const Tenso
     Tensor xs = scratch_for(e->pd.src_desc());
     auto* stacks = static_cast<uint16_t*>(xs.raw_data());
     Tensor gwp = Tensor::empty({g.co, g.kt * g.ci, 3, 3}), part;
+    // x row-major or channels-last; in any other layout, packed first
+    const Shape cl_strides = strides_in_order(x.shape(), {0, 2, 3, 4, 1});
+    bool cl = !x.is_contiguous();
+    for (int64_t d = 0; d < 5; ++d) cl = cl && (x.size(d) == 1 || x.strides()[d] == cl_strides[d]);
+    const Tensor xp = cl || x.is_contiguous() ? x : x.contiguous();
     for (int64_t i = 0; i < g.n; i += group) {
-      if (x.dtype() == DType::bf16)
-        stack_frames_bf16(x.data<BFloat16>(), i, group, g, stacks);
+      if (xp.dtype() == DType::bf16)
+        cl ? stack_frames_bf16_cl(xp.data<BFloat16>(), i, group, g, stacks)
+           : stack_frames_bf16(xp.data<BFloat16>(), i, group, g, stacks);
       else
-        stack_frames_bf16(x.data<float>(), i, group, g, stacks);
+        cl ? stack_frames_bf16_cl(xp.data<float>(), i, group, g, stacks)
+           : stack_frames_bf16(xp.data<float>(), i, group, g, stacks);
       if (i > 0 && !part.defined()) part = Tensor::empty(gwp.shape());
       into_plain(e->pd.diff_weights_desc(), i == 0 ? gwp : part, [&](memory& gwm) {
         memory src = wrap(e->pd.src_desc(), xs);

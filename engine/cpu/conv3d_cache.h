@@ -54,7 +54,7 @@ inline std::string shapes3(const Tensor& a, const Tensor& b, const Tensor& c) {
 // Runs `compute(out_mem)` then moves the result into the plain tensor `out`.
 template <class F>
 void into_plain(const dnnl::memory::desc& chosen, const Tensor& out, F compute) {
-  dnnl::memory plain = wrap(plain_desc(out.shape()), out);
+  dnnl::memory plain = wrap_plain(out);  // out as laid out (a dense order, engine/ops/layout.h)
   if (chosen == plain.get_desc()) {
     compute(plain);
     return;

@@ -28,17 +28,36 @@ void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
     });
     return;
   }
+  // Walk the destination in its memory order (dims by its strides, outermost first), so that a
+  // narrowed or channels-last destination gets long rows and merged dims.
+  // (Dims of size 1 are left out: they move nothing.)
+  std::vector<int64_t> order;
+  for (int64_t d = 0; d < dst.dim(); ++d)
+    if (dst.size(d) != 1) order.push_back(d);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    return dst.strides()[size_t(a)] > dst.strides()[size_t(b)];
+  });
+  auto permuted = [&](const Tensor& t) {
+    Shape shape, strides;
+    for (int64_t d : order) shape.push_back(t.size(d)), strides.push_back(t.strides()[size_t(d)]);
+    return make_view(t, shape, strides, t.offset());
+  };
+  const Tensor from = permuted(src), to = permuted(dst);
   dispatch(src.dtype(), [&](auto s) {
     dispatch(dst.dtype(), [&](auto d) {
       using S = decltype(s);
       using D = decltype(d);
       const S* sp = static_cast<const S*>(src.storage()->data());
       D* dp = static_cast<D*>(dst.storage()->data());
-      for_each_row(strided_view<2>(src.shape(), {&src, &dst}),
+      for_each_row(strided_view<2>(from.shape(), {&from, &to}),
                    [&](int64_t, auto offs, int64_t len, auto inner) {
                      const S* a = sp + offs[0];
                      D* b = dp + offs[1];
-                     for (int64_t i = 0; i < len; ++i) b[i * inner[1]] = D(a[i * inner[0]]);
+                     if (inner[0] == 1 && inner[1] == 1) {  // rows of both (a vectorised loop)
+                       for (int64_t i = 0; i < len; ++i) b[i] = D(a[i]);
+                     } else {
+                       for (int64_t i = 0; i < len; ++i) b[i * inner[1]] = D(a[i * inner[0]]);
+                     }
                    });
     });
   });

@@ -9,6 +9,11 @@ class CpuBackend final : public Backend {
  public:
   Device device() const override { return Device::cpu; }
   bool has_bf16() const override;
+  std::vector<int64_t> conv3d_output_order(const Shape& x, const Shape& w, const Shape& y,
+                                           bool bias, const Conv3dParams& p) override;
+  std::vector<int64_t> conv3d_grad_input_order(const Shape& x, const Shape& w, const Shape& y,
+                                               const Conv3dParams& p) override;
+  bool takes_dense_layouts() const override { return true; }
 #define RMGAIT_KERNEL(name, ret, params, args) ret name params override;
 #include "engine/kernels.def"
 #undef RMGAIT_KERNEL

@@ -50,10 +50,15 @@ memory wrap(const memory::desc& md, const Tensor& t) {
 memory wrap_plain(const Tensor& t) {
   RM_CHECK(t.dtype() == DType::f32 || t.dtype() == DType::bf16, "oneDNN: a ", dtype_name(t.dtype()),
            " tensor ", shape_str(t.shape()), " where f32 or bf16 was expected");
-  RM_CHECK(t.is_contiguous(), "oneDNN: a strided tensor ", shape_str(t.shape()),
-           " where a contiguous one was expected");
   const auto type = t.dtype() == DType::bf16 ? memory::data_type::bf16 : memory::data_type::f32;
-  return wrap(memory::desc(to_dims(t.shape()), type, plain_tag(t.dim())), t);
+  if (t.is_contiguous()) return wrap(memory::desc(to_dims(t.shape()), type, plain_tag(t.dim())), t);
+  // Dense in another order (channels-last): its strides, with those of size-1 dims rebuilt as
+  // oneDNN's tags give them, so that it compares equal to the layout of the same order.
+  const std::optional<std::vector<int64_t>> order = dense_order(t.shape(), t.strides());
+  RM_CHECK(order, "oneDNN: a strided tensor ", shape_str(t.shape()), " (strides ",
+           shape_str(t.strides()), ") where a dense one was expected");
+  return wrap(memory::desc(to_dims(t.shape()), type, to_dims(strides_in_order(t.shape(), *order))),
+              t);
 }
 
 void reorder_into(const memory& src, const memory& dst) {

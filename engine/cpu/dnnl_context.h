@@ -23,7 +23,8 @@ dnnl::memory::dims to_dims(const Shape& s);
 // Plain row-major tag for 1-d to 5-d tensors (a, ab, abc, abcd, abcde).
 dnnl::memory::format_tag plain_tag(int64_t ndim);
 dnnl::memory::desc plain_desc(const Shape& s);
-// A dnnl::memory over a contiguous f32 or bf16 tensor in its plain layout (no copy).
+// A dnnl::memory over a dense f32 or bf16 tensor (no copy): row-major when contiguous, else in
+// its memory order (a channels-last tensor as oneDNN's acdeb).
 dnnl::memory wrap_plain(const Tensor& t);
 // A dnnl::memory over a tensor's data in the given layout (no copy).
 dnnl::memory wrap(const dnnl::memory::desc& md, const Tensor& t);

@@ -44,10 +44,11 @@ RM_HD I pool_split(I i, const int64_t d64[3], I c[3]) {
   return i / plane;
 }
 
-// In-plane index of the first maximum of output o's window over the input plane xr; -1 when
-// the window holds no number greater than -inf.
+// In-plane index of the first maximum of output o's window over the input plane xr (element xi
+// at xr[xi * step]: step 1 for a row-major plane, C for a channel of a channels-last one); -1
+// when the window holds no number greater than -inf.
 template <class I>
-RM_HD I pool_first_argmax(const float* xr, const PoolGeom& g, const I o[3]) {
+RM_HD I pool_first_argmax(const float* xr, const PoolGeom& g, const I o[3], I step = 1) {
   float best = -INFINITY;
   I best_i = -1;
   for (I kt = 0; kt < I(g.k[0]); ++kt) {
@@ -60,7 +61,8 @@ RM_HD I pool_first_argmax(const float* xr, const PoolGeom& g, const I o[3]) {
         I w = o[2] * I(g.s[2]) - I(g.pad[2]) + kw;
         if (w < 0 || w >= I(g.in[2])) continue;
         I xi = (t * I(g.in[1]) + h) * I(g.in[2]) + w;
-        if (xr[xi] > best) best = xr[xi], best_i = xi;  // strict: the first maximum stays
+        const float v = xr[xi * step];
+        if (v > best) best = v, best_i = xi;  // strict: the first maximum stays
       }
     }
   }

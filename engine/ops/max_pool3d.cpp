@@ -2,6 +2,7 @@
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "engine/ops/layout.h"
 
 namespace rmgait {
 
@@ -19,17 +20,21 @@ Tensor max_pool3d(const Tensor& x, const Pool3dParams& p) {
     RM_CHECK(span >= 0, "max_pool3d: kernel larger than padded input ", shape_str(x.shape()));
     ys[2 + i] = span / p.stride[i] + 1;
   }
-  Tensor xc = x.contiguous().detach();
-  Tensor y = Tensor::empty(ys, DType::f32, x.device());
+  // A channels-last x stays so where the backend takes it (engine/backend.h), and so does y.
+  Backend& be = backend(x.device());
+  Order order = be.takes_dense_layouts() ? result_order(x.shape(), {&x}) : Order();
+  if (order != Order{0, 2, 3, 4, 1}) order.clear();
+  Tensor xc = order.empty() ? x.contiguous().detach() : x.detach();
+  Tensor y = empty_in_order(ys, order, DType::f32, x.device());
   bool training = needs_grad({x});
-  Tensor state = backend(x.device()).max_pool3d_forward(xc, y, p, training);
+  Tensor state = be.max_pool3d_forward(xc, y, p, training);
   if (!training) return y;
   // a backend that keeps its own state (the CPU's argmax) needs neither x nor y in backward
   Tensor x_kept = state.defined() ? Tensor() : xc, y_kept = state.defined() ? Tensor() : y.detach();
   Shape in_shape = x.shape();
-  return record("max_pool3d", y, {x}, [x_kept, y_kept, state, p, in_shape](const Tensor& g) {
-    Tensor gx = Tensor::empty(in_shape, DType::f32, g.device());
-    backend(g.device()).max_pool3d_backward(g.contiguous(), x_kept, y_kept, state, gx, p);
+  return record("max_pool3d", y, {x}, [x_kept, y_kept, state, p, in_shape, order](const Tensor& g) {
+    Tensor gx = empty_in_order(in_shape, order, DType::f32, g.device());
+    backend(g.device()).max_pool3d_backward(as_order(g, order), x_kept, y_kept, state, gx, p);
     return std::vector<Tensor>{gx};
   });
 }

@@ -2,6 +2,7 @@
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/ops.h"
+#include "engine/ops/layout.h"
 
 namespace rmgait {
 
@@ -21,7 +22,12 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
                " differs from tensor 0 ", shape_str(first.shape()), " outside dim ", dim);
     s[dim] += x.size(dim);
   }
-  Tensor out = Tensor::empty(s, first.dtype(), first.device());
+  // inputs that share one dense memory order (channels-last activations) give a result in it
+  Order order = result_order(first.shape(), {&first});
+  for (const Tensor& x : xs)
+    if (!order.empty() && dense_order(x.shape(), x.strides()) != std::optional<Order>(order))
+      order.clear();
+  Tensor out = empty_in_order(s, order, first.dtype(), first.device());
   std::vector<int64_t> sizes;
   int64_t off = 0;
   for (const Tensor& x : xs) {
