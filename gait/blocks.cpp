@@ -47,10 +47,22 @@ Tensor GLConv::forward(const Tensor& x) {
 
 // The local conv on s equal strips at once: the strips become batch entries
 // [s N, C, T, H / s, W] (each padded on its own, as separate convs would be), one conv, then back.
-// The strip batch is rebuilt from x for the weight gradient instead of being kept.
+// The strip batch is rebuilt from x for the weight gradient instead of being kept. The copies
+// keep the layout they are given: channels-last activations (the CPU's bf16 convs write them)
+// give channels-last strips, moved as whole rows of channels instead of transposed.
 Tensor GLConv::local_strips(const Tensor& x, int64_t s) {
   const int64_t n = x.size(0), c = x.size(1), t = x.size(2), hs = x.size(3) / s, w = x.size(4);
+  auto channels_last = [](const Tensor& v) {
+    return !v.is_contiguous() && v.permute({0, 2, 3, 4, 1}).is_contiguous();
+  };
   auto to_strips = [=](const Tensor& v) {
+    if (channels_last(v))  // [n, t, H, w, c] -> [s, n, t, hs, w, c], back to [s n, c, t, hs, w]
+      return v.permute({0, 2, 3, 4, 1})
+          .view({n, t, s, hs, w, c})
+          .permute({2, 0, 1, 3, 4, 5})
+          .contiguous()
+          .view({s * n, t, hs, w, c})
+          .permute({0, 4, 1, 2, 3});
     return v.view({n, c, t, s, hs, w})
         .permute({3, 0, 1, 2, 4, 5})
         .contiguous()
@@ -62,11 +74,18 @@ Tensor GLConv::local_strips(const Tensor& x, int64_t s) {
   Tensor xk = conv_rebuild_source(x, conv.weight);
   Tensor y =
       conv.forward_leaky_relu(to_strips(x), 0.01f, [xk, to_strips] { return to_strips(xk); });
-  const int64_t co = y.size(1), ty = y.size(2), wy = y.size(4);
-  return y.view({s, n, co, ty, y.size(3), wy})
+  const int64_t co = y.size(1), ty = y.size(2), hy = y.size(3), wy = y.size(4);
+  if (channels_last(y))  // [s n, ty, hy, wy, co] -> [n, ty, s, hy, wy, co] -> [n, co, ty, s hy, wy]
+    return y.permute({0, 2, 3, 4, 1})
+        .view({s, n, ty, hy, wy, co})
+        .permute({1, 2, 0, 3, 4, 5})
+        .contiguous()
+        .view({n, ty, s * hy, wy, co})
+        .permute({0, 4, 1, 2, 3});
+  return y.view({s, n, co, ty, hy, wy})
       .permute({1, 2, 3, 0, 4, 5})
       .contiguous()
-      .view({n, co, ty, s * y.size(3), wy});
+      .view({n, co, ty, s * hy, wy});
 }
 
 PlainRMBlock::PlainRMBlock(int64_t in, int64_t out, ReverseMaskConfig cfg, uint64_t seed)

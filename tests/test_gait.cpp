@@ -129,6 +129,40 @@ TEST_CASE("GLConv: the batched strips equal one conv per strip, forward and back
 }
 
 TEST_CASE(
+    "GLConv and the Inception block give the same values and gradients on channels-last input") {
+  // Their copies keep the layout they get (channels-last under the CPU's bf16 convs): a
+  // channels-last input must give what the row-major one gives, bit for bit.
+  std::vector<Precision> precisions{Precision::f32};
+  if (backend(Device::cpu).has_bf16()) precisions.push_back(Precision::bf16);
+  for (Precision prec : precisions) {
+    CAPTURE(precision_name(prec));
+    PrecisionGuard pg(prec);
+    const Tensor x0 = uniform({2, 16, 3, 8, 5}, 35);
+    // a fresh module per run, same weights and mask seeds
+    auto run = [&](auto make, const Tensor& xin) {
+      auto m = make();
+      Generator gen(3);
+      for (Tensor& w : m->parameters()) nn::normal_(w, 0.f, 0.1f, gen);
+      Tensor x = xin.detach();  // a variable of its own, in xin's layout
+      x.set_requires_grad(true);
+      Tensor y = m->forward(x);
+      sum(mul(y, uniform(y.shape(), 36))).backward();
+      std::vector<std::vector<float>> out{y.to_vector(), x.grad().to_vector()};
+      for (Tensor& w : m->parameters()) out.push_back(w.grad().to_vector());
+      return out;
+    };
+    const Tensor cl = x0.permute({0, 2, 3, 4, 1}).contiguous().permute({0, 4, 1, 2, 3});
+    auto gl = [] { return std::make_shared<GLConv>(16, 16, 2, false); };
+    auto inc = [] {
+      return std::make_shared<InceptionRMBlock>(16, 16, ReverseMaskConfig{}, ReverseMaskConfig{},
+                                                true, 7);
+    };
+    CHECK(run(gl, cl) == run(gl, x0.clone()));
+    CHECK(run(inc, cl) == run(inc, x0.clone()));
+  }
+}
+
+TEST_CASE(
     "bf16: GLConv's strips and RMFE's pair, rebuilt from x's bf16 copy, give the gradients "
     "of the convs on those inputs bit for bit") {
   if (!backend(Device::cpu).has_bf16()) {
@@ -371,11 +405,11 @@ TEST_CASE("a bf16 training step's gradients are as near the f32 step's as PyTorc
   // test_cuda's shapes. A whole step amplifies bf16's rounding (u = 2^-8) far beyond u: PyTorch's
   // CPU autocast puts the same architectures' gradients (its own weights and inputs, cross
   // entropy) at a root mean square relative L2 distance of 0.106 (Inception) and 0.082 (GaitGL)
-  // from its f32 step (tests/parity/bf16_grad_noise_torch.py; with OpenGait's triplet loss added it is
-  // 2.3 / 1.9: autocast's bf16 matmul leaves rounding noise in the self-distances, whose sqrt has
-  // an arbitrary gradient, which rmgait masks). rmgait's bf16 step stays within 1.5x of the cross
-  // entropy figure, with cross entropy alone and with the triplet loss added (0.072 / 0.075 and
-  // 0.086 / 0.097 measured here).
+  // from its f32 step (tests/parity/bf16_grad_noise_torch.py; with OpenGait's triplet loss added it
+  // is 2.3 / 1.9: autocast's bf16 matmul leaves rounding noise in the self-distances, whose sqrt
+  // has an arbitrary gradient, which rmgait masks). rmgait's bf16 step stays within 1.5x of the
+  // cross entropy figure, with cross entropy alone and with the triplet loss added (0.072 / 0.075
+  // and 0.086 / 0.097 measured here).
   const std::vector<int64_t> labels = {0, 0, 1, 1, 2, 2, 3, 3};
   const Tensor sils = uniform({8, 12, 64, 44}, 39, 0.f, 1.f);
   for (auto [kind, torch_rms] : {std::pair{BlockKind::inception, 0.106}, {BlockKind::gl, 0.082}}) {
