@@ -19,9 +19,9 @@ int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op);
 // (PyTorch's rule). nullopt when the elements would need a copy.
 std::optional<Shape> view_strides(const Shape& shape, const Shape& strides, const Shape& new_shape);
 // The memory order of a dense tensor: dims from outermost (largest stride) to innermost, such
-// that permuting the tensor by it gives a contiguous tensor; ties between dims of size 1 keep
-// their logical order. nullopt unless every element is stored exactly once in one block (no
-// gaps, no broadcast dims of size > 1).
+// that permuting the tensor by it gives a contiguous tensor. A dim of size 1 (whose stride says
+// nothing) follows the dim of size > 1 before it logically; leading ones come first. nullopt unless
+// every element is stored exactly once in one block (no gaps, no broadcast dims of size > 1).
 std::optional<std::vector<int64_t>> dense_order(const Shape& shape, const Shape& strides);
 // Strides of a dense tensor of `shape` laid out in memory `order` (as dense_order returns).
 Shape strides_in_order(const Shape& shape, const std::vector<int64_t>& order);

@@ -372,6 +372,8 @@ TEST_CASE("reductions of a channels-last tensor keep its layout, values and grad
     CHECK(xc.grad().to_vector() == xp.grad().to_vector());
   }
   CHECK(argmax(channels_last(x0), 1).to_vector() == argmax(x0, 1).to_vector());
+  CHECK_THROWS_WITH_AS(sum(channels_last(x0), {1, -3}), doctest::Contains("sum: dim 1 given twice"),
+                       Error);
   // the RMFE pair's sum: [2, N, C, H, W] laid out [2, N, H, W, C], over the pair
   Tensor pair = distinct({2, 2, 3, 4, 5}, 7).permute({0, 1, 3, 4, 2}).contiguous();
   Tensor pc = pair.permute({0, 1, 4, 2, 3});

@@ -52,7 +52,13 @@ Layout lay_out(const Tensor& x, std::vector<int64_t> dims, bool keepdim, const c
     Order pos(order.size());
     for (size_t i = 0; i < order.size(); ++i) pos[size_t(order[i])] = int64_t(i);
     std::vector<int64_t> mapped;
-    for (int64_t d : dims) mapped.push_back(pos[size_t(wrap_dim(d, x.dim(), op))]);
+    std::vector<bool> seen(size_t(x.dim()), false);
+    for (int64_t d : dims) {  // checked here, where the error can name the caller's dim
+      d = wrap_dim(d, x.dim(), op);
+      RM_CHECK(!seen[size_t(d)], op, ": dim ", d, " given twice");
+      seen[size_t(d)] = true;
+      mapped.push_back(pos[size_t(d)]);
+    }
     Layout r = lay_out(in_order(x, order), mapped, keepdim, op);
     r.order = order;
     r.x_back = Layout::inverse_of(order);
